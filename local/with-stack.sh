@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs a command against the local stack: installs node modules when the lockfile changed, brings the stack up,
+# exports its addresses, runs the command. With --down, stops afterwards the services that were not already up.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here/.."
+
+down_after=false
+if [ "${1:-}" = "--down" ]; then down_after=true; shift; fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+was_up=true
+bash local/stack.sh status 2>/dev/null || was_up=false
+bash local/stack.sh up
+while IFS= read -r line; do export "${line?}"; done < <(bash local/stack.sh env)
+
+status=0
+"$@" || status=$?
+if $down_after && ! $was_up; then bash local/stack.sh down; fi
+exit $status

@@ -1,0 +1,57 @@
+import type { StagedFile } from '../storage/staging';
+
+/** Files icetide reads as DMS change files; anything else in staging is reported and never touched. */
+export const isChangeFile = (uri: string): boolean => /\.csv(\.gz)?$/.test(uri);
+
+/** The last file a batch took, in arrival order: the retain mode's watermark. */
+export interface FilePosition {
+  lastModified: number;
+  uri: string;
+}
+
+export const comparePosition = (a: FilePosition, b: FilePosition): number =>
+  a.lastModified - b.lastModified || (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0);
+
+export interface BatchBounds {
+  /** Only files that landed at or before the cutoff (ms since epoch); a file still being written is newer. */
+  cutoff: number;
+  /** Retain mode: only files after this position. */
+  after?: FilePosition;
+  maxFiles: number;
+  maxBytes: number;
+  /** Budget for the file list inside the MERGE text (Athena caps a query at 262,144 bytes). */
+  maxListBytes: number;
+}
+
+export interface Selection {
+  files: StagedFile[];
+  /** Change files newer than the cutoff or beyond the bounds: left for a later batch. */
+  deferred: number;
+  /** Objects in staging that are not change files. */
+  ignored: string[];
+}
+
+/**
+ * The oldest change files first (arrival, then name), within the bounds. A single file larger than maxBytes still
+ * forms a batch of its own, so no file can block the table forever.
+ */
+export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selection {
+  const ignored = listing.filter((f) => !isChangeFile(f.uri)).map((f) => f.uri);
+  const candidates = listing
+    .filter((f) => isChangeFile(f.uri) && f.lastModified <= bounds.cutoff)
+    .filter((f) => !bounds.after || comparePosition(f, bounds.after) > 0)
+    .sort(comparePosition);
+  const files: StagedFile[] = [];
+  let bytes = 0;
+  let listBytes = 0;
+  for (const file of candidates) {
+    const entryBytes = Buffer.byteLength(file.uri) + 4; // quotes, comma, space
+    const fits = files.length < bounds.maxFiles && bytes + file.size <= bounds.maxBytes && listBytes + entryBytes <= bounds.maxListBytes;
+    if (!fits && files.length > 0) break;
+    files.push(file);
+    bytes += file.size;
+    listBytes += entryBytes;
+  }
+  const pending = listing.filter((f) => isChangeFile(f.uri)).length - files.length;
+  return { files, deferred: pending, ignored };
+}

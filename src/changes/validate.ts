@@ -1,0 +1,81 @@
+import { parse } from 'csv-parse/sync';
+import type { ColumnType, TableDefinition } from '../config/schema';
+
+/** What reading one change file found: enough to decide the batch and to name every bad row. */
+export interface FileCheck {
+  uri: string;
+  rows: number;
+  /** Newest commit time in the file, normalized to `yyyy-MM-dd HH:mm:ss.ffffff`. */
+  maxCommitTs?: string;
+  problems: { line: number; problem: string }[];
+}
+
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$/;
+const VALUE_CHECKS: Record<string, (v: string) => boolean> = {
+  bigint: (v) => /^-?\d{1,19}$/.test(v),
+  int: (v) => /^-?\d{1,10}$/.test(v),
+  double: (v) => v.trim() !== '' && Number.isFinite(Number(v)),
+  boolean: (v) => /^(true|false)$/i.test(v),
+  date: (v) => /^\d{4}-\d{2}-\d{2}$/.test(v),
+  timestamp: (v) => TIMESTAMP.test(v),
+  string: () => true,
+};
+const valueOk = (type: ColumnType, v: string): boolean =>
+  type.startsWith('decimal') ? /^-?\d+(\.\d+)?$/.test(v) : VALUE_CHECKS[type](v);
+
+const normalizeTimestamp = (ts: string): string => {
+  const [seconds, fraction = ''] = ts.split('.');
+  return `${seconds}.${fraction.padEnd(6, '0')}`;
+};
+
+/** At most this many problems are kept per file: enough to act on, bounded for workflow history. */
+const MAX_PROBLEMS = 10;
+
+/**
+ * Checks a DMS CSV change file row by row before anything is merged: field count, Op, commit time, key columns and
+ * values that would not cast. Line numbers are 1-based lines of the file.
+ */
+export function checkChangeFile(def: TableDefinition, uri: string, text: string): FileCheck {
+  const check: FileCheck = { uri, rows: 0, problems: [] };
+  const report = (line: number, problem: string) => {
+    if (check.problems.length < MAX_PROBLEMS) check.problems.push({ line, problem });
+  };
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(text, { relax_column_count: true, info: true, skip_empty_lines: true }) as unknown as typeof records;
+  } catch (err) {
+    const line = (err as { lines?: number }).lines ?? 0;
+    return { ...check, problems: [{ line, problem: `not a CSV change file: ${(err as Error).message}` }] };
+  }
+  const expectedFields = 2 + def.columns.length;
+  for (const { record, info } of records) {
+    const line = info.lines;
+    check.rows++;
+    if (record.length !== expectedFields) {
+      report(line, `expected ${expectedFields} fields (Op, ${def.ordering.commitTimestamp}, ${def.columns.map((c) => c.name).join(', ')}), found ${record.length}`);
+      continue;
+    }
+    const [op, commitTs, ...values] = record;
+    if (op !== 'I' && op !== 'U' && op !== 'D') report(line, `unknown Op '${op}' (expected I, U or D)`);
+    if (!TIMESTAMP.test(commitTs)) report(line, `commit timestamp '${commitTs}' is not yyyy-MM-dd HH:mm:ss[.ffffff]`);
+    else {
+      const ts = normalizeTimestamp(commitTs);
+      if (!check.maxCommitTs || ts > check.maxCommitTs) check.maxCommitTs = ts;
+    }
+    def.columns.forEach((column, i) => {
+      const value = values[i];
+      if (value === def.staging.nullValue) {
+        if (def.primaryKey.includes(column.name)) report(line, `primary key column ${column.name} is null`);
+        return;
+      }
+      if (!valueOk(column.type, value)) report(line, `column ${column.name}: '${value}' is not a ${column.type}`);
+    });
+    if (def.ordering.sequence) {
+      const index = def.columns.findIndex((c) => c.name === def.ordering.sequence);
+      if (def.columns[index].type !== 'string' && !/^\d+$/.test(values[index])) {
+        report(line, `sequence column ${def.ordering.sequence}: '${values[index]}' is not a non-negative integer`);
+      }
+    }
+  }
+  return check;
+}

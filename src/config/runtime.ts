@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/** Where icetide's worker and CLI connect. Read from the environment once, at the edge. No credentials in payloads. */
+const runtimeSchema = z
+  .object({
+    ICETIDE_TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+    ICETIDE_TEMPORAL_NAMESPACE: z.string().default('default'),
+    ICETIDE_TEMPORAL_UI: z.string().url().default('http://127.0.0.1:8233'),
+    ICETIDE_TASK_QUEUE: z.string().default('icetide'),
+    ICETIDE_ENGINE: z.enum(['trino', 'athena']).default('trino'),
+    ICETIDE_TRINO_URL: z.string().url().default('http://127.0.0.1:8080'),
+    ICETIDE_TRINO_USER: z.string().default('icetide'),
+    ICETIDE_TRINO_ICEBERG_CATALOG: z.string().default('iceberg'),
+    ICETIDE_TRINO_HIVE_CATALOG: z.string().default('hive'),
+    /** Trino: where new schemas keep their tables. */
+    ICETIDE_WAREHOUSE: z.string().regex(/^s3:\/\//).default('s3://icetide-warehouse/warehouse'),
+    ICETIDE_ATHENA_WORKGROUP: z.string().default('primary'),
+    ICETIDE_ATHENA_OUTPUT: z.string().regex(/^s3:\/\//).optional(),
+    ICETIDE_ATHENA_CATALOG: z.string().default('awsdatacatalog'),
+    /** S3-compatible endpoint (MinIO); unset on AWS, where region and credentials come from the standard chain. */
+    ICETIDE_S3_ENDPOINT: z.string().url().optional(),
+    ICETIDE_S3_REGION: z.string().default('us-east-1'),
+    ICETIDE_S3_ACCESS_KEY: z.string().optional(),
+    ICETIDE_S3_SECRET_KEY: z.string().optional(),
+  })
+  .refine((env) => !env.ICETIDE_S3_ACCESS_KEY === !env.ICETIDE_S3_SECRET_KEY, {
+    message: 'set both ICETIDE_S3_ACCESS_KEY and ICETIDE_S3_SECRET_KEY, or neither',
+  });
+
+export type RuntimeConfig = z.infer<typeof runtimeSchema>;
+
+export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const result = runtimeSchema.safeParse(env);
+  if (!result.success) throw new Error(`invalid icetide environment: ${z.prettifyError(result.error)}`);
+  return result.data;
+}

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+
+/** Validated once at the edge (YAML, CLI, tests); everything after works with the inferred types. */
+
+const identifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]*$/, 'use lower-case letters, digits and underscores (Athena and Trino fold case)');
+
+export const columnTypeSchema = z
+  .string()
+  .regex(
+    /^(bigint|int|string|double|boolean|date|timestamp|decimal\(\d{1,2},\s*\d{1,2}\))$/,
+    'one of bigint, int, string, double, boolean, date, timestamp, decimal(p,s)',
+  );
+export type ColumnType = z.infer<typeof columnTypeSchema>;
+
+const columnSchema = z.object({ name: identifier, type: columnTypeSchema });
+export type Column = z.infer<typeof columnSchema>;
+
+const s3Uri = z.string().regex(/^s3:\/\/[^/]+\/.+\/$/, 'an s3://bucket/prefix/ URI ending with /');
+
+/** Iceberg partition transforms that keep a batch's write inside the partitions its keys live in. */
+const partitionSpec = z.string().regex(/^(bucket\([a-z_][a-z0-9_]*,\s*\d+\)|(year|month|day|hour)\([a-z_][a-z0-9_]*\)|[a-z_][a-z0-9_]*)$/);
+
+export const tableDefinitionSchema = z
+  .object({
+    version: z.literal(1).default(1),
+    database: identifier,
+    table: identifier,
+    /** The Iceberg table's own data location (Athena needs it; Trino uses it when given). */
+    location: s3Uri.optional(),
+    staging: z.object({
+      /** Where DMS writes this table's change files (CDC files, and full-load files with IncludeOpForFullLoad). */
+      location: s3Uri,
+      format: z.enum(['csv']).default('csv'),
+      /** DMS writes NULL as an empty field unless CsvNullValue says otherwise. */
+      nullValue: z.string().default(''),
+    }),
+    /** Columns of the change file after `Op` and the commit timestamp, in file order. */
+    columns: z.array(columnSchema).min(1),
+    primaryKey: z.array(identifier).min(1),
+    ordering: z
+    .object({
+      /** DMS TimestampColumnName: the commit time, `yyyy-MM-dd HH:mm:ss.SSSSSS`. */
+      commitTimestamp: identifier.default('commit_ts'),
+      /** A column of `columns` that orders changes with equal commit times (DMS $AR_H_CHANGE_SEQ). */
+      sequence: identifier.optional(),
+    })
+    .prefault({}),
+    partitioning: z.array(partitionSpec).default([]),
+    schedule: z.object({
+      every: z.string().regex(/^\d+(s|m|h)$/).default('1m'),
+      /** Only files older than this are picked, so a file DMS is still writing is never read. */
+      lag: z.string().regex(/^\d+(s|m|h)$/).default('2m'),
+    })
+    .prefault({}),
+    batch: z.object({
+      maxFiles: z.number().int().positive().max(5000).default(500),
+      maxBytes: z.number().int().positive().default(512 * 1024 * 1024),
+    })
+    .prefault({}),
+    /**
+     * delete: remove merged files; archive: move them under archivePrefix; retain: leave files alone and select rows
+     * by commit time in (previous watermark, cutoff] (for append-only raw zones).
+     */
+    cleanup: z
+      .discriminatedUnion('mode', [
+        z.object({ mode: z.literal('delete') }),
+        z.object({ mode: z.literal('archive'), location: s3Uri }),
+        z.object({ mode: z.literal('retain') }),
+      ])
+      .default({ mode: 'delete' }),
+    /**
+     * tombstone: a delete keeps the key and its version (flagged deleted) so a late, older change cannot resurrect
+     * the row; readers use the `<table>_current` view. hard: rows are removed; a late older change re-inserts.
+     */
+    deletes: z.enum(['tombstone', 'hard']).default('tombstone'),
+    /** fail: a batch with a bad row fails, naming file and line. quarantine: such files are moved aside whole. */
+    badInput: z.enum(['fail', 'quarantine']).default('fail'),
+  })
+  .superRefine((def, ctx) => {
+    const names = new Set(def.columns.map((c) => c.name));
+    if (names.size !== def.columns.length) ctx.addIssue({ code: 'custom', message: 'column names must be unique', path: ['columns'] });
+    for (const key of def.primaryKey) {
+      if (!names.has(key)) ctx.addIssue({ code: 'custom', message: `primary key column ${key} is not in columns`, path: ['primaryKey'] });
+    }
+    if (names.has(def.ordering.commitTimestamp)) {
+      ctx.addIssue({ code: 'custom', message: 'the commit timestamp is its own file column, not one of columns', path: ['ordering'] });
+    }
+    if (def.ordering.sequence && !names.has(def.ordering.sequence)) {
+      ctx.addIssue({ code: 'custom', message: `sequence column ${def.ordering.sequence} is not in columns`, path: ['ordering'] });
+    }
+    for (const spec of def.partitioning) {
+      const column = /\(([a-z_][a-z0-9_]*)/.exec(spec)?.[1] ?? spec;
+      if (!names.has(column)) ctx.addIssue({ code: 'custom', message: `partition column ${column} is not in columns`, path: ['partitioning'] });
+    }
+    if (def.cleanup.mode === 'archive' && def.cleanup.location.startsWith(def.staging.location)) {
+      ctx.addIssue({ code: 'custom', message: 'the archive must lie outside the staging location', path: ['cleanup'] });
+    }
+  });
+
+export type TableDefinition = z.infer<typeof tableDefinitionSchema>;
+export type TableDefinitionInput = z.input<typeof tableDefinitionSchema>;
+
+/** Parses untrusted input; the error lists every problem with its path. */
+export function parseTableDefinition(input: unknown): TableDefinition {
+  const result = tableDefinitionSchema.safeParse(input);
+  if (!result.success) {
+    const table = (input as { database?: string; table?: string } | undefined) ?? {};
+    throw new Error(`invalid table definition ${table.database ?? '?'}.${table.table ?? '?'}: ${z.prettifyError(result.error)}`);
+  }
+  return result.data;
+}
+

@@ -1,0 +1,45 @@
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { ActivityDeps } from './activities';
+import type { RuntimeConfig } from './config/runtime';
+import { AthenaEngine } from './engines/athena';
+import { TrinoEngine } from './engines/trino';
+import { athenaDialect, trinoDialect } from './sql/dialect';
+import { StagingStore } from './storage/staging';
+
+export function createS3Client(config: RuntimeConfig): S3Client {
+  return new S3Client({
+    region: config.ICETIDE_S3_REGION,
+    endpoint: config.ICETIDE_S3_ENDPOINT,
+    forcePathStyle: !!config.ICETIDE_S3_ENDPOINT,
+    credentials: config.ICETIDE_S3_ACCESS_KEY
+      ? { accessKeyId: config.ICETIDE_S3_ACCESS_KEY, secretAccessKey: config.ICETIDE_S3_SECRET_KEY ?? '' }
+      : undefined,
+  });
+}
+
+/** The adapters the activities do their I/O through, built from the validated runtime config. */
+export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
+  const staging = new StagingStore(createS3Client(config));
+  if (config.ICETIDE_ENGINE === 'athena') {
+    return {
+      engine: new AthenaEngine({
+        client: new AthenaClient({ region: config.ICETIDE_S3_REGION }),
+        workGroup: config.ICETIDE_ATHENA_WORKGROUP,
+        outputLocation: config.ICETIDE_ATHENA_OUTPUT,
+        catalog: config.ICETIDE_ATHENA_CATALOG,
+        database: 'default',
+      }),
+      dialect: athenaDialect(config.ICETIDE_ATHENA_CATALOG),
+      staging,
+      // Athena's GetQueryExecution answers at once: poll less eagerly than Trino's long-poll.
+      poll: { initialMs: 250, maxMs: 5000 },
+    };
+  }
+  return {
+    engine: new TrinoEngine({ url: config.ICETIDE_TRINO_URL, user: config.ICETIDE_TRINO_USER }),
+    dialect: trinoDialect({ iceberg: config.ICETIDE_TRINO_ICEBERG_CATALOG, hive: config.ICETIDE_TRINO_HIVE_CATALOG }),
+    staging,
+    warehouse: config.ICETIDE_WAREHOUSE,
+  };
+}

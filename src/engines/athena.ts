@@ -1,0 +1,141 @@
+import {
+  AthenaClient,
+  GetQueryExecutionCommand,
+  QueryExecutionState,
+  StartQueryExecutionCommand,
+  StopQueryExecutionCommand,
+  type QueryExecutionStatus,
+} from '@aws-sdk/client-athena';
+import {
+  TransientEngineError,
+  type QueryEngine,
+  type QueryError,
+  type QueryHandle,
+  type QueryState,
+  type QueryStatus,
+  type SubmitRequest,
+} from './engine';
+
+export interface AthenaEngineOptions {
+  client: AthenaClient;
+  workGroup: string;
+  /** Only needed when the workgroup does not enforce its own result location. */
+  outputLocation?: string;
+  catalog?: string;
+  database: string;
+}
+
+// Athena rejects a ClientRequestToken outside this range, and only as a validation error after the call is made.
+const MIN_TOKEN_LENGTH = 32;
+const MAX_TOKEN_LENGTH = 128;
+
+const STATES: Record<QueryExecutionState, QueryState> = {
+  QUEUED: 'QUEUED',
+  RUNNING: 'RUNNING',
+  SUCCEEDED: 'SUCCEEDED',
+  FAILED: 'FAILED',
+  CANCELLED: 'CANCELLED',
+};
+
+const SYSTEM_ERROR_CATEGORY = 1;
+// Another writer committed to the table first; the MERGE can be re-run against the new snapshot.
+const COMMIT_CONFLICT = 'ICEBERG_COMMIT_ERROR';
+// Athena prefixes most failure reasons with the engine's error name, e.g. "ICEBERG_COMMIT_ERROR: Failed to ...".
+const LEADING_CODE = /^([A-Z][A-Z0-9_]*):/;
+
+const THROTTLING_NAMES = new Set(['ThrottlingException', 'TooManyRequestsException']);
+
+/** Turns the Status of a FAILED query execution into the engine-neutral error. */
+export function classifyAthenaFailure(status: QueryExecutionStatus): QueryError {
+  const athenaError = status.AthenaError;
+  const message = status.StateChangeReason ?? athenaError?.ErrorMessage ?? 'Athena query failed without a reason';
+  const code =
+    athenaError?.ErrorType !== undefined ? String(athenaError.ErrorType) : LEADING_CODE.exec(message)?.[1];
+  const retryable =
+    athenaError?.Retryable === true ||
+    message.includes(COMMIT_CONFLICT) ||
+    // Older responses carry a category but no Retryable flag; system failures are worth another attempt.
+    (athenaError?.ErrorCategory === SYSTEM_ERROR_CATEGORY && athenaError.Retryable === undefined);
+  return code === undefined ? { message, retryable } : { message, code, retryable };
+}
+
+export class AthenaEngine implements QueryEngine {
+  readonly kind = 'athena' as const;
+
+  constructor(private readonly options: AthenaEngineOptions) {}
+
+  async submit({ sql, idempotencyToken }: SubmitRequest): Promise<QueryHandle> {
+    if (idempotencyToken.length < MIN_TOKEN_LENGTH || idempotencyToken.length > MAX_TOKEN_LENGTH) {
+      throw new Error(
+        `Athena idempotency token must be ${MIN_TOKEN_LENGTH}-${MAX_TOKEN_LENGTH} characters, got ${idempotencyToken.length}`,
+      );
+    }
+    const { client, workGroup, outputLocation, catalog, database } = this.options;
+    // The same ClientRequestToken returns the earlier QueryExecutionId, so a retried submit never runs the SQL twice.
+    const output = await send(() =>
+      client.send(
+        new StartQueryExecutionCommand({
+          QueryString: sql,
+          ClientRequestToken: idempotencyToken,
+          WorkGroup: workGroup,
+          QueryExecutionContext: { Database: database, ...(catalog !== undefined && { Catalog: catalog }) },
+          ...(outputLocation !== undefined && { ResultConfiguration: { OutputLocation: outputLocation } }),
+        }),
+      ),
+    );
+    if (!output.QueryExecutionId) {
+      throw new Error('Athena StartQueryExecution returned no QueryExecutionId');
+    }
+    return { engine: 'athena', queryId: output.QueryExecutionId };
+  }
+
+  async poll(handle: QueryHandle): Promise<QueryStatus> {
+    const output = await send(() =>
+      this.options.client.send(new GetQueryExecutionCommand({ QueryExecutionId: handle.queryId })),
+    );
+    const execution = output.QueryExecution;
+    const athenaState = execution?.Status?.State;
+    const state = athenaState === undefined ? undefined : STATES[athenaState];
+    if (execution?.Status === undefined || state === undefined) {
+      throw new Error(`Athena query ${handle.queryId} has unknown state ${String(athenaState)}`);
+    }
+    const status: QueryStatus = {
+      handle,
+      state,
+      stats: {
+        executionMillis: execution.Statistics?.EngineExecutionTimeInMillis ?? 0,
+        scannedBytes: execution.Statistics?.DataScannedInBytes ?? 0,
+      },
+    };
+    if (state === 'FAILED') {
+      status.error = classifyAthenaFailure(execution.Status);
+    }
+    return status;
+  }
+
+  async cancel(handle: QueryHandle): Promise<void> {
+    await send(() => this.options.client.send(new StopQueryExecutionCommand({ QueryExecutionId: handle.queryId })));
+  }
+}
+
+/** Runs one Athena API call, turning transport trouble the caller may retry into TransientEngineError. */
+async function send<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (isTransient(err)) {
+      throw new TransientEngineError(`${err.name}: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+function isTransient(err: unknown): err is Error {
+  if (!(err instanceof Error)) return false;
+  const { $metadata, $retryable } = err as { $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  return (
+    THROTTLING_NAMES.has(err.name) ||
+    ($metadata?.httpStatusCode ?? 0) >= 500 ||
+    $retryable !== undefined
+  );
+}

@@ -1,0 +1,63 @@
+/**
+ * The one interface both SQL engines implement. A query is submitted once, then observed through a `QueryHandle`
+ * that is small and serializable: it travels in activity results and heartbeats, so polling resumes on any worker.
+ */
+export type EngineKind = 'trino' | 'athena';
+
+export interface QueryHandle {
+  engine: EngineKind;
+  queryId: string;
+  /** Trino only: the protocol's next URI. Trino abandons a query whose client stops following it. */
+  nextUri?: string;
+}
+
+export interface QueryStats {
+  /** Time the engine spent executing (excludes time queued). */
+  executionMillis: number;
+  /** What the engine read: Athena bills DataScannedInBytes; Trino reports physical input bytes. */
+  scannedBytes: number;
+}
+
+export type QueryState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+export interface QueryError {
+  message: string;
+  /** The engine's own code or name, e.g. ICEBERG_COMMIT_ERROR, ThrottlingException, ABANDONED_QUERY. */
+  code?: string;
+  /** True when running the same statement again can succeed (commit conflicts, throttling, internal errors). */
+  retryable: boolean;
+}
+
+export interface QueryStatus {
+  handle: QueryHandle;
+  state: QueryState;
+  stats?: QueryStats;
+  error?: QueryError;
+  /** Rows affected, when the engine reports them (Trino's update count). */
+  updatedRows?: number;
+}
+
+export interface SubmitRequest {
+  sql: string;
+  /**
+   * Stable per logical statement (derived from the run and the batch, never the attempt): submitting the same
+   * token again returns the earlier query instead of running the statement twice.
+   */
+  idempotencyToken: string;
+}
+
+export interface QueryEngine {
+  readonly kind: EngineKind;
+  submit(request: SubmitRequest): Promise<QueryHandle>;
+  /** One observation; for Trino this also advances the protocol, which keeps the query alive. */
+  poll(handle: QueryHandle): Promise<QueryStatus>;
+  cancel(handle: QueryHandle): Promise<void>;
+}
+
+export const isTerminal = (state: QueryState): boolean =>
+  state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED';
+
+/** Thrown by submit/poll for transport-level trouble the caller may retry (throttling, 5xx, resets). */
+export class TransientEngineError extends Error {
+  override name = 'TransientEngineError';
+}

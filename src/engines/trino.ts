@@ -1,0 +1,170 @@
+import type { QueryEngine, QueryError, QueryHandle, QueryStatus, SubmitRequest } from './engine';
+import { TransientEngineError } from './engine';
+import { quoteString } from '../sql/identifiers';
+
+/**
+ * Trino over its REST protocol. Hand-written rather than trino-client because icetide must resume following a
+ * query's `nextUri` on another worker after a crash (the URI travels in activity heartbeats); trino-client only
+ * drives a query from start to end inside one process.
+ */
+export interface TrinoEngineOptions {
+  /** e.g. http://127.0.0.1:8080 */
+  url: string;
+  user: string;
+  /** Per HTTP request; a poll is one request. */
+  fetchTimeoutMillis?: number;
+}
+
+interface TrinoResults {
+  id: string;
+  nextUri?: string;
+  columns?: { name: string }[];
+  data?: unknown[][];
+  updateCount?: number;
+  stats: { state: string; elapsedTimeMillis?: number; queuedTimeMillis?: number; physicalInputBytes?: number; processedBytes?: number };
+  error?: { message: string; errorName?: string; errorType?: string };
+}
+
+interface TrinoQueryInfo {
+  queryId: string;
+  state: string;
+  errorCode?: { name: string; type: string };
+  failureInfo?: { message?: string };
+  queryStats?: { elapsedTime?: string; queuedTime?: string; physicalInputDataSize?: string };
+}
+
+/** Tags name a statement in system.runtime.queries (the `source` column) so a retried submit can find it. */
+export const trinoTag = (idempotencyToken: string): string => `icetide-${idempotencyToken}`;
+
+const RETRYABLE_ERROR_NAMES = new Set([
+  'ICEBERG_COMMIT_ERROR',
+  'ABANDONED_QUERY',
+  'SERVER_SHUTTING_DOWN',
+  'SERVER_STARTING_UP',
+  'REMOTE_TASK_ERROR',
+  'REMOTE_HOST_GONE',
+  'TOO_MANY_REQUESTS_FAILED',
+  'PAGE_TRANSPORT_TIMEOUT',
+]);
+
+export function classifyTrinoError(error: { message: string; errorName?: string; errorType?: string }): QueryError {
+  const code = error.errorName;
+  const retryable =
+    (code !== undefined && RETRYABLE_ERROR_NAMES.has(code)) ||
+    error.errorType === 'INTERNAL_ERROR' ||
+    error.errorType === 'INSUFFICIENT_RESOURCES';
+  return { message: error.message, code, retryable };
+}
+
+const RUNNING_STATES = new Set(['PLANNING', 'STARTING', 'RUNNING', 'FINISHING']);
+
+export class TrinoEngine implements QueryEngine {
+  readonly kind = 'trino' as const;
+
+  constructor(private readonly options: TrinoEngineOptions) {}
+
+  async submit({ sql, idempotencyToken }: SubmitRequest): Promise<QueryHandle> {
+    const tag = trinoTag(idempotencyToken);
+    const earlier = await this.findByTag(tag);
+    // A failed earlier attempt committed nothing (Iceberg commits are atomic): only then submit again.
+    if (earlier && earlier.state !== 'FAILED') return { engine: 'trino', queryId: earlier.queryId };
+    const results = await this.call<TrinoResults>('POST', `${this.options.url}/v1/statement`, sql, tag);
+    return { engine: 'trino', queryId: results.id, nextUri: results.nextUri };
+  }
+
+  async poll(handle: QueryHandle): Promise<QueryStatus> {
+    if (!handle.nextUri) return this.pollInfo(handle);
+    const results = await this.call<TrinoResults>('GET', handle.nextUri);
+    return this.statusOf(results, handle);
+  }
+
+  async cancel(handle: QueryHandle): Promise<void> {
+    await this.call('DELETE', handle.nextUri ?? `${this.options.url}/v1/query/${encodeURIComponent(handle.queryId)}`);
+  }
+
+  /** Runs a statement to its end and returns its rows; for short statements (DDL, lookups, tests). */
+  async query(sql: string, source = 'icetide'): Promise<Record<string, unknown>[]> {
+    let results = await this.call<TrinoResults>('POST', `${this.options.url}/v1/statement`, sql, source);
+    const rows: Record<string, unknown>[] = [];
+    for (;;) {
+      if (results.error) {
+        const error = classifyTrinoError(results.error);
+        throw Object.assign(new Error(`Trino query ${results.id} failed: ${error.message}`), { code: error.code, retryable: error.retryable });
+      }
+      for (const row of results.data ?? []) {
+        rows.push(Object.fromEntries((results.columns ?? []).map((c, i) => [c.name, row[i]])));
+      }
+      if (!results.nextUri) return rows;
+      results = await this.call<TrinoResults>('GET', results.nextUri);
+    }
+  }
+
+  private async findByTag(tag: string): Promise<{ queryId: string; state: string } | undefined> {
+    const rows = await this.query(
+      `SELECT query_id, state FROM system.runtime.queries WHERE source = ${quoteString(tag)} ORDER BY created DESC`,
+      'icetide-lookup',
+    );
+    const live = rows.find((r) => r.state !== 'FAILED') ?? rows[0];
+    return live ? { queryId: String(live.query_id), state: String(live.state) } : undefined;
+  }
+
+  private statusOf(results: TrinoResults, handle: QueryHandle): QueryStatus {
+    const stats = {
+      executionMillis: Math.max(0, (results.stats.elapsedTimeMillis ?? 0) - (results.stats.queuedTimeMillis ?? 0)),
+      scannedBytes: results.stats.physicalInputBytes ?? results.stats.processedBytes ?? 0,
+    };
+    const next: QueryHandle = { ...handle, queryId: results.id, nextUri: results.nextUri ?? handle.nextUri };
+    const updatedRows = results.updateCount;
+    if (results.error) {
+      const state = results.error.errorName === 'USER_CANCELED' ? 'CANCELLED' : 'FAILED';
+      return { handle: next, state, stats, error: classifyTrinoError(results.error), updatedRows };
+    }
+    if (!results.nextUri) return { handle: next, state: 'SUCCEEDED', stats, updatedRows };
+    return { handle: next, state: RUNNING_STATES.has(results.stats.state) ? 'RUNNING' : 'QUEUED', stats, updatedRows };
+  }
+
+  /** Status of a query whose nextUri was lost (a crash right after submit): observe it, do not drive it. */
+  private async pollInfo(handle: QueryHandle): Promise<QueryStatus> {
+    const info = await this.call<TrinoQueryInfo>('GET', `${this.options.url}/v1/query/${encodeURIComponent(handle.queryId)}`);
+    const stats = {
+      executionMillis: Math.max(0, parseDuration(info.queryStats?.elapsedTime) - parseDuration(info.queryStats?.queuedTime)),
+      scannedBytes: parseDataSize(info.queryStats?.physicalInputDataSize),
+    };
+    if (info.state === 'FINISHED') return { handle, state: 'SUCCEEDED', stats };
+    if (info.state === 'FAILED') {
+      const error = classifyTrinoError({ message: info.failureInfo?.message ?? 'query failed', errorName: info.errorCode?.name, errorType: info.errorCode?.type });
+      return { handle, state: error.code === 'USER_CANCELED' ? 'CANCELLED' : 'FAILED', stats, error };
+    }
+    return { handle, state: RUNNING_STATES.has(info.state) ? 'RUNNING' : 'QUEUED', stats };
+  }
+
+  private async call<T>(method: string, url: string, body?: string, source?: string): Promise<T> {
+    const headers: Record<string, string> = { 'X-Trino-User': this.options.user };
+    if (source) headers['X-Trino-Source'] = source;
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.options.fetchTimeoutMillis ?? 60_000) });
+    } catch (err) {
+      throw new TransientEngineError(`Trino at ${this.options.url} unreachable: ${(err as Error).message}`);
+    }
+    if (response.status === 429 || response.status === 502 || response.status === 503 || response.status === 504) {
+      throw new TransientEngineError(`Trino answered ${response.status} to ${method} ${url}`);
+    }
+    if (!response.ok) throw new Error(`Trino answered ${response.status} to ${method} ${url}: ${await response.text()}`);
+    return (method === 'DELETE' ? undefined : await response.json()) as T;
+  }
+}
+
+function parseDuration(text?: string): number {
+  const match = /^([\d.]+)(ns|us|ms|s|m|h|d)$/.exec(text ?? '');
+  if (!match) return 0;
+  const unit = { ns: 1e-6, us: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[match[2] as 'ms'];
+  return Number(match[1]) * unit;
+}
+
+function parseDataSize(text?: string): number {
+  const match = /^([\d.]+)(B|kB|MB|GB|TB|PB)$/.exec(text ?? '');
+  if (!match) return 0;
+  const unit = { B: 1, kB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30, TB: 2 ** 40, PB: 2 ** 50 }[match[2] as 'B'];
+  return Math.round(Number(match[1]) * unit);
+}

@@ -1,0 +1,76 @@
+/**
+ * What crosses the workflow/activity/client boundary: the task queue, ids, search attributes and the small,
+ * versioned objects that workflows take and return. Never rows of data, never credentials.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { TableDefinition } from './config/schema';
+import type { FilePosition } from './changes/select';
+import type { QueryHandle, QueryStats } from './engines/engine';
+
+export const TASK_QUEUE = 'icetide';
+
+export const tableName = (def: Pick<TableDefinition, 'database' | 'table'>): string => `${def.database}.${def.table}`;
+export const ingestScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string => `icetide:ingest:${tableName(def)}`;
+export const maintainScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string => `icetide:maintain:${tableName(def)}`;
+
+/** Registered on the dev server at start (local/stack.sh) so runs can be filtered by table in the UI. */
+export const TABLE_SEARCH_ATTRIBUTE = defineSearchAttributeKey('IcetideTable', SearchAttributeType.KEYWORD);
+export const OUTCOME_SEARCH_ATTRIBUTE = defineSearchAttributeKey('IcetideOutcome', SearchAttributeType.KEYWORD);
+
+/** How far a table has been applied. Never moves backwards; a failed run leaves it where it was. */
+export interface Watermark {
+  version: 1;
+  /** Newest commit time applied so far, `yyyy-MM-dd HH:mm:ss.ffffff`. */
+  appliedThrough?: string;
+  /** Retain mode: the last file taken, in arrival order; the next batch starts after it. */
+  position?: FilePosition;
+}
+
+export interface IngestInput {
+  version: 1;
+  table: TableDefinition;
+  /** Where to start; when absent, the previous scheduled run's result (workflowInfo().lastResult) is used. */
+  watermark?: Watermark;
+}
+
+export interface QuarantinedFile {
+  uri: string;
+  movedTo: string;
+  line: number;
+  problem: string;
+}
+
+export interface BatchPlan {
+  files: string[];
+  bytes: number;
+  rows: number;
+  emptyFiles: number;
+  maxCommitTs?: string;
+  last?: FilePosition;
+  deferredFiles: number;
+  ignoredFiles: string[];
+  quarantined: QuarantinedFile[];
+}
+
+export interface QueryOutcome {
+  handle: QueryHandle;
+  state: 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+  stats?: QueryStats;
+  updatedRows?: number;
+  error?: { message: string; code?: string; retryable: boolean };
+}
+
+export interface IngestResult {
+  version: 1;
+  table: string;
+  outcome: 'merged' | 'idle';
+  watermark: Watermark;
+  files: number;
+  rows: number;
+  queryId?: string;
+  submissions?: number;
+  stats?: QueryStats;
+  updatedRows?: number;
+  ignoredFiles: number;
+  quarantined: QuarantinedFile[];
+}

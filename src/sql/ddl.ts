@@ -1,0 +1,78 @@
+import type { TableDefinition } from '../config/schema';
+import { CURRENT_VIEW_SUFFIX, dmlType, STAGING_SUFFIX, type Dialect } from './dialect';
+import { quoteIdent, quoteString } from './identifiers';
+import { COMMIT_TS_COLUMN, DELETED_COLUMN, FILE_OP_COLUMN, VERSION_COLUMN } from './metadata';
+
+/**
+ * Idempotent DDL (IF NOT EXISTS / OR REPLACE) for one table: staging external table over the change files, the
+ * Iceberg target, and the `_current` view. Statements run in order; re-running them changes nothing.
+ */
+export function renderTableDdl(def: TableDefinition, dialect: Dialect, opts: { warehouse?: string } = {}): string[] {
+  return dialect.kind === 'trino' ? trinoDdl(def, dialect, opts.warehouse) : athenaDdl(def, dialect);
+}
+
+/** Every change-file column is read as text; the MERGE casts, so a bad value fails loudly instead of reading NULL. */
+function stagingColumns(def: TableDefinition, type: string, quote: (n: string) => string): string {
+  return [FILE_OP_COLUMN, def.ordering.commitTimestamp, ...def.columns.map((c) => c.name)]
+    .map((name) => `${quote(name)} ${type}`)
+    .join(', ');
+}
+
+function targetColumns(def: TableDefinition, typeOf: (t: TableDefinition['columns'][number]['type']) => string, quote: (n: string) => string, tsType: string): string {
+  return [
+    ...def.columns.map((c) => `${quote(c.name)} ${typeOf(c.type)}`),
+    `${quote(VERSION_COLUMN)} ${typeOf('string')}`,
+    `${quote(COMMIT_TS_COLUMN)} ${tsType}`,
+    `${quote(DELETED_COLUMN)} boolean`,
+  ].join(', ');
+}
+
+function currentView(def: TableDefinition, dialect: Dialect): string {
+  const columns = def.columns.map((c) => quoteIdent(c.name)).join(', ');
+  return `CREATE OR REPLACE VIEW ${dialect.currentView(def)} AS SELECT ${columns} FROM ${dialect.target(def)} WHERE NOT ${quoteIdent(DELETED_COLUMN)}`;
+}
+
+function trinoDdl(def: TableDefinition, dialect: Dialect, warehouse?: string): string[] {
+  const [icebergCatalog] = dialect.target(def).split('.');
+  const [hiveCatalog] = dialect.staging(def).split('.');
+  const schemaLocation = warehouse ? ` WITH (location = ${quoteString(`${warehouse.replace(/\/$/, '')}/${def.database}/`)})` : '';
+  const properties = [`format = 'PARQUET'`];
+  if (def.partitioning.length) properties.push(`partitioning = ARRAY[${def.partitioning.map(quoteString).join(', ')}]`);
+  if (def.location) properties.push(`location = ${quoteString(def.location)}`);
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${icebergCatalog}.${quoteIdent(def.database)}${schemaLocation}`,
+    `CREATE SCHEMA IF NOT EXISTS ${hiveCatalog}.${quoteIdent(def.database)}`,
+    `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (${stagingColumns(def, 'varchar', quoteIdent)}) ` +
+      `WITH (external_location = ${quoteString(def.staging.location)}, format = 'CSV')`,
+    `CREATE TABLE IF NOT EXISTS ${dialect.target(def)} (${targetColumns(def, dmlType, quoteIdent, 'timestamp(6)')}) ` +
+      `WITH (${properties.join(', ')})`,
+    currentView(def, dialect),
+  ];
+}
+
+const backtick = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
+
+/** Athena's partition transforms put the bucket count first: bucket(16, id) where Trino writes bucket(id, 16). */
+export function athenaPartitionSpec(spec: string): string {
+  const bucket = /^bucket\(([a-z_][a-z0-9_]*),\s*(\d+)\)$/.exec(spec);
+  return bucket ? `bucket(${bucket[2]}, ${backtick(bucket[1])})` : spec.replace(/\(([a-z_][a-z0-9_]*)\)/, (_, c: string) => `(${backtick(c)})`);
+}
+
+function athenaDdl(def: TableDefinition, dialect: Dialect): string[] {
+  if (!def.location) throw new Error(`table ${def.database}.${def.table}: Athena needs a location for the Iceberg table`);
+  const db = backtick(def.database);
+  const partitioned = def.partitioning.length
+    ? ` PARTITIONED BY (${def.partitioning.map((s) => (/\(/.test(s) ? athenaPartitionSpec(s) : backtick(s))).join(', ')})`
+    : '';
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${db}`,
+    `CREATE EXTERNAL TABLE IF NOT EXISTS ${db}.${backtick(def.table + STAGING_SUFFIX)} (${stagingColumns(def, 'string', backtick)}) ` +
+      `ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION ${quoteString(def.staging.location)}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.${backtick(def.table)} (${targetColumns(def, dialect.ddlType, backtick, 'timestamp')})` +
+      `${partitioned} LOCATION ${quoteString(def.location)} ` +
+      `TBLPROPERTIES ('table_type' = 'ICEBERG', 'format' = 'parquet', 'write_compression' = 'zstd')`,
+    currentView(def, dialect),
+  ];
+}
+
+export const currentViewName = (def: TableDefinition): string => def.table + CURRENT_VIEW_SUFFIX;

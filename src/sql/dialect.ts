@@ -1,0 +1,56 @@
+import type { ColumnType, TableDefinition } from '../config/schema';
+import { qualify } from './identifiers';
+
+/**
+ * Where Athena and Trino differ in the SQL icetide renders. DML (MERGE, SELECT) is the same Trino SQL on both:
+ * Athena engine v3 is Trino. DDL differs: Athena creates tables with Hive DDL and TBLPROPERTIES.
+ */
+export interface Dialect {
+  readonly kind: 'trino' | 'athena';
+  /** The Iceberg target. */
+  target(def: TableDefinition): string;
+  /** The external table over the raw change files. */
+  staging(def: TableDefinition): string;
+  /** The view readers use in tombstone mode: live rows only. */
+  currentView(def: TableDefinition): string;
+  /** DDL type of a column in the CREATE TABLE of each kind of table. */
+  ddlType(type: ColumnType): string;
+}
+
+/** Type a change-file value is cast to in DML (Trino's names; Athena v3 DML speaks the same). */
+export function dmlType(type: ColumnType): string {
+  switch (type) {
+    case 'string':
+      return 'varchar';
+    case 'int':
+      return 'integer';
+    case 'timestamp':
+      return 'timestamp(6)';
+    default:
+      return type; // bigint, double, boolean, date, decimal(p,s)
+  }
+}
+
+export const STAGING_SUFFIX = '__cdc';
+export const CURRENT_VIEW_SUFFIX = '_current';
+
+export function trinoDialect(catalogs: { iceberg: string; hive: string } = { iceberg: 'iceberg', hive: 'hive' }): Dialect {
+  return {
+    kind: 'trino',
+    target: (def) => qualify(catalogs.iceberg, def.database, def.table),
+    staging: (def) => qualify(catalogs.hive, def.database, def.table + STAGING_SUFFIX),
+    currentView: (def) => qualify(catalogs.iceberg, def.database, def.table + CURRENT_VIEW_SUFFIX),
+    ddlType: dmlType,
+  };
+}
+
+export function athenaDialect(catalog = 'awsdatacatalog'): Dialect {
+  return {
+    kind: 'athena',
+    target: (def) => qualify(catalog, def.database, def.table),
+    staging: (def) => qualify(catalog, def.database, def.table + STAGING_SUFFIX),
+    currentView: (def) => qualify(catalog, def.database, def.table + CURRENT_VIEW_SUFFIX),
+    // Athena's CREATE TABLE takes Hive type names.
+    ddlType: (type) => (type === 'string' ? 'string' : type === 'timestamp' ? 'timestamp' : type),
+  };
+}

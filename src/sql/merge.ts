@@ -1,0 +1,88 @@
+import type { TableDefinition } from '../config/schema';
+import { dmlType, type Dialect } from './dialect';
+import { quoteIdent, quoteString } from './identifiers';
+import { COMMIT_TS_COLUMN, DELETED_COLUMN, FILE_OP_COLUMN, OP_COLUMN, VERSION_COLUMN } from './metadata';
+
+/**
+ * One MERGE that applies a batch of change files to the Iceberg target, atomically.
+ *
+ * Ordering rule (explicit, tested): a change is newer than another when its commit time is later; equal commit
+ * times are ordered by the sequence column (when the table has one), then by the change file's path under the
+ * staging location (DMS names files by time), then by operation I < U < D. The rule is encoded as one sortable
+ * string, the version; each key keeps only its newest change of the batch, and a change reaches the target only
+ * when its version is greater than the row's. Replays, duplicates and out-of-order files therefore change nothing.
+ */
+export function renderMerge(def: TableDefinition, dialect: Dialect, filePaths: string[]): string {
+  if (filePaths.length === 0) throw new Error('a MERGE needs at least one change file');
+  const q = quoteIdent;
+  const keys = def.primaryKey;
+  const nonKeys = def.columns.filter((c) => !keys.includes(c.name));
+  const source = renderDedupedSource(def, dialect, filePaths);
+  const newer = `s.${q(VERSION_COLUMN)} > t.${q(VERSION_COLUMN)}`;
+  const isDelete = `s.${q(OP_COLUMN)} = 'D'`;
+  const metaSet = [VERSION_COLUMN, COMMIT_TS_COLUMN].map((c) => `${q(c)} = s.${q(c)}`);
+  const upsertSet = [...nonKeys.map((c) => `${q(c.name)} = s.${q(c.name)}`), ...metaSet, `${q(DELETED_COLUMN)} = false`];
+  const insertColumns = [...def.columns.map((c) => q(c.name)), q(VERSION_COLUMN), q(COMMIT_TS_COLUMN), q(DELETED_COLUMN)];
+
+  const clauses =
+    def.deletes === 'tombstone'
+      ? [
+          // A delete leaves key + version behind, so an older change arriving later cannot bring the row back.
+          `WHEN MATCHED AND ${newer} AND ${isDelete} THEN UPDATE SET ${[
+            ...nonKeys.map((c) => `${q(c.name)} = NULL`),
+            ...metaSet,
+            `${q(DELETED_COLUMN)} = true`,
+          ].join(', ')}`,
+          `WHEN MATCHED AND ${newer} THEN UPDATE SET ${upsertSet.join(', ')}`,
+          `WHEN NOT MATCHED THEN INSERT (${insertColumns.join(', ')}) VALUES (${[
+            ...def.columns.map((c) => (keys.includes(c.name) ? `s.${q(c.name)}` : `CASE WHEN ${isDelete} THEN NULL ELSE s.${q(c.name)} END`)),
+            `s.${q(VERSION_COLUMN)}`,
+            `s.${q(COMMIT_TS_COLUMN)}`,
+            isDelete,
+          ].join(', ')})`,
+        ]
+      : [
+          `WHEN MATCHED AND ${newer} AND ${isDelete} THEN DELETE`,
+          `WHEN MATCHED AND ${newer} THEN UPDATE SET ${upsertSet.join(', ')}`,
+          `WHEN NOT MATCHED AND NOT ${isDelete} THEN INSERT (${insertColumns.join(', ')}) VALUES (${[
+            ...def.columns.map((c) => `s.${q(c.name)}`),
+            `s.${q(VERSION_COLUMN)}`,
+            `s.${q(COMMIT_TS_COLUMN)}`,
+            'false',
+          ].join(', ')})`,
+        ];
+
+  return [
+    `MERGE INTO ${dialect.target(def)} AS t`,
+    `USING (${source}) AS s`,
+    `ON ${keys.map((k) => `t.${q(k)} = s.${q(k)}`).join(' AND ')}`,
+    ...clauses,
+  ].join('\n');
+}
+
+/** The batch's changes, cast to their types, newest per key. Reads only the listed files ("$path"). */
+export function renderDedupedSource(def: TableDefinition, dialect: Dialect, filePaths: string[]): string {
+  const q = quoteIdent;
+  const nullable = (column: string) => `NULLIF(${q(column)}, ${quoteString(def.staging.nullValue)})`;
+  const commitTs = `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6))`;
+  const sequenceColumn = def.ordering.sequence ? def.columns.find((c) => c.name === def.ordering.sequence) : undefined;
+  // Numeric sequences are padded so that the version string sorts them as numbers.
+  const sequence = !sequenceColumn
+    ? `''`
+    : sequenceColumn.type === 'string'
+      ? `coalesce(${nullable(sequenceColumn.name)}, '')`
+      : `lpad(coalesce(${nullable(sequenceColumn.name)}, ''), 20, '0')`;
+  const relativePath = `substr("$path", ${def.staging.location.length + 1})`;
+  const opRank = `CASE ${q(FILE_OP_COLUMN)} WHEN 'I' THEN '1' WHEN 'U' THEN '2' ELSE '3' END`;
+  const version = `to_iso8601(${commitTs}) || '|' || ${sequence} || '|' || ${relativePath} || '|' || ${opRank}`;
+  const typed = def.columns.map((c) => `CAST(${nullable(c.name)} AS ${dmlType(c.type)}) AS ${q(c.name)}`);
+  const outputColumns = [...def.columns.map((c) => q(c.name)), q(OP_COLUMN), q(VERSION_COLUMN), q(COMMIT_TS_COLUMN)];
+
+  const changes =
+    `SELECT ${q(FILE_OP_COLUMN)} AS ${q(OP_COLUMN)}, ${version} AS ${q(VERSION_COLUMN)}, ${commitTs} AS ${q(COMMIT_TS_COLUMN)}, ${typed.join(', ')} ` +
+    `FROM ${dialect.staging(def)} WHERE "$path" IN (${filePaths.map(quoteString).join(', ')})`;
+  const ranked =
+    `SELECT *, row_number() OVER (PARTITION BY ${def.primaryKey.map(q).join(', ')} ORDER BY ${q(VERSION_COLUMN)} DESC) AS _icetide_rank ` +
+    `FROM (${changes}) AS changes`;
+  return `SELECT ${outputColumns.join(', ')} FROM (${ranked}) AS ranked WHERE _icetide_rank = 1`;
+}

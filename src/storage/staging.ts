@@ -1,0 +1,105 @@
+import {
+  CopyObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+
+/** A change file in staging, as listed. `uri` is what the engines report as "$path". */
+export interface StagedFile {
+  uri: string;
+  size: number;
+  /** S3 LastModified, ms since epoch. */
+  lastModified: number;
+}
+
+export function parseS3Uri(uri: string): { bucket: string; key: string } {
+  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri);
+  if (!match) throw new Error(`not an s3:// URI: ${uri}`);
+  return { bucket: match[1], key: match[2] };
+}
+
+/** The S3 side of staging: list, read, delete and move change files. Every operation is safe to repeat. */
+export class StagingStore {
+  constructor(private readonly s3: S3Client) {}
+
+  async list(location: string): Promise<StagedFile[]> {
+    const { bucket, key: prefix } = parseS3Uri(location);
+    const files: StagedFile[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) {
+        if (!object.Key || object.Key.endsWith('/')) continue;
+        files.push({ uri: `s3://${bucket}/${object.Key}`, size: object.Size ?? 0, lastModified: object.LastModified?.getTime() ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return files;
+  }
+
+  async read(uri: string): Promise<string> {
+    const { bucket, key } = parseS3Uri(uri);
+    const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return (await object.Body?.transformToString('utf-8')) ?? '';
+  }
+
+  /** Deleting a file that is already gone succeeds: a retried cleanup finishes what a crashed one began. */
+  async delete(uris: string[]): Promise<void> {
+    for (const [bucket, keys] of groupByBucket(uris)) {
+      for (let i = 0; i < keys.length; i += 1000) {
+        const result = await this.s3.send(
+          new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
+        );
+        if (result.Errors?.length) {
+          const first = result.Errors[0];
+          throw new Error(`deleting s3://${bucket}/${first.Key} failed: ${first.Code} ${first.Message} (${result.Errors.length} errors)`);
+        }
+      }
+    }
+  }
+
+  /**
+   * Moves each file to `toLocation` + its path relative to `fromLocation` (copy, then delete). A file already gone
+   * from the source but present at the destination counts as moved, so a retry after a crash completes the move.
+   */
+  async move(uris: string[], fromLocation: string, toLocation: string): Promise<void> {
+    const moved: string[] = [];
+    for (const uri of uris) {
+      if (!uri.startsWith(fromLocation)) throw new Error(`${uri} is not under ${fromLocation}`);
+      const source = parseS3Uri(uri);
+      const target = parseS3Uri(toLocation + uri.slice(fromLocation.length));
+      if (await this.exists(uri)) {
+        await this.s3.send(
+          new CopyObjectCommand({ Bucket: target.bucket, Key: target.key, CopySource: `${source.bucket}/${encodeURIComponent(source.key).replace(/%2F/g, '/')}` }),
+        );
+        moved.push(uri);
+      } else if (!(await this.exists(`s3://${target.bucket}/${target.key}`))) {
+        throw new Error(`${uri} is in neither staging nor ${toLocation}`);
+      }
+    }
+    await this.delete(moved);
+  }
+
+  async exists(uri: string): Promise<boolean> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NotFound' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+      throw err;
+    }
+  }
+}
+
+function groupByBucket(uris: string[]): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const uri of uris) {
+    const { bucket, key } = parseS3Uri(uri);
+    groups.set(bucket, [...(groups.get(bucket) ?? []), key]);
+  }
+  return groups;
+}

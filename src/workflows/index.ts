@@ -1,0 +1,1 @@
+export { ingestBatch } from './ingest';

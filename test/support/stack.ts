@@ -1,0 +1,34 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+const stackScript = path.join(repoRoot, 'local', 'stack.sh');
+
+export const stack = (command: 'up' | 'down' | 'status' | 'env'): string =>
+  execFileSync('bash', [stackScript, command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+
+export function stackIsUp(): boolean {
+  try {
+    stack('status');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Puts the stack's addresses into process.env, where loadRuntimeConfig reads them. */
+export function exportStackEnv(): void {
+  for (const line of stack('env').split('\n')) {
+    const [key, ...rest] = line.split('=');
+    if (key) process.env[key] ??= rest.join('=');
+  }
+}
+
+export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((err as Error).name)) throw err;
+  }
+}
