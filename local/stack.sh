@@ -12,7 +12,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ICETIDE_HOME=${ICETIDE_HOME:-$HOME/.cache/icetide}
-RUN=$ICETIDE_HOME/run
+RUN=${ICETIDE_RUN:-$ICETIDE_HOME/run} # data, logs and pids: one directory per stack instance
 LOGS=$RUN/logs
 
 TEMPORAL_VERSION=v1.5.1 # v1.6+ has a replace directive in go.mod that breaks `go install`

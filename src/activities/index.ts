@@ -104,6 +104,11 @@ export function createActivities(deps: ActivityDeps) {
       return plan;
     },
 
+    /** Submits one statement (admin and maintenance work); the token makes a retried submit find the same query. */
+    async startStatement(input: { sql: string; token: string }): Promise<QueryHandle> {
+      return engine.submit({ sql: input.sql, idempotencyToken: input.token });
+    },
+
     /** Submits the batch's MERGE. The token is the run's and the submission's, so a retried start finds the same query. */
     async startMerge(input: { table: TableDefinition; files: string[]; token: string }): Promise<QueryHandle> {
       return engine.submit({ sql: renderMerge(input.table, dialect, input.files), idempotencyToken: input.token });

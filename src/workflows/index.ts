@@ -1,1 +1,1 @@
-export { ingestBatch } from './ingest';
+export { ingestBatch, runStatement } from './ingest';

@@ -9,10 +9,12 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { durationMillis } from '../config/duration';
-import { OUTCOME_SEARCH_ATTRIBUTE, tableName, type IngestInput, type IngestResult, type Watermark } from '../shared';
+import { OUTCOME_SEARCH_ATTRIBUTE, tableName, type IngestInput, type IngestResult, type QueryOutcome, type Watermark } from '../shared';
 
-const { planBatch, startMerge } = proxyActivities<Activities>({
+const { planBatch, startMerge, startStatement } = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
+  // planBatch heartbeats per file it reads; a submit is one request.
+  heartbeatTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s' },
 });
 
@@ -27,7 +29,7 @@ const { awaitQuery } = proxyActivities<Activities>({
 const { cleanupBatch } = proxyActivities<Activities>({
   // The MERGE is committed: cleanup must finish eventually, so it retries without limit.
   startToCloseTimeout: '10m',
-  heartbeatTimeout: '1m',
+  heartbeatTimeout: '15s',
   retry: { initialInterval: '1s', maximumInterval: '1m' },
 });
 
@@ -82,6 +84,16 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
     finish('failed', reason);
     throw ApplicationFailure.nonRetryable(reason, outcome.state === 'CANCELLED' ? 'QueryCancelled' : 'QueryFailed');
   }
+}
+
+/** Runs one SQL statement on the engine through the same durable submit/await activities as a batch's MERGE. */
+export async function runStatement(input: { sql: string; label: string }): Promise<QueryOutcome> {
+  const handle = await startStatement({ sql: input.sql, token: `icetide-${workflowInfo().runId}-statement` });
+  const outcome = await awaitQuery({ table: input.label, handle });
+  if (outcome.state !== 'SUCCEEDED') {
+    throw ApplicationFailure.nonRetryable(`${input.label}: query ${outcome.handle.queryId} ${outcome.state}: ${outcome.error?.message ?? 'no message'}`, 'QueryFailed');
+  }
+  return outcome;
 }
 
 function lastWatermark(): Watermark {

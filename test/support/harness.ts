@@ -1,0 +1,126 @@
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { createActivities, type ActivityDeps } from '../../src/activities';
+import { renderDmsCsv, type ChangeEvent } from '../../src/changes/dms-csv';
+import { loadRuntimeConfig, type RuntimeConfig } from '../../src/config/runtime';
+import { parseTableDefinition, type TableDefinition, type TableDefinitionInput } from '../../src/config/schema';
+import { createActivityDeps, createS3Client } from '../../src/deps';
+import { TrinoEngine } from '../../src/engines/trino';
+import { parseS3Uri } from '../../src/storage/staging';
+import { ensureBucket, exportStackEnv, repoRoot } from './stack';
+
+export const STAGING_BUCKET = 'icetide-staging';
+
+/** Everything an end-to-end test needs on the real local stack. */
+export interface Harness {
+  config: RuntimeConfig;
+  s3: S3Client;
+  trino: TrinoEngine;
+  deps: ActivityDeps;
+  client: Client;
+  close(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+export async function openHarness(): Promise<Harness> {
+  exportStackEnv();
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const config = loadRuntimeConfig();
+  const s3 = createS3Client(config);
+  await ensureBucket(s3, STAGING_BUCKET);
+  const connection = await Connection.connect({ address: config.ICETIDE_TEMPORAL_ADDRESS });
+  return {
+    config,
+    s3,
+    trino: new TrinoEngine({ url: config.ICETIDE_TRINO_URL, user: 'icetide-test' }),
+    deps: createActivityDeps(config),
+    client: new Client({ connection, namespace: config.ICETIDE_TEMPORAL_NAMESPACE }),
+    close: () => connection.close(),
+  };
+}
+
+let counter = 0;
+/** A fresh database per test so tests never see each other's tables or files. */
+export const uniqueName = (prefix: string): string => `${prefix}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
+
+export function tableFor(database: string, overrides: Partial<TableDefinitionInput> = {}): TableDefinition {
+  return parseTableDefinition({
+    database,
+    table: 'orders',
+    staging: { location: `s3://${STAGING_BUCKET}/${database}/public/orders/` },
+    columns: [
+      { name: 'tenant', type: 'string' },
+      { name: 'id', type: 'bigint' },
+      { name: 'seq', type: 'bigint' },
+      { name: 'name', type: 'string' },
+      { name: 'amount', type: 'decimal(10,2)' },
+    ],
+    primaryKey: ['tenant', 'id'],
+    ordering: { commitTimestamp: 'commit_ts', sequence: 'seq' },
+    partitioning: ['bucket(id, 4)'],
+    schedule: { every: '1h', lag: '0s' },
+    ...overrides,
+  });
+}
+
+export async function createTable(h: Harness, def: TableDefinition): Promise<void> {
+  await createActivities(h.deps).ensureTable(def);
+}
+
+/** Writes a change file under the table's staging location; returns its s3:// URI. */
+export async function putChangeFile(h: Harness, def: TableDefinition, name: string, events: ChangeEvent[] | string): Promise<string> {
+  const { bucket, key } = parseS3Uri(def.staging.location + name);
+  await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: typeof events === 'string' ? events : renderDmsCsv(def, events) }));
+  return `s3://${bucket}/${key}`;
+}
+
+export async function listUris(h: Harness, location: string): Promise<string[]> {
+  const { bucket, key } = parseS3Uri(location);
+  const page = await h.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
+  return (page.Contents ?? []).map((o) => `s3://${bucket}/${o.Key}`).sort();
+}
+
+/** The live rows as the `_current` view shows them, in a stable order and plain JS values. */
+export async function currentRows(h: Harness, def: TableDefinition): Promise<Record<string, unknown>[]> {
+  return h.trino.query(`SELECT * FROM iceberg."${def.database}"."${def.table}_current" ORDER BY ${def.primaryKey.join(', ')}`);
+}
+
+export async function startWorker(h: Harness, taskQueue: string, deps: ActivityDeps = h.deps): Promise<{ stop(): Promise<void> }> {
+  const connection = await (await import('@temporalio/worker')).NativeConnection.connect({ address: h.config.ICETIDE_TEMPORAL_ADDRESS });
+  const worker = await Worker.create({
+    connection,
+    namespace: h.config.ICETIDE_TEMPORAL_NAMESPACE,
+    taskQueue,
+    workflowsPath: require.resolve('../../src/workflows'),
+    activities: createActivities(deps),
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+/** A worker in its own process that SIGKILLs itself when the activities reach `failpoint`. */
+export function spawnCrashingWorker(taskQueue: string, failpoint: string): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/fixtures/crash-worker.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, ICETIDE_TASK_QUEUE: taskQueue, ICETIDE_FAILPOINT: failpoint },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
+
+export const exited = (child: ChildProcess): Promise<NodeJS.Signals | number | null> =>
+  new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+
+export type { ChangeEvent };

@@ -1,0 +1,72 @@
+import type { ChangeEvent } from '../../src/changes/dms-csv';
+
+/**
+ * The test's own model of what the table must hold, written from the documented rule and not from icetide's SQL:
+ * for each key, the newest change ever delivered wins — newest by commit time, then sequence (as a number), then
+ * file name, then D over U over I. A key whose newest change is a delete is absent.
+ */
+export interface DeliveredChange {
+  event: ChangeEvent;
+  file: string;
+}
+
+const OP_RANK = { I: 1, U: 2, D: 3 } as const;
+
+function newer(a: DeliveredChange, b: DeliveredChange): boolean {
+  const ta = a.event.ts.padEnd(26, '0');
+  const tb = b.event.ts.padEnd(26, '0');
+  if (ta !== tb) return ta > tb;
+  const sa = BigInt(a.event.values.seq ?? 0);
+  const sb = BigInt(b.event.values.seq ?? 0);
+  if (sa !== sb) return sa > sb;
+  if (a.file !== b.file) return a.file > b.file;
+  return OP_RANK[a.event.op] > OP_RANK[b.event.op];
+}
+
+export class ReferenceTable {
+  private readonly latest = new Map<string, DeliveredChange>();
+
+  constructor(private readonly key: string[]) {}
+
+  deliver(file: string, events: ChangeEvent[]): void {
+    for (const event of events) {
+      const id = this.key.map((k) => String(event.values[k])).join('\u0000');
+      const current = this.latest.get(id);
+      const candidate = { event, file };
+      if (!current || newer(candidate, current)) this.latest.set(id, candidate);
+    }
+  }
+
+  /** Live rows, values as strings for comparison, sorted by key. */
+  rows(columns: string[]): Record<string, string | null>[] {
+    return [...this.latest.values()]
+      .filter((c) => c.event.op !== 'D')
+      .map((c) => Object.fromEntries(columns.map((col) => [col, c.event.values[col] === null ? null : String(c.event.values[col])])))
+      .sort((a, b) => compareKeys(a, b, this.key));
+  }
+
+  maxCommitTs(): string | undefined {
+    return [...this.latest.values()].map((c) => c.event.ts).sort().at(-1);
+  }
+}
+
+function compareKeys(a: Record<string, string | null>, b: Record<string, string | null>, key: string[]): number {
+  for (const k of key) {
+    const [x, y] = [a[k] ?? '', b[k] ?? ''];
+    if (x !== y) return /^\d+$/.test(x) && /^\d+$/.test(y) ? Number(x) - Number(y) : x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Rows read from Trino as strings (decimals come back as strings already; numbers do not). */
+export const asStrings = (rows: Record<string, unknown>[], columns: string[]): Record<string, string | null>[] =>
+  rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] === null ? null : String(r[c])])));
+
+/** A small seeded generator, so a failing stream can be replayed exactly. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { parseTableDefinition, type TableDefinitionInput } from '../../src/config/schema';
+import { athenaDialect, dmlType, trinoDialect } from '../../src/sql/dialect';
+import { renderDedupedSource, renderMerge } from '../../src/sql/merge';
+
+const base: TableDefinitionInput = {
+  database: 'shop',
+  table: 'orders',
+  staging: { location: 's3://bucket/cdc/orders/' },
+  columns: [
+    { name: 'tenant', type: 'string' },
+    { name: 'id', type: 'bigint' },
+    { name: 'seq', type: 'bigint' },
+    { name: 'note', type: 'string' },
+  ],
+  primaryKey: ['tenant', 'id'],
+  ordering: { sequence: 'seq' },
+};
+const def = (over: Partial<TableDefinitionInput> = {}) => parseTableDefinition({ ...base, ...over });
+const FILES = ['s3://bucket/cdc/orders/20240101-000001.csv', "s3://bucket/cdc/orders/o'brien.csv"];
+const clauses = (sql: string) => sql.split('\n').filter((l) => l.startsWith('WHEN '));
+
+describe('renderMerge / renderDedupedSource', () => {
+  it('reads only the listed files, quoting each path and escaping single quotes', () => {
+    const sql = renderMerge(def(), trinoDialect(), FILES);
+    assert.ok(sql.includes(`WHERE "$path" IN ('s3://bucket/cdc/orders/20240101-000001.csv', 's3://bucket/cdc/orders/o''brien.csv')`), sql);
+    assert.ok(!sql.includes("o'brien"));
+  });
+
+  it('throws on an empty file list', () => {
+    assert.throws(() => renderMerge(def(), trinoDialect(), []), /at least one change file/);
+  });
+
+  it('puts the composite primary key in PARTITION BY and ON', () => {
+    const sql = renderMerge(def(), trinoDialect(), FILES);
+    assert.ok(sql.includes('PARTITION BY "tenant", "id" ORDER BY "_icetide_version" DESC'), sql);
+    assert.ok(sql.includes('\nON t."tenant" = s."tenant" AND t."id" = s."id"\n'), sql);
+    assert.ok(sql.includes('WHERE _icetide_rank = 1'));
+  });
+
+  it('casts each column from NULLIF(text, nullValue) to its DML type', () => {
+    const sql = renderDedupedSource(def({ staging: { location: 's3://bucket/cdc/orders/', nullValue: 'NULL' } }), trinoDialect(), FILES);
+    assert.ok(sql.includes(`CAST(NULLIF("id", 'NULL') AS bigint) AS "id"`), sql);
+    assert.ok(sql.includes(`CAST(NULLIF("note", 'NULL') AS varchar) AS "note"`), sql);
+    assert.ok(sql.includes(`CAST("commit_ts" AS timestamp(6)) AS "_icetide_commit_ts"`), sql);
+    assert.equal(dmlType('int'), 'integer');
+    assert.equal(dmlType('timestamp'), 'timestamp(6)');
+    assert.equal(dmlType('decimal(10,2)'), 'decimal(10,2)');
+  });
+
+  it('tombstone mode: guarded delete becomes a tombstone update, unconditional insert', () => {
+    const sql = renderMerge(def(), trinoDialect(), FILES);
+    const [del, upd, ins, ...rest] = clauses(sql);
+    assert.equal(rest.length, 0);
+    assert.match(del, /^WHEN MATCHED AND s\."_icetide_version" > t\."_icetide_version" AND s\."_icetide_op" = 'D' THEN UPDATE SET /);
+    assert.ok(del.includes('"note" = NULL') && del.includes('"seq" = NULL'), del);
+    assert.ok(!del.includes('"id" = NULL') && !del.includes('"tenant" = NULL'), 'keys are kept in a tombstone');
+    assert.ok(del.endsWith('"_icetide_deleted" = true'), del);
+    assert.ok(del.includes('"_icetide_version" = s."_icetide_version"'));
+    assert.match(upd, /^WHEN MATCHED AND s\."_icetide_version" > t\."_icetide_version" THEN UPDATE SET .*"_icetide_deleted" = false$/);
+    assert.ok(upd.includes('"note" = s."note"') && !upd.includes('"id" = s."id"'), upd);
+    assert.match(ins, /^WHEN NOT MATCHED THEN INSERT \("tenant", "id", "seq", "note", "_icetide_version", "_icetide_commit_ts", "_icetide_deleted"\)/);
+    assert.ok(ins.includes(`CASE WHEN s."_icetide_op" = 'D' THEN NULL ELSE s."note" END`), ins);
+    assert.ok(ins.endsWith(`s."_icetide_op" = 'D')`), ins);
+    assert.ok(!sql.includes('THEN DELETE'));
+  });
+
+  it('hard mode: guarded DELETE, inserts only non-deletes', () => {
+    const sql = renderMerge(def({ deletes: 'hard' }), trinoDialect(), FILES);
+    const [del, upd, ins, ...rest] = clauses(sql);
+    assert.equal(rest.length, 0);
+    assert.equal(del, `WHEN MATCHED AND s."_icetide_version" > t."_icetide_version" AND s."_icetide_op" = 'D' THEN DELETE`);
+    assert.ok(upd.startsWith('WHEN MATCHED AND s."_icetide_version" > t."_icetide_version" THEN UPDATE SET'));
+    assert.ok(ins.startsWith(`WHEN NOT MATCHED AND NOT s."_icetide_op" = 'D' THEN INSERT`), ins);
+    assert.ok(ins.endsWith('s."_icetide_commit_ts", false)'), ins);
+    assert.ok(!sql.includes('"_icetide_deleted" = true'));
+  });
+
+  it('guards every MATCHED clause with the version comparison, in both modes', () => {
+    for (const deletes of ['tombstone', 'hard'] as const) {
+      const matched = clauses(renderMerge(def({ deletes }), trinoDialect(), FILES)).filter((c) => c.startsWith('WHEN MATCHED'));
+      assert.equal(matched.length, 2);
+      for (const c of matched) assert.ok(c.startsWith('WHEN MATCHED AND s."_icetide_version" > t."_icetide_version"'), c);
+    }
+  });
+
+  it('builds the version string: iso ts | padded sequence | relative path | op rank', () => {
+    const sql = renderDedupedSource(def(), trinoDialect(), FILES);
+    const relative = `substr("$path", ${'s3://bucket/cdc/orders/'.length + 1})`;
+    assert.ok(
+      sql.includes(
+        `to_iso8601(CAST("commit_ts" AS timestamp(6))) || '|' || lpad(coalesce(NULLIF("seq", ''), ''), 20, '0') || '|' || ${relative} || '|' || ` +
+          `CASE "op" WHEN 'I' THEN '1' WHEN 'U' THEN '2' ELSE '3' END AS "_icetide_version"`,
+      ),
+      sql,
+    );
+  });
+
+  it('does not pad a string sequence, and uses an empty sequence when there is none', () => {
+    const strSeq = renderDedupedSource(
+      def({ columns: [{ name: 'id', type: 'bigint' }, { name: 'seq', type: 'string' }], primaryKey: ['id'] }),
+      trinoDialect(),
+      FILES,
+    );
+    assert.ok(strSeq.includes(`|| '|' || coalesce(NULLIF("seq", ''), '') || '|' ||`), strSeq);
+    assert.ok(!strSeq.includes('lpad'));
+    const noSeq = renderDedupedSource(def({ ordering: {} }), trinoDialect(), FILES);
+    assert.ok(noSeq.includes(`to_iso8601(CAST("commit_ts" AS timestamp(6))) || '|' || '' || '|' || substr(`), noSeq);
+    assert.ok(!noSeq.includes('lpad') && !noSeq.includes('NULLIF("seq", \'\'), \'\')'));
+  });
+
+  it('names tables per dialect', () => {
+    const trino = renderMerge(def(), trinoDialect(), FILES);
+    assert.ok(trino.startsWith('MERGE INTO "iceberg"."shop"."orders" AS t\n'));
+    assert.ok(trino.includes('FROM "hive"."shop"."orders__cdc" WHERE'));
+    const custom = renderMerge(def(), trinoDialect({ iceberg: 'lake', hive: 'raw' }), FILES);
+    assert.ok(custom.startsWith('MERGE INTO "lake"."shop"."orders" AS t') && custom.includes('FROM "raw"."shop"."orders__cdc"'));
+    const athena = renderMerge(def(), athenaDialect(), FILES);
+    assert.ok(athena.startsWith('MERGE INTO "awsdatacatalog"."shop"."orders" AS t\n'));
+    assert.ok(athena.includes('FROM "awsdatacatalog"."shop"."orders__cdc" WHERE'));
+    assert.ok(!athena.includes('"iceberg"') && !athena.includes('"hive"'));
+    assert.equal(athenaDialect().currentView(def()), '"awsdatacatalog"."shop"."orders_current"');
+  });
+});
+
+describe('ordering rule (the version string, outside SQL)', () => {
+  // Mirrors renderDedupedSource for a numeric sequence: to_iso8601(ts) | lpad(seq, 20, '0') | relative path | op rank.
+  type Ev = { ts: string; seq: number; path: string; op: 'I' | 'U' | 'D' };
+  const version = (e: Ev) =>
+    [e.ts.replace(' ', 'T'), String(e.seq).padStart(20, '0'), e.path, { I: '1', U: '2', D: '3' }[e.op]].join('|');
+  const newest = (...events: Ev[]) => events.reduce((a, b) => (version(b) > version(a) ? b : a));
+  const e: Ev = { ts: '2024-01-01 00:00:01.000000', seq: 5, path: '20240101-a.csv', op: 'U' };
+
+  it('later commit time wins, whatever the sequence, path or op', () => {
+    const later = { ...e, ts: '2024-01-01 00:00:01.000001', seq: 1, path: '0.csv', op: 'I' as const };
+    assert.equal(newest({ ...e, seq: 99, op: 'D' }, later), later);
+  });
+  it('equal commit time: larger sequence wins numerically (9 < 10)', () => {
+    const ten = { ...e, seq: 10, path: '0.csv' };
+    assert.equal(newest(ten, { ...e, seq: 9, path: 'z.csv', op: 'D' }), ten);
+    assert.equal(newest({ ...e, seq: 9 }, ten), ten);
+  });
+  it('equal commit time and sequence: later file path wins', () => {
+    const later = { ...e, path: '20240101-b.csv', op: 'I' as const };
+    assert.equal(newest({ ...e, op: 'D' }, later), later);
+  });
+  it('all equal: D beats U beats I', () => {
+    const [i, u, d] = (['I', 'U', 'D'] as const).map((op) => ({ ...e, op }));
+    assert.equal(newest(i, u), u);
+    assert.equal(newest(u, d), d);
+    assert.equal(newest(d, i, u), d);
+  });
+});

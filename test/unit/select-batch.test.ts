@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { comparePosition, isChangeFile, selectBatch, type BatchBounds } from '../../src/changes/select';
+import type { StagedFile } from '../../src/storage/staging';
+
+const P = 's3://bucket/cdc/orders/';
+const f = (name: string, lastModified: number, size = 100): StagedFile => ({ uri: P + name, size, lastModified });
+const wide: BatchBounds = { cutoff: 1_000, maxFiles: 100, maxBytes: 1e9, maxListBytes: 1e6 };
+const names = (files: StagedFile[]) => files.map((x) => x.uri.slice(P.length));
+
+describe('selectBatch', () => {
+  it('takes the oldest first by (lastModified, uri)', () => {
+    const listing = [f('c.csv', 30), f('b.csv', 10), f('z.csv', 20), f('a.csv', 10)];
+    const sel = selectBatch(listing, wide);
+    assert.deepEqual(names(sel.files), ['a.csv', 'b.csv', 'z.csv', 'c.csv']);
+    assert.equal(sel.deferred, 0);
+    assert.deepEqual(sel.ignored, []);
+  });
+
+  it('excludes files newer than the cutoff (a file at the cutoff is taken)', () => {
+    const sel = selectBatch([f('a.csv', 10), f('b.csv', 50), f('c.csv', 51)], { ...wide, cutoff: 50 });
+    assert.deepEqual(names(sel.files), ['a.csv', 'b.csv']);
+    assert.equal(sel.deferred, 1);
+  });
+
+  it('ignores objects that are not .csv / .csv.gz and never selects them', () => {
+    const listing = [f('a.csv', 1), f('b.csv.gz', 2), f('c.parquet', 0), f('d.csv.tmp', 0), f('_SUCCESS', 0), f('e.CSV', 0)];
+    const sel = selectBatch(listing, wide);
+    assert.deepEqual(names(sel.files), ['a.csv', 'b.csv.gz']);
+    assert.deepEqual(sel.ignored, [P + 'c.parquet', P + 'd.csv.tmp', P + '_SUCCESS', P + 'e.CSV']);
+    assert.equal(sel.deferred, 0);
+    assert.equal(isChangeFile('s3://b/x.csv.gz'), true);
+    assert.equal(isChangeFile('s3://b/x.csv.gz.part'), false);
+  });
+
+  it('maxFiles cuts the batch', () => {
+    const sel = selectBatch([f('a.csv', 1), f('b.csv', 2), f('c.csv', 3), f('d.csv', 4)], { ...wide, maxFiles: 3 });
+    assert.deepEqual(names(sel.files), ['a.csv', 'b.csv', 'c.csv']);
+    assert.equal(sel.deferred, 1);
+  });
+
+  it('maxBytes cuts the batch (a batch can be exactly maxBytes), and stops at the first file that does not fit', () => {
+    const listing = [f('a.csv', 1, 40), f('b.csv', 2, 60), f('c.csv', 3, 1), f('d.csv', 4, 1)];
+    assert.deepEqual(names(selectBatch(listing, { ...wide, maxBytes: 100 }).files), ['a.csv', 'b.csv']);
+    const sel = selectBatch(listing, { ...wide, maxBytes: 99 });
+    assert.deepEqual(names(sel.files), ['a.csv'], 'no skipping ahead to smaller, newer files');
+    assert.equal(sel.deferred, 3);
+  });
+
+  it('a single file larger than maxBytes forms a batch alone', () => {
+    const sel = selectBatch([f('big.csv', 1, 10_000), f('small.csv', 2, 1)], { ...wide, maxBytes: 100 });
+    assert.deepEqual(names(sel.files), ['big.csv']);
+    assert.equal(sel.deferred, 1);
+  });
+
+  it('maxListBytes cuts the batch by the length of the quoted file list', () => {
+    const listing = [f('a.csv', 1), f('b.csv', 2), f('c.csv', 3)];
+    const entry = Buffer.byteLength(P + 'a.csv') + 4;
+    assert.deepEqual(names(selectBatch(listing, { ...wide, maxListBytes: 2 * entry }).files), ['a.csv', 'b.csv']);
+    assert.deepEqual(names(selectBatch(listing, { ...wide, maxListBytes: 2 * entry - 1 }).files), ['a.csv']);
+    assert.deepEqual(names(selectBatch(listing, { ...wide, maxListBytes: 1 }).files), ['a.csv'], 'never an empty batch');
+  });
+
+  it('after: excludes files at or before the position, ties on lastModified broken by uri', () => {
+    const listing = [f('a.csv', 10), f('b.csv', 10), f('c.csv', 10), f('d.csv', 5), f('e.csv', 11)];
+    const sel = selectBatch(listing, { ...wide, after: { lastModified: 10, uri: P + 'b.csv' } });
+    assert.deepEqual(names(sel.files), ['c.csv', 'e.csv']);
+    assert.equal(comparePosition({ lastModified: 10, uri: 'a' }, { lastModified: 10, uri: 'b' }) < 0, true);
+    assert.equal(comparePosition({ lastModified: 9, uri: 'z' }, { lastModified: 10, uri: 'a' }) < 0, true);
+    assert.equal(comparePosition({ lastModified: 10, uri: 'a' }, { lastModified: 10, uri: 'a' }), 0);
+  });
+
+  it('deferred counts change files not taken (cutoff and bounds), never ignored objects', () => {
+    const listing = [f('a.csv', 1), f('b.csv', 2), f('c.csv', 3), f('new.csv', 5_000), f('x.json', 1)];
+    const sel = selectBatch(listing, { ...wide, maxFiles: 2 });
+    assert.deepEqual(names(sel.files), ['a.csv', 'b.csv']);
+    assert.equal(sel.deferred, 2);
+    assert.equal(sel.ignored.length, 1);
+  });
+
+  it('an empty listing, or nothing old enough, selects nothing', () => {
+    assert.deepEqual(selectBatch([], wide), { files: [], deferred: 0, ignored: [] });
+    const sel = selectBatch([f('a.csv', 2_000)], wide);
+    assert.deepEqual(sel.files, []);
+    assert.equal(sel.deferred, 1);
+  });
+});
