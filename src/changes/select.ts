@@ -52,6 +52,6 @@ export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selecti
     bytes += file.size;
     listBytes += entryBytes;
   }
-  const pending = listing.filter((f) => isChangeFile(f.uri)).length - files.length;
-  return { files, deferred: pending, ignored };
+  const waiting = listing.filter((f) => isChangeFile(f.uri) && (!bounds.after || comparePosition(f, bounds.after) > 0));
+  return { files, deferred: waiting.length - files.length, ignored };
 }

@@ -10,14 +10,30 @@ export interface FileCheck {
   problems: { line: number; problem: string }[];
 }
 
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$/;
+const TIMESTAMP = /^(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?$/;
+
+const inRange = (v: string, bits: 32 | 64): boolean =>
+  /^-?\d+$/.test(v) && BigInt(v) >= -(2n ** BigInt(bits - 1)) && BigInt(v) < 2n ** BigInt(bits - 1);
+const isDate = (v: string): boolean => {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
+  if (!match) return false;
+  const [y, m, d] = match.slice(1).map(Number);
+  const date = new Date(Date.UTC(y, m - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+};
+const isTimestamp = (v: string): boolean => {
+  const match = TIMESTAMP.exec(v);
+  return !!match && isDate(match[1]) && Number(match[2]) < 24 && Number(match[3]) < 60 && Number(match[4]) < 60;
+};
+
+/** Each check accepts exactly what the MERGE's CAST accepts, so a bad value is named here, not by a failed MERGE. */
 const VALUE_CHECKS: Record<string, (v: string) => boolean> = {
-  bigint: (v) => /^-?\d{1,19}$/.test(v),
-  int: (v) => /^-?\d{1,10}$/.test(v),
+  bigint: (v) => inRange(v, 64),
+  int: (v) => inRange(v, 32),
   double: (v) => v.trim() !== '' && Number.isFinite(Number(v)),
   boolean: (v) => /^(true|false)$/i.test(v),
-  date: (v) => /^\d{4}-\d{2}-\d{2}$/.test(v),
-  timestamp: (v) => TIMESTAMP.test(v),
+  date: isDate,
+  timestamp: isTimestamp,
   string: () => true,
 };
 const valueOk = (type: ColumnType, v: string): boolean =>
@@ -40,16 +56,18 @@ export function checkChangeFile(def: TableDefinition, uri: string, text: string)
   const report = (line: number, problem: string) => {
     if (check.problems.length < MAX_PROBLEMS) check.problems.push({ line, problem });
   };
-  let records: { record: string[]; info: { lines: number } }[];
+  let records: { record: string[]; info: { lines: number }; raw: string }[];
   try {
-    records = parse(text, { relax_column_count: true, info: true, skip_empty_lines: true }) as unknown as typeof records;
+    records = parse(text, { relax_column_count: true, info: true, raw: true, skip_empty_lines: true }) as unknown as typeof records;
   } catch (err) {
     const line = (err as { lines?: number }).lines ?? 0;
     return { ...check, problems: [{ line, problem: `not a CSV change file: ${(err as Error).message}` }] };
   }
   const expectedFields = 2 + def.columns.length;
-  for (const { record, info } of records) {
-    const line = info.lines;
+  for (const { record, info, raw } of records) {
+    // info.lines is where the record ends; a quoted field may span lines, and the row is named by its first.
+    // raw also holds the blank lines skipped before the record.
+    const line = info.lines - (raw.replace(/^(\r?\n)+/, '').replace(/\r?\n$/, '').split('\n').length - 1);
     check.rows++;
     if (record.length !== expectedFields) {
       report(line, `expected ${expectedFields} fields (Op, ${def.ordering.commitTimestamp}, ${def.columns.map((c) => c.name).join(', ')}), found ${record.length}`);
@@ -57,7 +75,7 @@ export function checkChangeFile(def: TableDefinition, uri: string, text: string)
     }
     const [op, commitTs, ...values] = record;
     if (op !== 'I' && op !== 'U' && op !== 'D') report(line, `unknown Op '${op}' (expected I, U or D)`);
-    if (!TIMESTAMP.test(commitTs)) report(line, `commit timestamp '${commitTs}' is not yyyy-MM-dd HH:mm:ss[.ffffff]`);
+    if (!isTimestamp(commitTs)) report(line, `commit timestamp '${commitTs}' is not yyyy-MM-dd HH:mm:ss[.ffffff]`);
     else {
       const ts = normalizeTimestamp(commitTs);
       if (!check.maxCommitTs || ts > check.maxCommitTs) check.maxCommitTs = ts;

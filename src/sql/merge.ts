@@ -3,13 +3,16 @@ import { dmlType, type Dialect } from './dialect';
 import { quoteIdent, quoteString } from './identifiers';
 import { COMMIT_TS_COLUMN, DELETED_COLUMN, FILE_OP_COLUMN, OP_COLUMN, VERSION_COLUMN } from './metadata';
 
+export const SEQUENCE_WIDTH = 40;
+const VERSION_SEPARATOR = 'chr(1)';
+
 /**
  * One MERGE that applies a batch of change files to the Iceberg target, atomically.
  *
  * Ordering rule (explicit, tested): a change is newer than another when its commit time is later; equal commit
  * times are ordered by the sequence column (when the table has one), then by the change file's path under the
  * staging location (DMS names files by time), then by operation I < U < D. The rule is encoded as one sortable
- * string, the version; each key keeps only its newest change of the batch, and a change reaches the target only
+ * string, the version (fields joined by U+0001); each key keeps only its newest change of the batch, and a change reaches the target only
  * when its version is greater than the row's. Replays, duplicates and out-of-order files therefore change nothing.
  */
 export function renderMerge(def: TableDefinition, dialect: Dialect, filePaths: string[]): string {
@@ -66,15 +69,17 @@ export function renderDedupedSource(def: TableDefinition, dialect: Dialect, file
   const nullable = (column: string) => `NULLIF(${q(column)}, ${quoteString(def.staging.nullValue)})`;
   const commitTs = `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6))`;
   const sequenceColumn = def.ordering.sequence ? def.columns.find((c) => c.name === def.ordering.sequence) : undefined;
-  // Numeric sequences are padded so that the version string sorts them as numbers.
+  // Numeric sequences are padded so that the version string sorts them as numbers (DMS's AR_H_CHANGE_SEQ has 35
+  // digits). Validation guarantees a sequence is never null.
   const sequence = !sequenceColumn
     ? `''`
     : sequenceColumn.type === 'string'
-      ? `coalesce(${nullable(sequenceColumn.name)}, '')`
-      : `lpad(coalesce(${nullable(sequenceColumn.name)}, ''), 20, '0')`;
+      ? q(sequenceColumn.name)
+      : `lpad(${q(sequenceColumn.name)}, ${SEQUENCE_WIDTH}, '0')`;
   const relativePath = `substr("$path", ${def.staging.location.length + 1})`;
   const opRank = `CASE ${q(FILE_OP_COLUMN)} WHEN 'I' THEN '1' WHEN 'U' THEN '2' ELSE '3' END`;
-  const version = `to_iso8601(${commitTs}) || '|' || ${sequence} || '|' || ${relativePath} || '|' || ${opRank}`;
+  // The separator sorts below every character the fields can hold, so the string compares as the tuple would.
+  const version = [`to_iso8601(${commitTs})`, sequence, relativePath, opRank].join(` || ${VERSION_SEPARATOR} || `);
   const typed = def.columns.map((c) => `CAST(${nullable(c.name)} AS ${dmlType(c.type)}) AS ${q(c.name)}`);
   const outputColumns = [...def.columns.map((c) => q(c.name)), q(OP_COLUMN), q(VERSION_COLUMN), q(COMMIT_TS_COLUMN)];
 

@@ -84,12 +84,12 @@ describe('renderMerge / renderDedupedSource', () => {
     }
   });
 
-  it('builds the version string: iso ts | padded sequence | relative path | op rank', () => {
+  it('builds the version string: iso ts, padded sequence, relative path, op rank joined by chr(1)', () => {
     const sql = renderDedupedSource(def(), trinoDialect(), FILES);
     const relative = `substr("$path", ${'s3://bucket/cdc/orders/'.length + 1})`;
     assert.ok(
       sql.includes(
-        `to_iso8601(CAST("commit_ts" AS timestamp(6))) || '|' || lpad(coalesce(NULLIF("seq", ''), ''), 20, '0') || '|' || ${relative} || '|' || ` +
+        `to_iso8601(CAST("commit_ts" AS timestamp(6))) || chr(1) || lpad("seq", 40, '0') || chr(1) || ${relative} || chr(1) || ` +
           `CASE "op" WHEN 'I' THEN '1' WHEN 'U' THEN '2' ELSE '3' END AS "_icetide_version"`,
       ),
       sql,
@@ -102,11 +102,11 @@ describe('renderMerge / renderDedupedSource', () => {
       trinoDialect(),
       FILES,
     );
-    assert.ok(strSeq.includes(`|| '|' || coalesce(NULLIF("seq", ''), '') || '|' ||`), strSeq);
+    assert.ok(strSeq.includes(`|| chr(1) || "seq" || chr(1) ||`), strSeq);
     assert.ok(!strSeq.includes('lpad'));
     const noSeq = renderDedupedSource(def({ ordering: {} }), trinoDialect(), FILES);
-    assert.ok(noSeq.includes(`to_iso8601(CAST("commit_ts" AS timestamp(6))) || '|' || '' || '|' || substr(`), noSeq);
-    assert.ok(!noSeq.includes('lpad') && !noSeq.includes('NULLIF("seq", \'\'), \'\')'));
+    assert.ok(noSeq.includes(`to_iso8601(CAST("commit_ts" AS timestamp(6))) || chr(1) || '' || chr(1) || substr(`), noSeq);
+    assert.ok(!noSeq.includes('lpad'));
   });
 
   it('names tables per dialect', () => {
@@ -124,10 +124,10 @@ describe('renderMerge / renderDedupedSource', () => {
 });
 
 describe('ordering rule (the version string, outside SQL)', () => {
-  // Mirrors renderDedupedSource for a numeric sequence: to_iso8601(ts) | lpad(seq, 20, '0') | relative path | op rank.
+  // Mirrors renderDedupedSource for a numeric sequence: to_iso8601(ts), lpad(seq, 40, '0'), relative path, op rank.
   type Ev = { ts: string; seq: number; path: string; op: 'I' | 'U' | 'D' };
   const version = (e: Ev) =>
-    [e.ts.replace(' ', 'T'), String(e.seq).padStart(20, '0'), e.path, { I: '1', U: '2', D: '3' }[e.op]].join('|');
+    [e.ts.replace(' ', 'T'), String(e.seq).padStart(40, '0'), e.path, { I: '1', U: '2', D: '3' }[e.op]].join('\u0001');
   const newest = (...events: Ev[]) => events.reduce((a, b) => (version(b) > version(a) ? b : a));
   const e: Ev = { ts: '2024-01-01 00:00:01.000000', seq: 5, path: '20240101-a.csv', op: 'U' };
 
