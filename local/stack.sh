@@ -22,6 +22,8 @@ TRINO_VERSION=476 # the newest trino-server on Maven Central here; needs Java 24
 export ICETIDE_HOST=${ICETIDE_HOST:-127.0.0.1}
 export ICETIDE_TEMPORAL_PORT=${ICETIDE_TEMPORAL_PORT:-7233}
 export ICETIDE_TEMPORAL_UI_PORT=${ICETIDE_TEMPORAL_UI_PORT:-8233}
+export ICETIDE_TEMPORAL_HTTP_PORT=${ICETIDE_TEMPORAL_HTTP_PORT:-7243}
+export ICETIDE_TEMPORAL_METRICS_PORT=${ICETIDE_TEMPORAL_METRICS_PORT:-7244}
 export ICETIDE_MINIO_PORT=${ICETIDE_MINIO_PORT:-9000}
 export ICETIDE_MINIO_CONSOLE_PORT=${ICETIDE_MINIO_CONSOLE_PORT:-9001}
 export ICETIDE_TRINO_PORT=${ICETIDE_TRINO_PORT:-8080}
@@ -116,6 +118,7 @@ start_temporal() {
   if temporal_healthy; then log "temporal already up"; return; fi
   start_detached temporal "$temporal_bin" server start-dev \
     --ip "$ICETIDE_HOST" --port "$ICETIDE_TEMPORAL_PORT" --ui-port "$ICETIDE_TEMPORAL_UI_PORT" \
+    --http-port "$ICETIDE_TEMPORAL_HTTP_PORT" --metrics-port "$ICETIDE_TEMPORAL_METRICS_PORT" \
     --db-filename "$RUN/temporal.db" --log-level warn \
     --search-attribute IcetideTable=Keyword --search-attribute IcetideOutcome=Keyword
   wait_healthy temporal 60

@@ -19,7 +19,9 @@ if (require.main === module) {
   const config = loadRuntimeConfig();
   createWorker(config)
     .then((worker) => {
-      console.log(`icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.ICETIDE_TEMPORAL_ADDRESS} (${config.ICETIDE_ENGINE})`);
+      console.log(
+        `icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.ICETIDE_TEMPORAL_ADDRESS} (${config.ICETIDE_ENGINE})`,
+      );
       return worker.run();
     })
     .catch((err) => {

@@ -89,7 +89,12 @@ export function createActivities(deps: ActivityDeps) {
           const movedTo = quarantineLocation(def);
           await staging.move([file.uri], def.staging.location, movedTo);
           const [first] = check.problems;
-          plan.quarantined.push({ uri: file.uri, movedTo: movedTo + file.uri.slice(def.staging.location.length), line: first.line, problem: first.problem } satisfies QuarantinedFile);
+          plan.quarantined.push({
+            uri: file.uri,
+            movedTo: movedTo + file.uri.slice(def.staging.location.length),
+            line: first.line,
+            problem: first.problem,
+          } satisfies QuarantinedFile);
           continue;
         }
         plan.files.push(file.uri);
@@ -133,7 +138,11 @@ export function createActivities(deps: ActivityDeps) {
           }
         } catch (err) {
           if (!(err instanceof TransientEngineError)) throw err;
-          ctx.log.warn('transient engine error while polling; polling on', { table: input.table, queryId: handle.queryId, error: err.message });
+          ctx.log.warn('transient engine error while polling; polling on', {
+            table: input.table,
+            queryId: handle.queryId,
+            error: err.message,
+          });
         }
         ctx.heartbeat(handle);
         deps.failpoint?.('await-query');

@@ -14,10 +14,16 @@ const field = (value: string): string => (/[",\r\n]/.test(value) ? `"${value.rep
 export function renderDmsCsv(def: TableDefinition, events: ChangeEvent[]): string {
   return events
     .map((e) =>
-      [e.op, e.ts, ...def.columns.map((c) => {
-        const v = e.values[c.name];
-        return v === null || v === undefined ? def.staging.nullValue : String(v);
-      })].map(field).join(','),
+      [
+        e.op,
+        e.ts,
+        ...def.columns.map((c) => {
+          const v = e.values[c.name];
+          return v === null || v === undefined ? def.staging.nullValue : String(v);
+        }),
+      ]
+        .map(field)
+        .join(','),
     )
     .map((line) => `${line}\n`)
     .join('');

@@ -36,8 +36,7 @@ const VALUE_CHECKS: Record<string, (v: string) => boolean> = {
   timestamp: isTimestamp,
   string: () => true,
 };
-const valueOk = (type: ColumnType, v: string): boolean =>
-  type.startsWith('decimal') ? /^-?\d+(\.\d+)?$/.test(v) : VALUE_CHECKS[type](v);
+const valueOk = (type: ColumnType, v: string): boolean => (type.startsWith('decimal') ? /^-?\d+(\.\d+)?$/.test(v) : VALUE_CHECKS[type](v));
 
 const normalizeTimestamp = (ts: string): string => {
   const [seconds, fraction = ''] = ts.split('.');
@@ -67,10 +66,19 @@ export function checkChangeFile(def: TableDefinition, uri: string, text: string)
   for (const { record, info, raw } of records) {
     // info.lines is where the record ends; a quoted field may span lines, and the row is named by its first.
     // raw also holds the blank lines skipped before the record.
-    const line = info.lines - (raw.replace(/^(\r?\n)+/, '').replace(/\r?\n$/, '').split('\n').length - 1);
+    const line =
+      info.lines -
+      (raw
+        .replace(/^(\r?\n)+/, '')
+        .replace(/\r?\n$/, '')
+        .split('\n').length -
+        1);
     check.rows++;
     if (record.length !== expectedFields) {
-      report(line, `expected ${expectedFields} fields (Op, ${def.ordering.commitTimestamp}, ${def.columns.map((c) => c.name).join(', ')}), found ${record.length}`);
+      report(
+        line,
+        `expected ${expectedFields} fields (Op, ${def.ordering.commitTimestamp}, ${def.columns.map((c) => c.name).join(', ')}), found ${record.length}`,
+      );
       continue;
     }
     const [op, commitTs, ...values] = record;

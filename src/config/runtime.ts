@@ -13,9 +13,15 @@ const runtimeSchema = z
     ICETIDE_TRINO_ICEBERG_CATALOG: z.string().default('iceberg'),
     ICETIDE_TRINO_HIVE_CATALOG: z.string().default('hive'),
     /** Trino: where new schemas keep their tables. */
-    ICETIDE_WAREHOUSE: z.string().regex(/^s3:\/\//).default('s3://icetide-warehouse/warehouse'),
+    ICETIDE_WAREHOUSE: z
+      .string()
+      .regex(/^s3:\/\//)
+      .default('s3://icetide-warehouse/warehouse'),
     ICETIDE_ATHENA_WORKGROUP: z.string().default('primary'),
-    ICETIDE_ATHENA_OUTPUT: z.string().regex(/^s3:\/\//).optional(),
+    ICETIDE_ATHENA_OUTPUT: z
+      .string()
+      .regex(/^s3:\/\//)
+      .optional(),
     ICETIDE_ATHENA_CATALOG: z.string().default('awsdatacatalog'),
     /** S3-compatible endpoint (MinIO); unset on AWS, where region and credentials come from the standard chain. */
     ICETIDE_S3_ENDPOINT: z.string().url().optional(),

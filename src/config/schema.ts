@@ -2,9 +2,7 @@ import { z } from 'zod';
 
 /** Validated once at the edge (YAML, CLI, tests); everything after works with the inferred types. */
 
-const identifier = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]*$/, 'use lower-case letters, digits and underscores (Athena and Trino fold case)');
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'use lower-case letters, digits and underscores (Athena and Trino fold case)');
 
 export const columnTypeSchema = z
   .string()
@@ -40,25 +38,37 @@ export const tableDefinitionSchema = z
     columns: z.array(columnSchema).min(1),
     primaryKey: z.array(identifier).min(1),
     ordering: z
-    .object({
-      /** DMS TimestampColumnName: the commit time, `yyyy-MM-dd HH:mm:ss.SSSSSS`. */
-      commitTimestamp: identifier.default('commit_ts'),
-      /** A column of `columns` that orders changes with equal commit times (DMS $AR_H_CHANGE_SEQ). */
-      sequence: identifier.optional(),
-    })
-    .prefault({}),
+      .object({
+        /** DMS TimestampColumnName: the commit time, `yyyy-MM-dd HH:mm:ss.SSSSSS`. */
+        commitTimestamp: identifier.default('commit_ts'),
+        /** A column of `columns` that orders changes with equal commit times (DMS $AR_H_CHANGE_SEQ). */
+        sequence: identifier.optional(),
+      })
+      .prefault({}),
     partitioning: z.array(partitionSpec).default([]),
-    schedule: z.object({
-      every: z.string().regex(/^\d+(s|m|h)$/).default('1m'),
-      /** Only files older than this are picked, so a file DMS is still writing is never read. */
-      lag: z.string().regex(/^\d+(s|m|h)$/).default('2m'),
-    })
-    .prefault({}),
-    batch: z.object({
-      maxFiles: z.number().int().positive().max(5000).default(500),
-      maxBytes: z.number().int().positive().default(512 * 1024 * 1024),
-    })
-    .prefault({}),
+    schedule: z
+      .object({
+        every: z
+          .string()
+          .regex(/^\d+(s|m|h)$/)
+          .default('1m'),
+        /** Only files older than this are picked, so a file DMS is still writing is never read. */
+        lag: z
+          .string()
+          .regex(/^\d+(s|m|h)$/)
+          .default('2m'),
+      })
+      .prefault({}),
+    batch: z
+      .object({
+        maxFiles: z.number().int().positive().max(5000).default(500),
+        maxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(512 * 1024 * 1024),
+      })
+      .prefault({}),
     /**
      * delete: remove merged files; archive: move them under archivePrefix; retain: leave files alone and select rows
      * by commit time in (previous watermark, cutoff] (for append-only raw zones).
@@ -92,7 +102,8 @@ export const tableDefinitionSchema = z
     }
     for (const spec of def.partitioning) {
       const column = /\(([a-z_][a-z0-9_]*)/.exec(spec)?.[1] ?? spec;
-      if (!names.has(column)) ctx.addIssue({ code: 'custom', message: `partition column ${column} is not in columns`, path: ['partitioning'] });
+      if (!names.has(column))
+        ctx.addIssue({ code: 'custom', message: `partition column ${column} is not in columns`, path: ['partitioning'] });
     }
     if (def.cleanup.mode === 'archive' && def.cleanup.location.startsWith(def.staging.location)) {
       ctx.addIssue({ code: 'custom', message: 'the archive must lie outside the staging location', path: ['cleanup'] });
@@ -111,4 +122,3 @@ export function parseTableDefinition(input: unknown): TableDefinition {
   }
   return result.data;
 }
-

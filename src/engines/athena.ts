@@ -49,8 +49,7 @@ const THROTTLING_NAMES = new Set(['ThrottlingException', 'TooManyRequestsExcepti
 export function classifyAthenaFailure(status: QueryExecutionStatus): QueryError {
   const athenaError = status.AthenaError;
   const message = status.StateChangeReason ?? athenaError?.ErrorMessage ?? 'Athena query failed without a reason';
-  const code =
-    athenaError?.ErrorType !== undefined ? String(athenaError.ErrorType) : LEADING_CODE.exec(message)?.[1];
+  const code = athenaError?.ErrorType !== undefined ? String(athenaError.ErrorType) : LEADING_CODE.exec(message)?.[1];
   const retryable =
     athenaError?.Retryable === true ||
     message.includes(COMMIT_CONFLICT) ||
@@ -90,9 +89,7 @@ export class AthenaEngine implements QueryEngine {
   }
 
   async poll(handle: QueryHandle): Promise<QueryStatus> {
-    const output = await send(() =>
-      this.options.client.send(new GetQueryExecutionCommand({ QueryExecutionId: handle.queryId })),
-    );
+    const output = await send(() => this.options.client.send(new GetQueryExecutionCommand({ QueryExecutionId: handle.queryId })));
     const execution = output.QueryExecution;
     const athenaState = execution?.Status?.State;
     const state = athenaState === undefined ? undefined : STATES[athenaState];
@@ -133,9 +130,5 @@ async function send<T>(call: () => Promise<T>): Promise<T> {
 function isTransient(err: unknown): err is Error {
   if (!(err instanceof Error)) return false;
   const { $metadata, $retryable } = err as { $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
-  return (
-    THROTTLING_NAMES.has(err.name) ||
-    ($metadata?.httpStatusCode ?? 0) >= 500 ||
-    $retryable !== undefined
-  );
+  return THROTTLING_NAMES.has(err.name) || ($metadata?.httpStatusCode ?? 0) >= 500 || $retryable !== undefined;
 }

@@ -54,8 +54,7 @@ export interface QueryEngine {
   cancel(handle: QueryHandle): Promise<void>;
 }
 
-export const isTerminal = (state: QueryState): boolean =>
-  state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED';
+export const isTerminal = (state: QueryState): boolean => state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED';
 
 /** Thrown by submit/poll for transport-level trouble the caller may retry (throttling, 5xx, resets). */
 export class TransientEngineError extends Error {

@@ -89,7 +89,10 @@ export class TrinoEngine implements QueryEngine {
     for (;;) {
       if (results.error) {
         const error = classifyTrinoError(results.error);
-        throw Object.assign(new Error(`Trino query ${results.id} failed: ${error.message}`), { code: error.code, retryable: error.retryable });
+        throw Object.assign(new Error(`Trino query ${results.id} failed: ${error.message}`), {
+          code: error.code,
+          retryable: error.retryable,
+        });
       }
       for (const row of results.data ?? []) {
         rows.push(Object.fromEntries((results.columns ?? []).map((c, i) => [c.name, row[i]])));
@@ -132,7 +135,11 @@ export class TrinoEngine implements QueryEngine {
     };
     if (info.state === 'FINISHED') return { handle, state: 'SUCCEEDED', stats };
     if (info.state === 'FAILED') {
-      const error = classifyTrinoError({ message: info.failureInfo?.message ?? 'query failed', errorName: info.errorCode?.name, errorType: info.errorCode?.type });
+      const error = classifyTrinoError({
+        message: info.failureInfo?.message ?? 'query failed',
+        errorName: info.errorCode?.name,
+        errorType: info.errorCode?.type,
+      });
       return { handle, state: error.code === 'USER_CANCELED' ? 'CANCELLED' : 'FAILED', stats, error };
     }
     return { handle, state: RUNNING_STATES.has(info.state) ? 'RUNNING' : 'QUEUED', stats };

@@ -18,7 +18,12 @@ function stagingColumns(def: TableDefinition, type: string, quote: (n: string) =
     .join(', ');
 }
 
-function targetColumns(def: TableDefinition, typeOf: (t: TableDefinition['columns'][number]['type']) => string, quote: (n: string) => string, tsType: string): string {
+function targetColumns(
+  def: TableDefinition,
+  typeOf: (t: TableDefinition['columns'][number]['type']) => string,
+  quote: (n: string) => string,
+  tsType: string,
+): string {
   return [
     ...def.columns.map((c) => `${quote(c.name)} ${typeOf(c.type)}`),
     `${quote(VERSION_COLUMN)} ${typeOf('string')}`,
@@ -55,7 +60,9 @@ const backtick = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
 /** Athena's partition transforms put the bucket count first: bucket(16, id) where Trino writes bucket(id, 16). */
 export function athenaPartitionSpec(spec: string): string {
   const bucket = /^bucket\(([a-z_][a-z0-9_]*),\s*(\d+)\)$/.exec(spec);
-  return bucket ? `bucket(${bucket[2]}, ${backtick(bucket[1])})` : spec.replace(/\(([a-z_][a-z0-9_]*)\)/, (_, c: string) => `(${backtick(c)})`);
+  return bucket
+    ? `bucket(${bucket[2]}, ${backtick(bucket[1])})`
+    : spec.replace(/\(([a-z_][a-z0-9_]*)\)/, (_, c: string) => `(${backtick(c)})`);
 }
 
 function athenaDdl(def: TableDefinition, dialect: Dialect): string[] {

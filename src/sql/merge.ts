@@ -38,7 +38,9 @@ export function renderMerge(def: TableDefinition, dialect: Dialect, filePaths: s
           ].join(', ')}`,
           `WHEN MATCHED AND ${newer} THEN UPDATE SET ${upsertSet.join(', ')}`,
           `WHEN NOT MATCHED THEN INSERT (${insertColumns.join(', ')}) VALUES (${[
-            ...def.columns.map((c) => (keys.includes(c.name) ? `s.${q(c.name)}` : `CASE WHEN ${isDelete} THEN NULL ELSE s.${q(c.name)} END`)),
+            ...def.columns.map((c) =>
+              keys.includes(c.name) ? `s.${q(c.name)}` : `CASE WHEN ${isDelete} THEN NULL ELSE s.${q(c.name)} END`,
+            ),
             `s.${q(VERSION_COLUMN)}`,
             `s.${q(COMMIT_TS_COLUMN)}`,
             isDelete,

@@ -33,7 +33,14 @@ const orders = parseTableDefinition({
 });
 
 const at = (second: number) => `2026-11-21 09:00:${String(second).padStart(2, '0')}.000000`;
-const change = (op: ChangeEvent['op'], second: number, id: number, customer: string | null, amount: number | null, status: string | null): ChangeEvent => ({
+const change = (
+  op: ChangeEvent['op'],
+  second: number,
+  id: number,
+  customer: string | null,
+  amount: number | null,
+  status: string | null,
+): ChangeEvent => ({
   op,
   ts: at(second),
   values: { id, customer, amount, status },
@@ -67,7 +74,10 @@ async function main(): Promise<void> {
 
   const worker = await createWorker(config, deps);
   const running = worker.run();
-  const client = new Client({ connection: await Connection.connect({ address: config.ICETIDE_TEMPORAL_ADDRESS }), namespace: config.ICETIDE_TEMPORAL_NAMESPACE });
+  const client = new Client({
+    connection: await Connection.connect({ address: config.ICETIDE_TEMPORAL_ADDRESS }),
+    namespace: config.ICETIDE_TEMPORAL_NAMESPACE,
+  });
   let watermark: Watermark = { version: 1 };
   let fileNumber = 0;
   try {

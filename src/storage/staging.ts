@@ -73,7 +73,11 @@ export class StagingStore {
       const target = parseS3Uri(toLocation + uri.slice(fromLocation.length));
       if (await this.exists(uri)) {
         await this.s3.send(
-          new CopyObjectCommand({ Bucket: target.bucket, Key: target.key, CopySource: `${source.bucket}/${encodeURIComponent(source.key).replace(/%2F/g, '/')}` }),
+          new CopyObjectCommand({
+            Bucket: target.bucket,
+            Key: target.key,
+            CopySource: `${source.bucket}/${encodeURIComponent(source.key).replace(/%2F/g, '/')}`,
+          }),
         );
         moved.push(uri);
       } else if (!(await this.exists(`s3://${target.bucket}/${target.key}`))) {
@@ -89,7 +93,11 @@ export class StagingStore {
       await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       return true;
     } catch (err) {
-      if ((err as { name?: string }).name === 'NotFound' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+      if (
+        (err as { name?: string }).name === 'NotFound' ||
+        (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
+      )
+        return false;
       throw err;
     }
   }

@@ -62,7 +62,10 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
     if (outcome.state === 'SUCCEEDED') {
       await cleanupBatch({ table: def, files: plan.files });
       const watermark = advance(previous, plan.last, plan.maxCommitTs);
-      finish('merged', `${name}: merged ${plan.rows} change(s) from ${plan.files.length} file(s) (query ${outcome.handle.queryId}); applied through ${watermark.appliedThrough ?? '-'}`);
+      finish(
+        'merged',
+        `${name}: merged ${plan.rows} change(s) from ${plan.files.length} file(s) (query ${outcome.handle.queryId}); applied through ${watermark.appliedThrough ?? '-'}`,
+      );
       return {
         ...base,
         outcome: 'merged',
@@ -91,7 +94,10 @@ export async function runStatement(input: { sql: string; label: string }): Promi
   const handle = await startStatement({ sql: input.sql, token: `icetide-${workflowInfo().runId}-statement` });
   const outcome = await awaitQuery({ table: input.label, handle });
   if (outcome.state !== 'SUCCEEDED') {
-    throw ApplicationFailure.nonRetryable(`${input.label}: query ${outcome.handle.queryId} ${outcome.state}: ${outcome.error?.message ?? 'no message'}`, 'QueryFailed');
+    throw ApplicationFailure.nonRetryable(
+      `${input.label}: query ${outcome.handle.queryId} ${outcome.state}: ${outcome.error?.message ?? 'no message'}`,
+      'QueryFailed',
+    );
   }
   return outcome;
 }
@@ -103,7 +109,10 @@ function lastWatermark(): Watermark {
 
 /** The watermark only moves forward. */
 function advance(previous: Watermark, position: Watermark['position'], appliedThrough: string | undefined): Watermark {
-  const through = [previous.appliedThrough, appliedThrough].filter((t): t is string => !!t).sort().at(-1);
+  const through = [previous.appliedThrough, appliedThrough]
+    .filter((t): t is string => !!t)
+    .sort()
+    .at(-1);
   const after = !position || (previous.position && previous.position.lastModified > position.lastModified) ? previous.position : position;
   return { version: 1, appliedThrough: through, position: after };
 }

@@ -4,13 +4,31 @@ import type { ChangeEvent } from '../../src/changes/dms-csv';
 import type { TableDefinition } from '../../src/config/schema';
 import { quarantineLocation } from '../../src/activities';
 import type { IngestResult, Watermark } from '../../src/shared';
-import { createTable, currentRows, listUris, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../support/harness';
+import {
+  createTable,
+  currentRows,
+  listUris,
+  openHarness,
+  putChangeFile,
+  startWorker,
+  tableFor,
+  uniqueName,
+  type Harness,
+} from '../support/harness';
 import { asStrings, ReferenceTable, seededRandom } from '../support/reference';
 
 const COLUMNS = ['tenant', 'id', 'seq', 'name', 'amount'];
 const ts = (second: number, micros = 0) =>
   `2026-11-21 10:${String(Math.floor(second / 60)).padStart(2, '0')}:${String(second % 60).padStart(2, '0')}.${String(micros).padStart(6, '0')}`;
-const ev = (op: ChangeEvent['op'], second: number, tenant: string, id: number, seq: number, name: string | null, amount: string | null): ChangeEvent => ({
+const ev = (
+  op: ChangeEvent['op'],
+  second: number,
+  tenant: string,
+  id: number,
+  seq: number,
+  name: string | null,
+  amount: string | null,
+): ChangeEvent => ({
   op,
   ts: ts(second),
   values: { tenant, id, seq, name, amount },
@@ -60,10 +78,19 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
     // Scripted cases on top of the random traffic (tenant 'edge' keeps them apart from it).
     const scripted: ChangeEvent[][] = [
       // file 1: insert; duplicate event in the same file; out of order within the file
-      [ev('U', 300, 'edge', 1, 2, 'one-v2', '2.00'), ev('I', 299, 'edge', 1, 1, 'one-v1', '1.00'), ev('U', 300, 'edge', 1, 2, 'one-v2', '2.00')],
+      [
+        ev('U', 300, 'edge', 1, 2, 'one-v2', '2.00'),
+        ev('I', 299, 'edge', 1, 1, 'one-v1', '1.00'),
+        ev('U', 300, 'edge', 1, 2, 'one-v2', '2.00'),
+      ],
       // file 2: equal commit times broken by sequence (9 < 10 as numbers), delete then re-insert of key 2
-      [ev('U', 301, 'edge', 3, 10, 'three-seq10', '10.00'), ev('U', 301, 'edge', 3, 9, 'three-seq9', '9.00'),
-        ev('I', 290, 'edge', 2, 1, 'two', '2.00'), ev('D', 302, 'edge', 2, 2, null, null), ev('I', 303, 'edge', 2, 3, 'two-again', '2.50')],
+      [
+        ev('U', 301, 'edge', 3, 10, 'three-seq10', '10.00'),
+        ev('U', 301, 'edge', 3, 9, 'three-seq9', '9.00'),
+        ev('I', 290, 'edge', 2, 1, 'two', '2.00'),
+        ev('D', 302, 'edge', 2, 2, null, null),
+        ev('I', 303, 'edge', 2, 3, 'two-again', '2.50'),
+      ],
       // file 3: a delete of key 4 that was never seen, arriving before its insert (out of order across files)
       [ev('D', 305, 'edge', 4, 2, null, null)],
       // file 4: the stale insert of key 4 and a stale update of key 1 (older than file 1's update)
@@ -98,7 +125,10 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
       await expectTableEquals(def, reference, `after batch ${b + 1}`);
     }
     assert.equal(watermark?.appliedThrough, reference.maxCommitTs());
-    const edge = asStrings(await h.trino.query(`SELECT id, name FROM iceberg."${def.database}".orders_current WHERE tenant = 'edge' ORDER BY id`), ['id', 'name']);
+    const edge = asStrings(
+      await h.trino.query(`SELECT id, name FROM iceberg."${def.database}".orders_current WHERE tenant = 'edge' ORDER BY id`),
+      ['id', 'name'],
+    );
     assert.deepEqual(edge, [
       { id: '1', name: 'one-v2' },
       { id: '2', name: 'two-again' },
@@ -143,7 +173,12 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
     const def = tableFor(uniqueName('badrow'));
     await createTable(h, def);
     const good = await putChangeFile(h, def, 'a.csv', [ev('I', 1, 'a', 1, 1, 'x', '1.00')]);
-    const bad = await putChangeFile(h, def, 'b.csv', 'I,2026-11-21 10:00:02,a,2,2,y,2.00\nX,2026-11-21 10:00:03,a,3,3,z,3.00\nU,2026-11-21 10:00:04,,4,4,w,4.00\n');
+    const bad = await putChangeFile(
+      h,
+      def,
+      'b.csv',
+      'I,2026-11-21 10:00:02,a,2,2,y,2.00\nX,2026-11-21 10:00:03,a,3,3,z,3.00\nU,2026-11-21 10:00:04,,4,4,w,4.00\n',
+    );
     await assert.rejects(runBatch(def), (err: unknown) => {
       assert.ok(err instanceof WorkflowFailedError);
       const message = String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message);
@@ -167,7 +202,10 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
     assert.equal(result.outcome, 'merged');
     assert.equal(result.files, 2); // a.csv and the empty c.csv
     assert.equal(result.ignoredFiles, 1);
-    assert.deepEqual(result.quarantined.map((q) => [q.uri, q.line]), [[bad, 1]]);
+    assert.deepEqual(
+      result.quarantined.map((q) => [q.uri, q.line]),
+      [[bad, 1]],
+    );
     assert.match(result.quarantined[0].problem, /commit timestamp 'not-a-time'/);
     assert.deepEqual(await listUris(h, def.staging.location), [stray]);
     assert.deepEqual(await listUris(h, quarantineLocation(def)), [quarantineLocation(def) + 'b.csv']);

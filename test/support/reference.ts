@@ -46,7 +46,10 @@ export class ReferenceTable {
   }
 
   maxCommitTs(): string | undefined {
-    return [...this.latest.values()].map((c) => c.event.ts).sort().at(-1);
+    return [...this.latest.values()]
+      .map((c) => c.event.ts)
+      .sort()
+      .at(-1);
   }
 }
 

@@ -270,12 +270,14 @@ describe('AthenaEngine', () => {
     });
 
     it('reports CANCELLED without an error', async () => {
-      athena.on(GetQueryExecutionCommand).resolves(
-        execution(
-          { State: 'CANCELLED', StateChangeReason: 'Query cancelled by user', CompletionDateTime: COMPLETED },
-          { EngineExecutionTimeInMillis: 9120, DataScannedInBytes: 104_857_600, TotalExecutionTimeInMillis: 9987 },
-        ),
-      );
+      athena
+        .on(GetQueryExecutionCommand)
+        .resolves(
+          execution(
+            { State: 'CANCELLED', StateChangeReason: 'Query cancelled by user', CompletionDateTime: COMPLETED },
+            { EngineExecutionTimeInMillis: 9120, DataScannedInBytes: 104_857_600, TotalExecutionTimeInMillis: 9987 },
+          ),
+        );
 
       const status = await engine.poll(HANDLE);
 
@@ -287,9 +289,9 @@ describe('AthenaEngine', () => {
     });
 
     it('turns a 5xx from GetQueryExecution into TransientEngineError', async () => {
-      athena.on(GetQueryExecutionCommand).rejects(
-        new InternalServerException({ $metadata: metadata(500), message: 'Internal service error' }),
-      );
+      athena
+        .on(GetQueryExecutionCommand)
+        .rejects(new InternalServerException({ $metadata: metadata(500), message: 'Internal service error' }));
 
       await assert.rejects(engine.poll(HANDLE), (err) => {
         assert.ok(err instanceof TransientEngineError);

@@ -62,13 +62,26 @@ describe('parseTableDefinition', () => {
   });
 
   it('rejects an archive location inside the staging location', () => {
-    rejects({ cleanup: { mode: 'archive', location: 's3://bucket/cdc/orders/archive/' } }, /archive must lie outside the staging location/, /cleanup/);
+    rejects(
+      { cleanup: { mode: 'archive', location: 's3://bucket/cdc/orders/archive/' } },
+      /archive must lie outside the staging location/,
+      /cleanup/,
+    );
     assert.equal(parse({ cleanup: { mode: 'archive', location: 's3://bucket/archive/orders/' } }).cleanup.mode, 'archive');
   });
 
   it('rejects an identifier with upper-case letters', () => {
     assert.throws(() => parse({ table: 'Orders' }), /^Error: invalid table definition shop\.Orders: .*lower-case letters/s);
-    rejects({ columns: [{ name: 'id', type: 'bigint' }, { name: 'Note', type: 'string' }] }, /lower-case letters/, /columns/);
+    rejects(
+      {
+        columns: [
+          { name: 'id', type: 'bigint' },
+          { name: 'Note', type: 'string' },
+        ],
+      },
+      /lower-case letters/,
+      /columns/,
+    );
   });
 
   it('rejects a staging location without a trailing slash', () => {

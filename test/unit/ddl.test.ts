@@ -48,11 +48,16 @@ describe('renderTableDdl (Trino)', () => {
       ),
       t,
     );
-    assert.ok(t.includes(`WITH (format = 'PARQUET', partitioning = ARRAY['bucket(id, 16)'], location = 's3://lake/warehouse/shop/orders/')`), t);
+    assert.ok(
+      t.includes(`WITH (format = 'PARQUET', partitioning = ARRAY['bucket(id, 16)'], location = 's3://lake/warehouse/shop/orders/')`),
+      t,
+    );
   });
 
   it('omits partitioning and location when not configured; warehouse sets the schema location', () => {
-    const [schema, , , target] = renderTableDdl(def({ partitioning: [], location: undefined }), trinoDialect(), { warehouse: 's3://lake/wh/' });
+    const [schema, , , target] = renderTableDdl(def({ partitioning: [], location: undefined }), trinoDialect(), {
+      warehouse: 's3://lake/wh/',
+    });
     assert.ok(target.endsWith(`WITH (format = 'PARQUET')`), target);
     assert.equal(schema, `CREATE SCHEMA IF NOT EXISTS "iceberg"."shop" WITH (location = 's3://lake/wh/shop/')`);
   });
@@ -87,7 +92,12 @@ describe('renderTableDdl (Athena)', () => {
 
   it('target: Hive types, Athena transform order, ICEBERG table properties', () => {
     const t = ddl[2];
-    assert.ok(t.startsWith('CREATE TABLE IF NOT EXISTS `shop`.`orders` (`id` bigint, `qty` int, `price` decimal(10,2), `updated_at` timestamp, `note` string, '), t);
+    assert.ok(
+      t.startsWith(
+        'CREATE TABLE IF NOT EXISTS `shop`.`orders` (`id` bigint, `qty` int, `price` decimal(10,2), `updated_at` timestamp, `note` string, ',
+      ),
+      t,
+    );
     assert.ok(t.includes('`_icetide_version` string, `_icetide_commit_ts` timestamp, `_icetide_deleted` boolean)'), t);
     assert.ok(t.includes(' PARTITIONED BY (bucket(16, `id`), day(`updated_at`), `note`) '), t);
     assert.ok(t.includes(" LOCATION 's3://lake/warehouse/shop/orders/' "), t);

@@ -59,7 +59,10 @@ describe('renderMerge / renderDedupedSource', () => {
     assert.ok(del.includes('"_icetide_version" = s."_icetide_version"'));
     assert.match(upd, /^WHEN MATCHED AND s\."_icetide_version" > t\."_icetide_version" THEN UPDATE SET .*"_icetide_deleted" = false$/);
     assert.ok(upd.includes('"note" = s."note"') && !upd.includes('"id" = s."id"'), upd);
-    assert.match(ins, /^WHEN NOT MATCHED THEN INSERT \("tenant", "id", "seq", "note", "_icetide_version", "_icetide_commit_ts", "_icetide_deleted"\)/);
+    assert.match(
+      ins,
+      /^WHEN NOT MATCHED THEN INSERT \("tenant", "id", "seq", "note", "_icetide_version", "_icetide_commit_ts", "_icetide_deleted"\)/,
+    );
     assert.ok(ins.includes(`CASE WHEN s."_icetide_op" = 'D' THEN NULL ELSE s."note" END`), ins);
     assert.ok(ins.endsWith(`s."_icetide_op" = 'D')`), ins);
     assert.ok(!sql.includes('THEN DELETE'));
@@ -98,7 +101,13 @@ describe('renderMerge / renderDedupedSource', () => {
 
   it('does not pad a string sequence, and uses an empty sequence when there is none', () => {
     const strSeq = renderDedupedSource(
-      def({ columns: [{ name: 'id', type: 'bigint' }, { name: 'seq', type: 'string' }], primaryKey: ['id'] }),
+      def({
+        columns: [
+          { name: 'id', type: 'bigint' },
+          { name: 'seq', type: 'string' },
+        ],
+        primaryKey: ['id'],
+      }),
       trinoDialect(),
       FILES,
     );

@@ -20,11 +20,8 @@ const check = (text: string, d = def()) => checkChangeFile(d, URI, text);
 describe('checkChangeFile', () => {
   it('counts rows of a good file and keeps the newest commit time, normalized to 6 digits', () => {
     const c = check(
-      [
-        'I,2024-01-01 00:00:01.5,1,2024-01-01,hello',
-        'U,2024-01-01 00:00:02,1,2024-01-02,',
-        'D,2024-01-01 00:00:01.999999,1,,',
-      ].join('\n') + '\n',
+      ['I,2024-01-01 00:00:01.5,1,2024-01-01,hello', 'U,2024-01-01 00:00:02,1,2024-01-02,', 'D,2024-01-01 00:00:01.999999,1,,'].join('\n') +
+        '\n',
     );
     assert.deepEqual(c, { uri: URI, rows: 3, maxCommitTs: '2024-01-01 00:00:02.000000', problems: [] });
     assert.equal(check('I,2024-01-01 00:00:01.5,1,2024-01-01,x\n').maxCommitTs, '2024-01-01 00:00:01.500000');
@@ -108,7 +105,8 @@ describe('checkChangeFile', () => {
   });
 
   it('gives true 1-based file lines, across blank lines and a quoted field containing a newline', () => {
-    const text = ['I,2024-01-01 00:00:01,1,,"two', 'lines"', '', 'X,2024-01-01 00:00:01,2,,', 'I,2024-01-01 00:00:01,abc,,'].join('\n') + '\n';
+    const text =
+      ['I,2024-01-01 00:00:01,1,,"two', 'lines"', '', 'X,2024-01-01 00:00:01,2,,', 'I,2024-01-01 00:00:01,abc,,'].join('\n') + '\n';
     const c = check(text);
     assert.equal(c.rows, 3);
     // Row 2 starts on file line 4, row 3 on line 5 (line 2 is the quoted field's continuation, line 3 is blank).
@@ -121,7 +119,10 @@ describe('checkChangeFile', () => {
   it('handles CRLF line endings', () => {
     const c = check('I,2024-01-01 00:00:01,1,,\r\nX,2024-01-01 00:00:01,2,,\r\n');
     assert.equal(c.rows, 2);
-    assert.deepEqual(c.problems.map((p) => p.line), [2]);
+    assert.deepEqual(
+      c.problems.map((p) => p.line),
+      [2],
+    );
   });
 
   it('keeps at most 10 problems but counts every row', () => {
@@ -129,7 +130,10 @@ describe('checkChangeFile', () => {
     const c = check(text);
     assert.equal(c.rows, 15);
     assert.equal(c.problems.length, 10);
-    assert.deepEqual(c.problems.map((p) => p.line), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      c.problems.map((p) => p.line),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
   });
 
   it('an empty file has 0 rows and no problems', () => {

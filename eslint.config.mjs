@@ -1,0 +1,9 @@
+// @ts-check
+import eslint from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config({ ignores: ['node_modules/', 'dist/'] }, eslint.configs.recommended, ...tseslint.configs.recommended, {
+  rules: {
+    '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+  },
+});

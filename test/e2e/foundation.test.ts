@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { QueryOutcome } from '../../src/shared';
+import { openHarness, startWorker, STAGING_BUCKET, uniqueName, type Harness } from '../support/harness';
+import { repoRoot } from '../support/stack';
+
+describe('the local stack', function () {
+  this.timeout(600_000);
+
+  it('comes up on other ports, answers, reuses itself on a second up, and goes down', () => {
+    const run = mkdtempSync(path.join(os.tmpdir(), 'icetide-stack-'));
+    const env = {
+      ...process.env,
+      ICETIDE_RUN: run,
+      ICETIDE_TEMPORAL_PORT: '17233',
+      ICETIDE_TEMPORAL_UI_PORT: '18233',
+      ICETIDE_TEMPORAL_HTTP_PORT: '17243',
+      ICETIDE_TEMPORAL_METRICS_PORT: '17244',
+      ICETIDE_MINIO_PORT: '19000',
+      ICETIDE_MINIO_CONSOLE_PORT: '19001',
+      ICETIDE_TRINO_PORT: '18080',
+    };
+    // stack.sh reports on stderr; fold it into the captured output.
+    const stack = (command: string) =>
+      execFileSync('bash', ['-c', `bash local/stack.sh ${command} 2>&1`], { cwd: repoRoot, env, encoding: 'utf8' });
+    try {
+      assert.match(stack('up'), /temporal up at 127\.0\.0\.1:17233[\s\S]*minio up[\s\S]*trino up at http:\/\/127\.0\.0\.1:18080/);
+      assert.match(stack('status'), /temporal: up[\s\S]*minio: up[\s\S]*trino: up/);
+      const again = stack('up');
+      assert.match(again, /temporal already up[\s\S]*minio already up[\s\S]*trino already up/);
+      assert.doesNotMatch(again, /temporal up at/);
+      stack('down');
+      assert.throws(
+        () => stack('status'),
+        (err: { status?: number; stdout?: string }) =>
+          err.status === 1 && /temporal: down[\s\S]*minio: down[\s\S]*trino: down/.test(err.stdout ?? ''),
+      );
+    } finally {
+      try {
+        stack('down');
+      } finally {
+        rmSync(run, { recursive: true, force: true });
+      }
+    }
+  });
+});
+
+describe('a workflow that runs a query on Trino', function () {
+  this.timeout(120_000);
+  let h: Harness;
+  let worker: { stop(): Promise<void> };
+  const taskQueue = uniqueName('statement_tq');
+  before(async () => {
+    h = await openHarness();
+    worker = await startWorker(h, taskQueue);
+  });
+  after(async () => {
+    await worker?.stop();
+    await h?.close();
+  });
+
+  const run = (sql: string): Promise<QueryOutcome> =>
+    h.client.workflow.execute('runStatement', {
+      taskQueue,
+      workflowId: uniqueName('statement'),
+      args: [{ sql, label: 'foundation test' }],
+    });
+
+  it('submits a query and polls it to success through activities', async () => {
+    const outcome = await run('SELECT count(*) FROM (VALUES 1, 2, 3) AS t(x)');
+    assert.equal(outcome.state, 'SUCCEEDED');
+    assert.match(outcome.handle.queryId, /^\d{8}_\d{6}_\d{5}_\w+$/);
+    const [row] = await h.trino.query(`SELECT state FROM system.runtime.queries WHERE query_id = '${outcome.handle.queryId}'`);
+    assert.equal(row.state, 'FINISHED');
+  });
+
+  it("fails the workflow with the engine's error message when the query fails", async () => {
+    await assert.rejects(run('SELECT * FROM iceberg.no_such_schema.no_such_table'), (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.match(String(err.cause?.message), /foundation test: query \w+ FAILED: .*no_such_schema/);
+      return true;
+    });
+  });
+});
+
+describe('MinIO through @aws-sdk/client-s3', () => {
+  it('round-trips an object (endpoint override, path-style)', async () => {
+    const h = await openHarness();
+    try {
+      const Key = `${uniqueName('roundtrip')}/hello.txt`;
+      await h.s3.send(new PutObjectCommand({ Bucket: STAGING_BUCKET, Key, Body: 'hello, iceberg' }));
+      const object = await h.s3.send(new GetObjectCommand({ Bucket: STAGING_BUCKET, Key }));
+      assert.equal(await object.Body?.transformToString(), 'hello, iceberg');
+      await h.s3.send(new DeleteObjectCommand({ Bucket: STAGING_BUCKET, Key }));
+      await assert.rejects(h.s3.send(new GetObjectCommand({ Bucket: STAGING_BUCKET, Key })), { name: 'NoSuchKey' });
+    } finally {
+      await h.close();
+    }
+  });
+});
