@@ -1,0 +1,90 @@
+/**
+ * Orchestration overhead per batch (workflow wall time minus the engine's own execution time) over N small batches,
+ * and history events per batch for a 1-second and a 60-second query.
+ *   npm run bench:orchestration   (N from BENCH_BATCHES, default 25)
+ */
+import type { QueryEngine, QueryHandle, QueryStatus } from '../src/engines/engine';
+import type { IngestResult } from '../src/shared';
+import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../test/support/harness';
+import { median, percentile } from './stats';
+
+/** Reports RUNNING until `delayMs` after submit, then the real status: a query as long as we like. */
+function slowed(engine: QueryEngine, delayMs: number): QueryEngine {
+  const submittedAt = new Map<string, number>();
+  return {
+    kind: engine.kind,
+    async submit(request) {
+      const handle = await engine.submit(request);
+      submittedAt.set(handle.queryId, Date.now());
+      return handle;
+    },
+    async poll(handle: QueryHandle): Promise<QueryStatus> {
+      const since = submittedAt.get(handle.queryId) ?? 0;
+      if (Date.now() - since < delayMs) return { handle, state: 'RUNNING' };
+      return engine.poll(handle);
+    },
+    cancel: (handle) => engine.cancel(handle),
+  };
+}
+
+async function runBatches(h: Harness, taskQueue: string, count: number) {
+  const def = tableFor(uniqueName('bench_orch'));
+  await createTable(h, def);
+  const overheads: number[] = [];
+  const events: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await putChangeFile(h, def, `f${String(i).padStart(4, '0')}.csv`, [
+      {
+        op: 'I',
+        ts: `2026-11-21 13:00:00.${String(i).padStart(6, '0')}`,
+        values: { tenant: 'b', id: i, seq: i, name: 'x', amount: '1.00' },
+      },
+    ]);
+    const workflowId = uniqueName('bench');
+    const started = performance.now();
+    const result: IngestResult = await h.client.workflow.execute('ingestBatch', {
+      taskQueue,
+      workflowId,
+      args: [{ version: 1, table: def }],
+    });
+    const wall = performance.now() - started;
+    overheads.push(wall - (result.stats?.executionMillis ?? 0));
+    events.push((await h.client.workflow.getHandle(workflowId).fetchHistory()).events?.length ?? 0);
+  }
+  return { overheads, events };
+}
+
+async function main() {
+  const h = await openHarness();
+  const count = Number(process.env.BENCH_BATCHES ?? 25);
+  const queue = uniqueName('bench_tq');
+  const worker = await startWorker(h, queue);
+  try {
+    await runBatches(h, queue, 2); // warm-up: workflow bundle, JIT, Trino plan caches
+    const { overheads, events } = await runBatches(h, queue, count);
+    console.log(
+      `orchestration overhead over ${count} batches: median ${(median(overheads) / 1000).toFixed(3)} s, p95 ${(percentile(overheads, 95) / 1000).toFixed(3)} s (goal: median <= 0.5 s)`,
+    );
+    console.log(`history events per batch: median ${median(events)}, max ${Math.max(...events)}`);
+  } finally {
+    await worker.stop();
+  }
+  const eventsFor = async (delayMs: number) => {
+    const q = uniqueName('bench_slow_tq');
+    const w = await startWorker(h, q, { ...h.deps, engine: slowed(h.deps.engine, delayMs) });
+    try {
+      return (await runBatches(h, q, 1)).events[0];
+    } finally {
+      await w.stop();
+    }
+  };
+  const short = await eventsFor(1_000);
+  const long = await eventsFor(60_000);
+  console.log(`history events: 1-second query ${short}, 60-second query ${long}, ratio ${(long / short).toFixed(2)} (goal: equal, <= 30)`);
+  await h.close();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
