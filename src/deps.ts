@@ -41,5 +41,7 @@ export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
     dialect: trinoDialect({ iceberg: config.ICETIDE_TRINO_ICEBERG_CATALOG, hive: config.ICETIDE_TRINO_HIVE_CATALOG }),
     staging,
     warehouse: config.ICETIDE_WAREHOUSE,
+    // Each poll is a long-poll (Trino holds the request until the state changes, up to a second): no need to wait.
+    poll: { initialMs: 10, maxMs: 200 },
   };
 }

@@ -33,7 +33,7 @@ export function createActivities(deps: ActivityDeps) {
 
   /** Runs a short statement to its end (DDL); the query id is kept in errors. */
   async function runToEnd(sql: string, token: string): Promise<void> {
-    let handle = await engine.submit({ sql, idempotencyToken: token });
+    let handle = await engine.submit({ sql, idempotencyToken: token, mayExist: false });
     for (;;) {
       const status = await engine.poll(handle);
       handle = status.handle;
@@ -111,12 +111,13 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Submits one statement (admin and maintenance work); the token makes a retried submit find the same query. */
     async startStatement(input: { sql: string; token: string }): Promise<QueryHandle> {
-      return engine.submit({ sql: input.sql, idempotencyToken: input.token });
+      return engine.submit({ sql: input.sql, idempotencyToken: input.token, mayExist: Context.current().info.attempt > 1 });
     },
 
     /** Submits the batch's MERGE. The token is the run's and the submission's, so a retried start finds the same query. */
     async startMerge(input: { table: TableDefinition; files: string[]; token: string }): Promise<QueryHandle> {
-      return engine.submit({ sql: renderMerge(input.table, dialect, input.files), idempotencyToken: input.token });
+      const mayExist = Context.current().info.attempt > 1;
+      return engine.submit({ sql: renderMerge(input.table, dialect, input.files), idempotencyToken: input.token, mayExist });
     },
 
     /**

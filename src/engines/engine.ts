@@ -44,6 +44,11 @@ export interface SubmitRequest {
    * token again returns the earlier query instead of running the statement twice.
    */
   idempotencyToken: string;
+  /**
+   * False when no earlier submission with this token can exist (the first attempt of a fresh token); lets an engine
+   * without native idempotency (Trino) skip looking for one.
+   */
+  mayExist: boolean;
 }
 
 export interface QueryEngine {

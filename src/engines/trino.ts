@@ -63,9 +63,9 @@ export class TrinoEngine implements QueryEngine {
 
   constructor(private readonly options: TrinoEngineOptions) {}
 
-  async submit({ sql, idempotencyToken }: SubmitRequest): Promise<QueryHandle> {
+  async submit({ sql, idempotencyToken, mayExist }: SubmitRequest): Promise<QueryHandle> {
     const tag = trinoTag(idempotencyToken);
-    const earlier = await this.findByTag(tag);
+    const earlier = mayExist ? await this.findByTag(tag) : undefined;
     // A failed earlier attempt committed nothing (Iceberg commits are atomic): only then submit again.
     if (earlier && earlier.state !== 'FAILED') return { engine: 'trino', queryId: earlier.queryId };
     const results = await this.call<TrinoResults>('POST', `${this.options.url}/v1/statement`, sql, tag);

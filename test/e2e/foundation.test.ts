@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { QueryOutcome } from '../../src/shared';
-import { openHarness, startWorker, STAGING_BUCKET, uniqueName, type Harness } from '../support/harness';
+import { openHarness, STAGING_BUCKET, uniqueName, useStackWithWorker } from '../support/harness';
 import { repoRoot } from '../support/stack';
 
 describe('the local stack', function () {
@@ -52,21 +52,11 @@ describe('the local stack', function () {
 
 describe('a workflow that runs a query on Trino', function () {
   this.timeout(120_000);
-  let h: Harness;
-  let worker: { stop(): Promise<void> };
-  const taskQueue = uniqueName('statement_tq');
-  before(async () => {
-    h = await openHarness();
-    worker = await startWorker(h, taskQueue);
-  });
-  after(async () => {
-    await worker?.stop();
-    await h?.close();
-  });
+  const stack = useStackWithWorker('statement_tq');
 
   const run = (sql: string): Promise<QueryOutcome> =>
-    h.client.workflow.execute('runStatement', {
-      taskQueue,
+    stack.h.client.workflow.execute('runStatement', {
+      taskQueue: stack.taskQueue,
       workflowId: uniqueName('statement'),
       args: [{ sql, label: 'foundation test' }],
     });
@@ -75,7 +65,7 @@ describe('a workflow that runs a query on Trino', function () {
     const outcome = await run('SELECT count(*) FROM (VALUES 1, 2, 3) AS t(x)');
     assert.equal(outcome.state, 'SUCCEEDED');
     assert.match(outcome.handle.queryId, /^\d{8}_\d{6}_\d{5}_\w+$/);
-    const [row] = await h.trino.query(`SELECT state FROM system.runtime.queries WHERE query_id = '${outcome.handle.queryId}'`);
+    const [row] = await stack.h.trino.query(`SELECT state FROM system.runtime.queries WHERE query_id = '${outcome.handle.queryId}'`);
     assert.equal(row.state, 'FINISHED');
   });
 

@@ -4,17 +4,7 @@ import type { ChangeEvent } from '../../src/changes/dms-csv';
 import type { TableDefinition } from '../../src/config/schema';
 import { quarantineLocation } from '../../src/activities';
 import type { IngestResult, Watermark } from '../../src/shared';
-import {
-  createTable,
-  currentRows,
-  listUris,
-  openHarness,
-  putChangeFile,
-  startWorker,
-  tableFor,
-  uniqueName,
-  type Harness,
-} from '../support/harness';
+import { createTable, currentRows, listUris, putChangeFile, tableFor, uniqueName, useStackWithWorker } from '../support/harness';
 import { asStrings, ReferenceTable, seededRandom } from '../support/reference';
 
 const COLUMNS = ['tenant', 'id', 'seq', 'name', 'amount'];
@@ -36,33 +26,26 @@ const ev = (
 
 describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
   this.timeout(300_000);
-  let h: Harness;
-  let worker: { stop(): Promise<void> };
-  const taskQueue = uniqueName('ingest_tq');
-
-  before(async () => {
-    h = await openHarness();
-    worker = await startWorker(h, taskQueue);
-  });
-  after(async () => {
-    await worker?.stop();
-    await h?.close();
-  });
+  const stack = useStackWithWorker('ingest_tq');
 
   const runBatch = (def: TableDefinition, watermark?: Watermark): Promise<IngestResult> =>
-    h.client.workflow.execute('ingestBatch', {
-      taskQueue,
+    stack.h.client.workflow.execute('ingestBatch', {
+      taskQueue: stack.taskQueue,
       workflowId: uniqueName(`ingest-${def.database}`),
       args: [{ version: 1, table: def, watermark }],
     });
 
   async function expectTableEquals(def: TableDefinition, reference: ReferenceTable, when: string) {
-    assert.deepEqual(asStrings(await currentRows(h, def), COLUMNS), reference.rows(COLUMNS), `table differs from the reference ${when}`);
+    assert.deepEqual(
+      asStrings(await currentRows(stack.h, def), COLUMNS),
+      reference.rows(COLUMNS),
+      `table differs from the reference ${when}`,
+    );
   }
 
   it('applies a generated change stream over several batches: table equals the reference, staging holds exactly the unmerged files', async () => {
     const def = tableFor(uniqueName('stream'), { batch: { maxFiles: 3 } });
-    await createTable(h, def);
+    await createTable(stack.h, def);
     const reference = new ReferenceTable(def.primaryKey);
     const random = seededRandom(20261121);
     const tenants = ['acme', 'globex'];
@@ -108,7 +91,7 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
     for (const [b, files] of batches.entries()) {
       for (const events of files) {
         const name = `2026/11/21/20261121-10${String(++fileNumber).padStart(4, '0')}.csv`;
-        pending.push(await putChangeFile(h, def, name, events));
+        pending.push(await putChangeFile(stack.h, def, name, events));
         reference.deliver(name, events);
       }
       // maxFiles 3: a batch of 4 files takes two runs; the first leaves exactly the newest file in staging.
@@ -117,7 +100,7 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
         const result = await runBatch(def, watermark);
         assert.equal(result.outcome, 'merged');
         assert.equal(result.files, expectedTaken.length, `batch ${b + 1}`);
-        assert.deepEqual(await listUris(h, def.staging.location), [...pending].sort(), 'staging holds exactly the unmerged files');
+        assert.deepEqual(await listUris(stack.h, def.staging.location), [...pending].sort(), 'staging holds exactly the unmerged files');
         assert.ok(!watermark?.appliedThrough || result.watermark.appliedThrough! >= watermark.appliedThrough, 'watermark never moves back');
         watermark = result.watermark;
       }
@@ -126,7 +109,7 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
     }
     assert.equal(watermark?.appliedThrough, reference.maxCommitTs());
     const edge = asStrings(
-      await h.trino.query(`SELECT id, name FROM iceberg."${def.database}".orders_current WHERE tenant = 'edge' ORDER BY id`),
+      await stack.h.trino.query(`SELECT id, name FROM iceberg."${def.database}".orders_current WHERE tenant = 'edge' ORDER BY id`),
       ['id', 'name'],
     );
     assert.deepEqual(edge, [
@@ -138,26 +121,26 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
 
   it('replaying an already merged batch changes nothing', async () => {
     const def = tableFor(uniqueName('replay'));
-    await createTable(h, def);
+    await createTable(stack.h, def);
     const events = [ev('I', 1, 'a', 1, 1, 'x', '1.00'), ev('U', 2, 'a', 1, 2, 'y', '2.00'), ev('I', 3, 'a', 2, 3, 'z', '3.00')];
-    await putChangeFile(h, def, 'f1.csv', events);
+    await putChangeFile(stack.h, def, 'f1.csv', events);
     await runBatch(def);
-    const before = await currentRows(h, def);
+    const before = await currentRows(stack.h, def);
     const filesSql = `SELECT count(*) AS files, sum(record_count) AS records FROM iceberg."${def.database}"."orders$files"`;
-    const filesBefore = await h.trino.query(filesSql);
-    await putChangeFile(h, def, 'f1.csv', events);
+    const filesBefore = await stack.h.trino.query(filesSql);
+    await putChangeFile(stack.h, def, 'f1.csv', events);
     const replay = await runBatch(def);
     assert.equal(replay.outcome, 'merged');
-    assert.deepEqual(await currentRows(h, def), before);
-    assert.deepEqual(await listUris(h, def.staging.location), []);
+    assert.deepEqual(await currentRows(stack.h, def), before);
+    assert.deepEqual(await listUris(stack.h, def.staging.location), []);
     // The replayed MERGE matched only rows it was not newer than: no data or delete file was written.
-    assert.deepEqual(await h.trino.query(filesSql), filesBefore);
+    assert.deepEqual(await stack.h.trino.query(filesSql), filesBefore);
   });
 
   it('a failing MERGE fails the run naming table and query; staging and watermark are untouched', async () => {
     const def = tableFor(uniqueName('failing'));
-    await createTable(h, def);
-    const uri = await putChangeFile(h, def, 'f1.csv', [ev('I', 1, 'a', 1, 1, 'x', '123456789012.00')]); // overflows decimal(10,2)
+    await createTable(stack.h, def);
+    const uri = await putChangeFile(stack.h, def, 'f1.csv', [ev('I', 1, 'a', 1, 1, 'x', '123456789012.00')]); // overflows decimal(10,2)
     const watermark: Watermark = { version: 1, appliedThrough: '2026-01-01 00:00:00.000000' };
     await assert.rejects(runBatch(def, watermark), (err: unknown) => {
       assert.ok(err instanceof WorkflowFailedError);
@@ -165,16 +148,16 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
       assert.match(message, new RegExp(`table ${def.database}\\.orders: MERGE query \\w+ FAILED: .*decimal`, 'i'));
       return true;
     });
-    assert.deepEqual(await listUris(h, def.staging.location), [uri]);
-    assert.deepEqual(await currentRows(h, def), []);
+    assert.deepEqual(await listUris(stack.h, def.staging.location), [uri]);
+    assert.deepEqual(await currentRows(stack.h, def), []);
   });
 
   it('a bad change file fails the batch naming table, file and line, and nothing is merged', async () => {
     const def = tableFor(uniqueName('badrow'));
-    await createTable(h, def);
-    const good = await putChangeFile(h, def, 'a.csv', [ev('I', 1, 'a', 1, 1, 'x', '1.00')]);
+    await createTable(stack.h, def);
+    const good = await putChangeFile(stack.h, def, 'a.csv', [ev('I', 1, 'a', 1, 1, 'x', '1.00')]);
     const bad = await putChangeFile(
-      h,
+      stack.h,
       def,
       'b.csv',
       'I,2026-11-21 10:00:02,a,2,2,y,2.00\nX,2026-11-21 10:00:03,a,3,3,z,3.00\nU,2026-11-21 10:00:04,,4,4,w,4.00\n',
@@ -187,17 +170,17 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
       assert.match(message, /line 3: primary key column tenant is null/);
       return true;
     });
-    assert.deepEqual(await listUris(h, def.staging.location), [good, bad].sort());
-    assert.deepEqual(await currentRows(h, def), []);
+    assert.deepEqual(await listUris(stack.h, def.staging.location), [good, bad].sort());
+    assert.deepEqual(await currentRows(stack.h, def), []);
   });
 
   it('quarantine mode sets a bad file aside whole, merges the rest and reports it; stray objects are ignored', async () => {
     const def = tableFor(uniqueName('quarantine'), { badInput: 'quarantine' });
-    await createTable(h, def);
-    await putChangeFile(h, def, 'a.csv', [ev('I', 1, 'a', 1, 1, 'x', '1.00')]);
-    const bad = await putChangeFile(h, def, 'b.csv', 'I,not-a-time,a,2,2,y,2.00\n');
-    const empty = await putChangeFile(h, def, 'c.csv', '');
-    const stray = await putChangeFile(h, def, '_SUCCESS', 'marker');
+    await createTable(stack.h, def);
+    await putChangeFile(stack.h, def, 'a.csv', [ev('I', 1, 'a', 1, 1, 'x', '1.00')]);
+    const bad = await putChangeFile(stack.h, def, 'b.csv', 'I,not-a-time,a,2,2,y,2.00\n');
+    const empty = await putChangeFile(stack.h, def, 'c.csv', '');
+    const stray = await putChangeFile(stack.h, def, '_SUCCESS', 'marker');
     const result = await runBatch(def);
     assert.equal(result.outcome, 'merged');
     assert.equal(result.files, 2); // a.csv and the empty c.csv
@@ -207,37 +190,37 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
       [[bad, 1]],
     );
     assert.match(result.quarantined[0].problem, /commit timestamp 'not-a-time'/);
-    assert.deepEqual(await listUris(h, def.staging.location), [stray]);
-    assert.deepEqual(await listUris(h, quarantineLocation(def)), [quarantineLocation(def) + 'b.csv']);
-    assert.ok(!(await listUris(h, def.staging.location)).includes(empty));
-    assert.deepEqual(asStrings(await currentRows(h, def), ['id']), [{ id: '1' }]);
+    assert.deepEqual(await listUris(stack.h, def.staging.location), [stray]);
+    assert.deepEqual(await listUris(stack.h, quarantineLocation(def)), [quarantineLocation(def) + 'b.csv']);
+    assert.ok(!(await listUris(stack.h, def.staging.location)).includes(empty));
+    assert.deepEqual(asStrings(await currentRows(stack.h, def), ['id']), [{ id: '1' }]);
   });
 
   it('archive mode moves exactly the merged files under the archive location', async () => {
     const database = uniqueName('archive');
     const archive = `s3://icetide-staging/${database}-archive/orders/`;
     const def = tableFor(database, { cleanup: { mode: 'archive', location: archive } });
-    await createTable(h, def);
-    await putChangeFile(h, def, '2026/11/21/f1.csv', [ev('I', 1, 'a', 1, 1, 'x', '1.00')]);
+    await createTable(stack.h, def);
+    await putChangeFile(stack.h, def, '2026/11/21/f1.csv', [ev('I', 1, 'a', 1, 1, 'x', '1.00')]);
     await runBatch(def);
-    assert.deepEqual(await listUris(h, def.staging.location), []);
-    assert.deepEqual(await listUris(h, archive), [`${archive}2026/11/21/f1.csv`]);
+    assert.deepEqual(await listUris(stack.h, def.staging.location), []);
+    assert.deepEqual(await listUris(stack.h, archive), [`${archive}2026/11/21/f1.csv`]);
   });
 
   it('retain mode leaves the files in place and moves on by arrival position', async () => {
     const def = tableFor(uniqueName('retain'), { cleanup: { mode: 'retain' } });
-    await createTable(h, def);
-    const f1 = await putChangeFile(h, def, 'f1.csv', [ev('I', 1, 'a', 1, 1, 'x', '1.00')]);
+    await createTable(stack.h, def);
+    const f1 = await putChangeFile(stack.h, def, 'f1.csv', [ev('I', 1, 'a', 1, 1, 'x', '1.00')]);
     const first = await runBatch(def);
     assert.equal(first.watermark.position?.uri, f1);
-    const f2 = await putChangeFile(h, def, 'f2.csv', [ev('U', 2, 'a', 1, 2, 'y', '2.00')]);
+    const f2 = await putChangeFile(stack.h, def, 'f2.csv', [ev('U', 2, 'a', 1, 2, 'y', '2.00')]);
     const second = await runBatch(def, first.watermark);
     assert.equal(second.files, 1, 'only the new file is read');
     assert.equal(second.watermark.position?.uri, f2);
     const third = await runBatch(def, second.watermark);
     assert.equal(third.outcome, 'idle');
     assert.deepEqual(third.watermark, second.watermark);
-    assert.deepEqual(await listUris(h, def.staging.location), [f1, f2]);
-    assert.deepEqual(asStrings(await currentRows(h, def), ['name']), [{ name: 'y' }]);
+    assert.deepEqual(await listUris(stack.h, def.staging.location), [f1, f2]);
+    assert.deepEqual(asStrings(await currentRows(stack.h, def), ['name']), [{ name: 'y' }]);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ChangeEvent } from '../../src/changes/dms-csv';
 import { ingestScheduleId, tableName, type IngestResult } from '../../src/shared';
 import { applyIngestSchedule, triggerIngest } from '../../src/starters/schedule';
-import { createTable, listUris, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../support/harness';
+import { createTable, listUris, putChangeFile, tableFor, uniqueName, useStackWithWorker } from '../support/harness';
 
 const ev = (second: number, id: number): ChangeEvent => ({
   op: 'I',
@@ -12,27 +12,17 @@ const ev = (second: number, id: number): ChangeEvent => ({
 
 describe('the per-table ingest schedule', function () {
   this.timeout(180_000);
-  let h: Harness;
-  let worker: { stop(): Promise<void> };
-  const taskQueue = uniqueName('schedule_tq');
-  before(async () => {
-    h = await openHarness();
-    worker = await startWorker(h, taskQueue);
-  });
-  after(async () => {
-    await worker?.stop();
-    await h?.close();
-  });
+  const stack = useStackWithWorker('schedule_tq');
 
   /** The completed runs of this table's schedule, found by the IcetideTable search attribute. */
   async function completedRuns(table: string, count: number): Promise<IngestResult[]> {
     for (let i = 0; i < 100; i++) {
       const runs = [];
-      for await (const run of h.client.workflow.list({ query: `IcetideTable = "${table}" AND ExecutionStatus = "Completed"` }))
+      for await (const run of stack.h.client.workflow.list({ query: `IcetideTable = "${table}" AND ExecutionStatus = "Completed"` }))
         runs.push(run);
       if (runs.length >= count) {
         runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
-        return Promise.all(runs.map((r) => h.client.workflow.getHandle(r.workflowId, r.runId).result()));
+        return Promise.all(runs.map((r) => stack.h.client.workflow.getHandle(r.workflowId, r.runId).result()));
       }
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
@@ -41,30 +31,30 @@ describe('the per-table ingest schedule', function () {
 
   it('runs one batch at a time, tags runs with the table, and carries the watermark from run to run', async () => {
     const def = tableFor(uniqueName('sched'));
-    await createTable(h, def);
-    const scheduleId = await applyIngestSchedule(h.client, def, taskQueue);
+    await createTable(stack.h, def);
+    const scheduleId = await applyIngestSchedule(stack.h.client, def, stack.taskQueue);
     assert.equal(scheduleId, ingestScheduleId(def));
-    assert.equal(await applyIngestSchedule(h.client, def, taskQueue), scheduleId, 'applying again updates in place');
-    const schedule = h.client.schedule.getHandle(scheduleId);
+    assert.equal(await applyIngestSchedule(stack.h.client, def, stack.taskQueue), scheduleId, 'applying again updates in place');
+    const schedule = stack.h.client.schedule.getHandle(scheduleId);
     try {
       assert.equal((await schedule.describe()).policies.overlap, 'SKIP');
 
-      await putChangeFile(h, def, 'f1.csv', [ev(30, 1)]);
+      await putChangeFile(stack.h, def, 'f1.csv', [ev(30, 1)]);
       // Two triggers at once: the second finds the first running and is skipped, never run beside it.
-      await triggerIngest(h.client, def);
-      await triggerIngest(h.client, def);
+      await triggerIngest(stack.h.client, def);
+      await triggerIngest(stack.h.client, def);
       const [first] = await completedRuns(tableName(def), 1);
       assert.equal(first.watermark.appliedThrough, '2026-11-21 12:00:30.000000');
 
       // A batch of older changes: the next run starts from the previous run's result, so the watermark stays put.
-      await putChangeFile(h, def, 'f2.csv', [ev(10, 2)]);
+      await putChangeFile(stack.h, def, 'f2.csv', [ev(10, 2)]);
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      await triggerIngest(h.client, def);
+      await triggerIngest(stack.h.client, def);
       const runs = await completedRuns(tableName(def), 2);
       const last = runs.at(-1)!;
       assert.equal(last.outcome, 'merged');
       assert.equal(last.watermark.appliedThrough, '2026-11-21 12:00:30.000000', 'the watermark never moves back');
-      assert.deepEqual(await listUris(h, def.staging.location), []);
+      assert.deepEqual(await listUris(stack.h, def.staging.location), []);
       const description = await schedule.describe();
       assert.equal(description.info.numActionsSkippedOverlap, 1, 'the overlapping trigger was skipped');
       assert.equal(description.info.recentActions.length, 2);

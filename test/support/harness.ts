@@ -113,6 +113,23 @@ export async function startWorker(h: Harness, taskQueue: string, deps: ActivityD
   };
 }
 
+/**
+ * Mocha hooks for a suite that needs the stack and an in-process worker on its own task queue. The returned object
+ * is filled in `before`; read it inside tests.
+ */
+export function useStackWithWorker(queuePrefix: string): { h: Harness; taskQueue: string } {
+  const context = { taskQueue: uniqueName(queuePrefix) } as { h: Harness; taskQueue: string; worker?: { stop(): Promise<void> } };
+  before(async () => {
+    context.h = await openHarness();
+    context.worker = await startWorker(context.h, context.taskQueue);
+  });
+  after(async () => {
+    await context.worker?.stop();
+    await context.h?.close();
+  });
+  return context;
+}
+
 /** A worker in its own process that SIGKILLs itself when the activities reach `failpoint`. */
 export function spawnCrashingWorker(taskQueue: string, failpoint: string): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/fixtures/crash-worker.ts')], {

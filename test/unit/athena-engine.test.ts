@@ -85,7 +85,7 @@ describe('AthenaEngine', () => {
     it('sends the token, workgroup, catalog, database and output location', async () => {
       athena.on(StartQueryExecutionCommand).resolves({ $metadata: metadata(200), QueryExecutionId: QUERY_ID });
 
-      const handle = await engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7') });
+      const handle = await engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7'), mayExist: false });
 
       assert.deepEqual(handle, { engine: 'athena', queryId: QUERY_ID });
       const calls = athena.commandCalls(StartQueryExecutionCommand);
@@ -103,7 +103,7 @@ describe('AthenaEngine', () => {
       athena.on(StartQueryExecutionCommand).resolves({ $metadata: metadata(200), QueryExecutionId: QUERY_ID });
       const bare = new AthenaEngine({ client, workGroup: 'icetide', database: 'cdc' });
 
-      await bare.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7') });
+      await bare.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7'), mayExist: false });
 
       const input = athena.commandCalls(StartQueryExecutionCommand)[0]!.args[0].input;
       assert.equal('ResultConfiguration' in input, false);
@@ -119,9 +119,9 @@ describe('AthenaEngine', () => {
         return { $metadata: metadata(200), QueryExecutionId: ids.get(key) };
       });
 
-      const first = await engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7') });
-      const retried = await engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7') });
-      const next = await engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-8') });
+      const first = await engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7'), mayExist: false });
+      const retried = await engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7'), mayExist: false });
+      const next = await engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-8'), mayExist: false });
 
       assert.equal(retried.queryId, first.queryId);
       assert.notEqual(next.queryId, first.queryId);
@@ -130,10 +130,10 @@ describe('AthenaEngine', () => {
     });
 
     it('rejects tokens Athena would refuse, without calling Athena', async () => {
-      await assert.rejects(engine.submit({ sql: MERGE_SQL, idempotencyToken: 'a'.repeat(31) }), {
+      await assert.rejects(engine.submit({ sql: MERGE_SQL, idempotencyToken: 'a'.repeat(31), mayExist: false }), {
         message: 'Athena idempotency token must be 32-128 characters, got 31',
       });
-      await assert.rejects(engine.submit({ sql: MERGE_SQL, idempotencyToken: 'a'.repeat(129) }), {
+      await assert.rejects(engine.submit({ sql: MERGE_SQL, idempotencyToken: 'a'.repeat(129), mayExist: false }), {
         message: 'Athena idempotency token must be 32-128 characters, got 129',
       });
       assert.equal(athena.commandCalls(StartQueryExecutionCommand).length, 0);
@@ -148,7 +148,7 @@ describe('AthenaEngine', () => {
       });
       athena.on(StartQueryExecutionCommand).rejects(throttled);
 
-      await assert.rejects(engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7') }), (err) => {
+      await assert.rejects(engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7'), mayExist: false }), (err) => {
         assert.ok(err instanceof TransientEngineError);
         assert.equal(err.message, 'ThrottlingException: Rate exceeded');
         assert.equal(err.cause, throttled);
@@ -165,7 +165,7 @@ describe('AthenaEngine', () => {
         }),
       );
 
-      await assert.rejects(engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7') }), (err) => {
+      await assert.rejects(engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7'), mayExist: false }), (err) => {
         assert.ok(err instanceof TransientEngineError);
         assert.equal(
           err.message,
@@ -186,7 +186,7 @@ describe('AthenaEngine', () => {
       });
       athena.on(StartQueryExecutionCommand).rejects(denied);
 
-      await assert.rejects(engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7') }), (err) => {
+      await assert.rejects(engine.submit({ sql: MERGE_SQL, idempotencyToken: token('run-42/batch-7'), mayExist: false }), (err) => {
         assert.equal(err, denied);
         assert.ok(!(err instanceof TransientEngineError));
         return true;
