@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
+import { trinoTag } from '../../src/engines/trino';
 import type { QueryOutcome } from '../../src/shared';
 import { openHarness, STAGING_BUCKET, uniqueName, useStackWithWorker } from '../support/harness';
 import { repoRoot } from '../support/stack';
@@ -75,6 +76,32 @@ describe('a workflow that runs a query on Trino', function () {
       assert.match(String(err.cause?.message), /foundation test: query \w+ FAILED: .*no_such_schema/);
       return true;
     });
+  });
+});
+
+describe('cancelling a run', function () {
+  this.timeout(120_000);
+  const stack = useStackWithWorker('cancel_tq');
+
+  it('cancels the query it is waiting for', async () => {
+    // 10^11 rows: runs far longer than the test unless cancelled.
+    const sql =
+      'SELECT count(*) FROM UNNEST(sequence(1, 10000)) a(x) CROSS JOIN UNNEST(sequence(1, 10000)) b(y) CROSS JOIN UNNEST(sequence(1, 1000)) c(z)';
+    const handle = await stack.h.client.workflow.start('runStatement', {
+      taskQueue: stack.taskQueue,
+      workflowId: uniqueName('cancel'),
+      args: [{ sql, label: 'cancel test' }],
+    });
+    const { runId } = await handle.describe();
+    const tagged = `SELECT query_id, state, error_code FROM system.runtime.queries WHERE source = '${trinoTag(`icetide-${runId}-statement`)}'`;
+    for (let i = 0; i < 100 && (await stack.h.trino.query(tagged)).every((q) => q.state !== 'RUNNING'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await handle.cancel();
+    await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
+    const [query] = await stack.h.trino.query(tagged);
+    assert.equal(query.state, 'FAILED');
+    assert.equal(query.error_code, 'USER_CANCELED');
   });
 });
 

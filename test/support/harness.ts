@@ -1,6 +1,7 @@
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { workerOptions } from '../../src/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createActivities, type ActivityDeps } from '../../src/activities';
@@ -95,14 +96,8 @@ export async function currentRows(h: Harness, def: TableDefinition): Promise<Rec
 }
 
 export async function startWorker(h: Harness, taskQueue: string, deps: ActivityDeps = h.deps): Promise<{ stop(): Promise<void> }> {
-  const connection = await (await import('@temporalio/worker')).NativeConnection.connect({ address: h.config.ICETIDE_TEMPORAL_ADDRESS });
-  const worker = await Worker.create({
-    connection,
-    namespace: h.config.ICETIDE_TEMPORAL_NAMESPACE,
-    taskQueue,
-    workflowsPath: require.resolve('../../src/workflows'),
-    activities: createActivities(deps),
-  });
+  const connection = await NativeConnection.connect({ address: h.config.ICETIDE_TEMPORAL_ADDRESS });
+  const worker = await Worker.create(workerOptions({ ...h.config, ICETIDE_TASK_QUEUE: taskQueue }, deps, connection));
   const running = worker.run();
   return {
     async stop() {
