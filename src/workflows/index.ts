@@ -1,1 +1,1 @@
-export { ingestBatch, runStatement } from './ingest';
+export { ingestBatch, runStatement, ensureTableWorkflow as ensureTable } from './ingest';

@@ -11,7 +11,7 @@ import type { Activities } from '../activities';
 import { durationMillis } from '../config/duration';
 import { OUTCOME_SEARCH_ATTRIBUTE, tableName, type IngestInput, type IngestResult, type QueryOutcome, type Watermark } from '../shared';
 
-const { planBatch, startMerge, startStatement } = proxyActivities<Activities>({
+const { planBatch, startMerge, startStatement, ensureTable } = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
   // planBatch heartbeats per file it reads; a submit is one request.
   heartbeatTimeout: '30s',
@@ -100,6 +100,11 @@ export async function runStatement(input: { sql: string; label: string }): Promi
     );
   }
   return outcome;
+}
+
+/** Creates a table's staging table, Iceberg target and current view (idempotent DDL), on a worker's engine. */
+export async function ensureTableWorkflow(def: IngestInput['table']): Promise<void> {
+  await ensureTable(def);
 }
 
 function lastWatermark(): Watermark {
