@@ -5,6 +5,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { TableDefinition } from './config/schema';
 import type { FilePosition } from './changes/select';
+import type { KeyRange } from './changes/validate';
 import type { QueryHandle, QueryStats } from './engines/engine';
 
 export const TASK_QUEUE = 'icetide';
@@ -46,6 +47,7 @@ export interface BatchPlan {
   rows: number;
   emptyFiles: number;
   maxCommitTs?: string;
+  keyRange?: KeyRange;
   last?: FilePosition;
   deferredFiles: number;
   ignoredFiles: string[];

@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
-import { checkChangeFile } from '../changes/validate';
+import { checkChangeFile, widenKeyRange, type KeyRange } from '../changes/validate';
 import { selectBatch, type FilePosition } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import { isTerminal, TransientEngineError, type QueryEngine, type QueryHandle } from '../engines/engine';
@@ -102,6 +102,7 @@ export function createActivities(deps: ActivityDeps) {
         plan.rows += check.rows;
         if (check.rows === 0) plan.emptyFiles++;
         if (check.maxCommitTs && (!plan.maxCommitTs || check.maxCommitTs > plan.maxCommitTs)) plan.maxCommitTs = check.maxCommitTs;
+        plan.keyRange = widenKeyRange(plan.keyRange, check.keyRange);
       }
       // Quarantined files count as passed: the retain mode's position moves over them too.
       const lastTaken = selection.files.at(-1);
@@ -115,9 +116,10 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Submits the batch's MERGE. The token is the run's and the submission's, so a retried start finds the same query. */
-    async startMerge(input: { table: TableDefinition; files: string[]; token: string }): Promise<QueryHandle> {
+    async startMerge(input: { table: TableDefinition; files: string[]; keyRange?: KeyRange; token: string }): Promise<QueryHandle> {
       const mayExist = Context.current().info.attempt > 1;
-      return engine.submit({ sql: renderMerge(input.table, dialect, input.files), idempotencyToken: input.token, mayExist });
+      const sql = renderMerge(input.table, dialect, input.files, input.keyRange);
+      return engine.submit({ sql, idempotencyToken: input.token, mayExist });
     },
 
     /**

@@ -1,12 +1,28 @@
 import { parse } from 'csv-parse/sync';
 import type { ColumnType, TableDefinition } from '../config/schema';
 
+export interface KeyRange {
+  column: string;
+  min: string;
+  max: string;
+}
+
+/** The union of two key ranges of the same column (integers as decimal strings). */
+export function widenKeyRange(a: KeyRange | undefined, b: KeyRange | undefined): KeyRange | undefined {
+  if (!a || !b) return a ?? b;
+  const min = BigInt(a.min) < BigInt(b.min) ? a.min : b.min;
+  const max = BigInt(a.max) > BigInt(b.max) ? a.max : b.max;
+  return { column: a.column, min, max };
+}
+
 /** What reading one change file found: enough to decide the batch and to name every bad row. */
 export interface FileCheck {
   uri: string;
   rows: number;
   /** Newest commit time in the file, normalized to `yyyy-MM-dd HH:mm:ss.ffffff`. */
   maxCommitTs?: string;
+  /** Smallest and largest value of the first key column, when it is an integer: lets the MERGE prune the target. */
+  keyRange?: KeyRange;
   problems: { line: number; problem: string }[];
 }
 
@@ -87,6 +103,11 @@ export function checkChangeFile(def: TableDefinition, uri: string, text: string)
     else {
       const ts = normalizeTimestamp(commitTs);
       if (!check.maxCommitTs || ts > check.maxCommitTs) check.maxCommitTs = ts;
+    }
+    const firstKey = def.columns.findIndex((c) => c.name === def.primaryKey[0]);
+    if (['bigint', 'int'].includes(def.columns[firstKey].type) && VALUE_CHECKS.bigint(values[firstKey])) {
+      const key = values[firstKey];
+      check.keyRange = widenKeyRange(check.keyRange, { column: def.primaryKey[0], min: key, max: key });
     }
     def.columns.forEach((column, i) => {
       const value = values[i];

@@ -18,7 +18,9 @@ export type Column = z.infer<typeof columnSchema>;
 const s3Uri = z.string().regex(/^s3:\/\/[^/]+\/.+\/$/, 'an s3://bucket/prefix/ URI ending with /');
 
 /** Iceberg partition transforms that keep a batch's write inside the partitions its keys live in. */
-const partitionSpec = z.string().regex(/^(bucket\([a-z_][a-z0-9_]*,\s*\d+\)|(year|month|day|hour)\([a-z_][a-z0-9_]*\)|[a-z_][a-z0-9_]*)$/);
+const partitionSpec = z
+  .string()
+  .regex(/^((bucket|truncate)\([a-z_][a-z0-9_]*,\s*\d+\)|(year|month|day|hour)\([a-z_][a-z0-9_]*\)|[a-z_][a-z0-9_]*)$/);
 
 export const tableDefinitionSchema = z
   .object({

@@ -57,11 +57,11 @@ function trinoDdl(def: TableDefinition, dialect: Dialect, warehouse?: string): s
 
 const backtick = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
 
-/** Athena's partition transforms put the bucket count first: bucket(16, id) where Trino writes bucket(id, 16). */
+/** Athena's transforms put the width first: bucket(16, id), truncate(1000, id) where Trino writes bucket(id, 16). */
 export function athenaPartitionSpec(spec: string): string {
-  const bucket = /^bucket\(([a-z_][a-z0-9_]*),\s*(\d+)\)$/.exec(spec);
-  return bucket
-    ? `bucket(${bucket[2]}, ${backtick(bucket[1])})`
+  const withWidth = /^(bucket|truncate)\(([a-z_][a-z0-9_]*),\s*(\d+)\)$/.exec(spec);
+  return withWidth
+    ? `${withWidth[1]}(${withWidth[3]}, ${backtick(withWidth[2])})`
     : spec.replace(/\(([a-z_][a-z0-9_]*)\)/, (_, c: string) => `(${backtick(c)})`);
 }
 

@@ -1,3 +1,4 @@
+import type { KeyRange } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
 import { dmlType, type Dialect } from './dialect';
 import { quoteIdent, quoteString } from './identifiers';
@@ -15,7 +16,7 @@ const VERSION_SEPARATOR = 'chr(1)';
  * string, the version (fields joined by U+0001); each key keeps only its newest change of the batch, and a change reaches the target only
  * when its version is greater than the row's. Replays, duplicates and out-of-order files therefore change nothing.
  */
-export function renderMerge(def: TableDefinition, dialect: Dialect, filePaths: string[]): string {
+export function renderMerge(def: TableDefinition, dialect: Dialect, filePaths: string[], keyRange?: KeyRange): string {
   if (filePaths.length === 0) throw new Error('a MERGE needs at least one change file');
   const q = quoteIdent;
   const keys = def.primaryKey;
@@ -60,9 +61,20 @@ export function renderMerge(def: TableDefinition, dialect: Dialect, filePaths: s
   return [
     `MERGE INTO ${dialect.target(def)} AS t`,
     `USING (${source}) AS s`,
-    `ON ${keys.map((k) => `t.${q(k)} = s.${q(k)}`).join(' AND ')}`,
+    `ON ${[...keys.map((k) => `t.${q(k)} = s.${q(k)}`), ...targetPruning(keyRange)].join(' AND ')}`,
     ...clauses,
   ].join('\n');
+}
+
+/**
+ * Every key of the batch lies in keyRange, so restricting the target to it changes no match; it lets the engine skip
+ * target files and row groups whose key statistics fall outside the batch (a batch's cost follows the batch).
+ */
+function targetPruning(keyRange: KeyRange | undefined): string[] {
+  if (!keyRange) return [];
+  if (!/^-?\d+$/.test(keyRange.min) || !/^-?\d+$/.test(keyRange.max))
+    throw new Error(`key range must be integers: ${JSON.stringify(keyRange)}`);
+  return [`t.${quoteIdent(keyRange.column)} BETWEEN ${keyRange.min} AND ${keyRange.max}`];
 }
 
 /** The batch's changes, cast to their types, newest per key. Reads only the listed files ("$path"). */

@@ -57,7 +57,7 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
   for (let submission = 1; ; submission++) {
     // Derived from the run and the submission, never the activity attempt: a retried start finds its query.
     const token = `icetide-${workflowInfo().runId}-${submission}`;
-    const handle = await startMerge({ table: def, files: plan.files, token });
+    const handle = await startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, token });
     const outcome = await awaitQuery({ table: name, handle });
     if (outcome.state === 'SUCCEEDED') {
       await cleanupBatch({ table: def, files: plan.files });

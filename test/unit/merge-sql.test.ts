@@ -118,6 +118,13 @@ describe('renderMerge / renderDedupedSource', () => {
     assert.ok(!noSeq.includes('lpad'));
   });
 
+  it('restricts the target to the batch key range when one is given, and only then', () => {
+    const pruned = renderMerge(def(), trinoDialect(), FILES, { column: 'id', min: '-5', max: '42' });
+    assert.match(pruned, /\nON t\."tenant" = s\."tenant" AND t\."id" = s\."id" AND t\."id" BETWEEN -5 AND 42\n/);
+    assert.doesNotMatch(renderMerge(def(), trinoDialect(), FILES), /BETWEEN/);
+    assert.throws(() => renderMerge(def(), trinoDialect(), FILES, { column: 'id', min: '1; DROP TABLE x', max: '2' }), /integers/);
+  });
+
   it('names tables per dialect', () => {
     const trino = renderMerge(def(), trinoDialect(), FILES);
     assert.ok(trino.startsWith('MERGE INTO "iceberg"."shop"."orders" AS t\n'));

@@ -23,8 +23,19 @@ describe('checkChangeFile', () => {
       ['I,2024-01-01 00:00:01.5,1,2024-01-01,hello', 'U,2024-01-01 00:00:02,1,2024-01-02,', 'D,2024-01-01 00:00:01.999999,1,,'].join('\n') +
         '\n',
     );
-    assert.deepEqual(c, { uri: URI, rows: 3, maxCommitTs: '2024-01-01 00:00:02.000000', problems: [] });
+    assert.deepEqual(c, {
+      uri: URI,
+      rows: 3,
+      maxCommitTs: '2024-01-01 00:00:02.000000',
+      keyRange: { column: 'id', min: '1', max: '1' },
+      problems: [],
+    });
     assert.equal(check('I,2024-01-01 00:00:01.5,1,2024-01-01,x\n').maxCommitTs, '2024-01-01 00:00:01.500000');
+  });
+
+  it('keeps the range of an integer first key column, comparing as numbers', () => {
+    const c = check('I,2024-01-01 00:00:01,9,,\nI,2024-01-01 00:00:01,10,,\nI,2024-01-01 00:00:01,-3,,\n');
+    assert.deepEqual(c.keyRange, { column: 'id', min: '-3', max: '10' });
   });
 
   it('compares commit times after normalizing (".5" is later than ".499999")', () => {
