@@ -64,7 +64,7 @@ describe('ingestBatch decisions (scripted activities)', function () {
         .execute('ingestBatch', { taskQueue, workflowId: uniqueName('wf'), args: [{ version: 1, table: def, ...input }] })
         .then(
           (result: IngestResult): { result?: IngestResult; error?: unknown } => ({ result }),
-          (error: unknown) => ({ error }),
+          (error: unknown): { result?: IngestResult; error?: unknown } => ({ error }),
         ),
     );
     return { ...outcome, tokens, cleaned };
