@@ -1,5 +1,5 @@
 import type { TableDefinition } from '../config/schema';
-import { CURRENT_VIEW_SUFFIX, dmlType, STAGING_SUFFIX, type Dialect } from './dialect';
+import { dmlType, STAGING_SUFFIX, type Dialect } from './dialect';
 import { quoteIdent, quoteString } from './identifiers';
 import { COMMIT_TS_COLUMN, DELETED_COLUMN, FILE_OP_COLUMN, VERSION_COLUMN } from './metadata';
 
@@ -81,5 +81,3 @@ function athenaDdl(def: TableDefinition, dialect: Dialect): string[] {
     currentView(def, dialect),
   ];
 }
-
-export const currentViewName = (def: TableDefinition): string => def.table + CURRENT_VIEW_SUFFIX;

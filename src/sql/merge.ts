@@ -4,7 +4,7 @@ import { dmlType, type Dialect } from './dialect';
 import { quoteIdent, quoteString } from './identifiers';
 import { COMMIT_TS_COLUMN, DELETED_COLUMN, FILE_OP_COLUMN, OP_COLUMN, VERSION_COLUMN } from './metadata';
 
-export const SEQUENCE_WIDTH = 40;
+const SEQUENCE_WIDTH = 40;
 const VERSION_SEPARATOR = 'chr(1)';
 
 /**
