@@ -1,5 +1,6 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { renderDmsCsv, type ChangeEvent } from '../changes/dms-csv';
 import { loadRuntimeConfig } from '../config/runtime';
@@ -10,7 +11,6 @@ import { parseS3Uri } from '../storage/staging';
 import { TABLE_SEARCH_ATTRIBUTE, tableName, type IngestResult, type Watermark } from '../shared';
 import { createWorker } from '../worker';
 import { applyIngestSchedule } from './schedule';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
 
 /**
  * `npm run demo`: DMS-style change files land in MinIO, icetide merges them into an Iceberg table on Trino in
@@ -57,6 +57,7 @@ const batches: ChangeEvent[][][] = [
 ];
 
 async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') }); // the demo's own lines, not the worker's start-up chatter
   const config = loadRuntimeConfig();
   const s3 = createS3Client(config);
   const trino = new TrinoEngine({ url: config.ICETIDE_TRINO_URL, user: config.ICETIDE_TRINO_USER });
