@@ -73,11 +73,17 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
         ev('I', 290, 'edge', 2, 1, 'two', '2.00'),
         ev('D', 302, 'edge', 2, 2, null, null),
         ev('I', 303, 'edge', 2, 3, 'two-again', '2.50'),
+        ev('I', 310, 'edge', 5, 1, 'five', '5.00'),
       ],
-      // file 3: a delete of key 4 that was never seen, arriving before its insert (out of order across files)
-      [ev('D', 305, 'edge', 4, 2, null, null)],
-      // file 4: the stale insert of key 4 and a stale update of key 1 (older than file 1's update)
-      [ev('I', 304, 'edge', 4, 1, 'four', '4.00'), ev('U', 298, 'edge', 1, 0, 'one-stale', '0.50')],
+      // file 3: a delete of key 4 that was never seen, arriving before its insert (out of order across files); key 5 deleted
+      [ev('D', 305, 'edge', 4, 2, null, null), ev('D', 312, 'edge', 5, 3, null, null)],
+      // file 4: the stale insert of key 4, a stale update of key 1 (older than file 1's update), and a stale update
+      // of key 5 that happened before its delete but arrives after it: none of them may bring a row back or win
+      [
+        ev('I', 304, 'edge', 4, 1, 'four', '4.00'),
+        ev('U', 298, 'edge', 1, 0, 'one-stale', '0.50'),
+        ev('U', 311, 'edge', 5, 2, 'five-stale', '5.50'),
+      ],
     ];
     const batches: ChangeEvent[][][] = [
       [scripted[0], randomEvents(25), scripted[1], randomEvents(25)],
