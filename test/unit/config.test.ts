@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
-import { parseTableDefinition, type TableDefinitionInput } from '../../src/config/schema';
+import { parseTableDefinition } from '../../src/config/schema';
 import { renderDmsCsv, type ChangeEvent } from '../../src/changes/dms-csv';
 import { checkChangeFile } from '../../src/changes/validate';
+import { shopOrders } from './fixtures';
 
-const base: TableDefinitionInput = {
-  database: 'shop',
-  table: 'orders',
-  staging: { location: 's3://bucket/cdc/orders/' },
-  columns: [
-    { name: 'id', type: 'bigint' },
-    { name: 'seq', type: 'bigint' },
-    { name: 'note', type: 'string' },
-  ],
-  primaryKey: ['id'],
-};
+const base = shopOrders({ name: 'seq', type: 'bigint' }, { name: 'note', type: 'string' });
 const parse = (over: Record<string, unknown> = {}) => parseTableDefinition({ ...base, ...over });
 const rejects = (over: Record<string, unknown>, ...patterns: RegExp[]) =>
   assert.throws(

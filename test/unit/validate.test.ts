@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
 import { parseTableDefinition, type TableDefinitionInput } from '../../src/config/schema';
 import { checkChangeFile } from '../../src/changes/validate';
+import { shopOrders } from './fixtures';
 
-const base: TableDefinitionInput = {
-  database: 'shop',
-  table: 'orders',
-  staging: { location: 's3://bucket/cdc/orders/' },
-  columns: [
-    { name: 'id', type: 'bigint' },
-    { name: 'day', type: 'date' },
-    { name: 'note', type: 'string' },
-  ],
-  primaryKey: ['id'],
-};
+const base = shopOrders({ name: 'day', type: 'date' }, { name: 'note', type: 'string' });
 const def = (over: Partial<TableDefinitionInput> = {}) => parseTableDefinition({ ...base, ...over });
 const URI = 's3://bucket/cdc/orders/f.csv';
 const check = (text: string, d = def()) => checkChangeFile(d, URI, text);
