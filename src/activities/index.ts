@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import { checkChangeFile, widenKeyRange, type KeyRange } from '../changes/validate';
 import { selectBatch, type FilePosition } from '../changes/select';
@@ -31,9 +32,12 @@ export const quarantineLocation = (def: TableDefinition): string => def.staging.
 export function createActivities(deps: ActivityDeps) {
   const { engine, dialect, staging } = deps;
 
-  /** Runs a short statement to its end (DDL); the query id is kept in errors. */
-  async function runToEnd(sql: string, token: string): Promise<void> {
-    let handle = await engine.submit({ sql, idempotencyToken: token, mayExist: false });
+  /**
+   * Runs a short, idempotent statement (DDL) to its end. A fresh token each time: re-running DDL is harmless, while
+   * reusing a token could hand back an old execution (Athena) and skip re-creating a table dropped since.
+   */
+  async function runToEnd(sql: string): Promise<void> {
+    let handle = await engine.submit({ sql, idempotencyToken: `icetide-ddl-${randomUUID()}`, mayExist: false });
     for (;;) {
       const status = await engine.poll(handle);
       handle = status.handle;
@@ -47,9 +51,7 @@ export function createActivities(deps: ActivityDeps) {
     /** Creates the staging table, the Iceberg target and the current view when missing. Idempotent. */
     async ensureTable(def: TableDefinition): Promise<void> {
       const statements = renderTableDdl(def, dialect, { warehouse: deps.warehouse });
-      for (const [i, sql] of statements.entries()) {
-        await runToEnd(sql, `ddl-${tableName(def)}-${i}-${Date.now()}`.padEnd(32, '0'));
-      }
+      for (const sql of statements) await runToEnd(sql);
     },
 
     /**

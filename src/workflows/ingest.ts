@@ -8,6 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { comparePosition } from '../changes/select';
 import { durationMillis } from '../config/duration';
 import { OUTCOME_SEARCH_ATTRIBUTE, tableName, type IngestInput, type IngestResult, type QueryOutcome, type Watermark } from '../shared';
 
@@ -118,7 +119,7 @@ function advance(previous: Watermark, position: Watermark['position'], appliedTh
     .filter((t): t is string => !!t)
     .sort()
     .at(-1);
-  const after = !position || (previous.position && previous.position.lastModified > position.lastModified) ? previous.position : position;
+  const after = !position || (previous.position && comparePosition(previous.position, position) > 0) ? previous.position : position;
   return { version: 1, appliedThrough: through, position: after };
 }
 
