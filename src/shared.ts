@@ -6,7 +6,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import type { TableDefinition } from './config/schema';
 import type { FilePosition } from './changes/select';
 import type { KeyRange } from './changes/validate';
-import type { QueryHandle, QueryStats } from './engines/engine';
+import type { QueryHandle, QueryStats, TerminalState } from './engines/engine';
 
 export const TASK_QUEUE = 'icetide';
 
@@ -16,6 +16,8 @@ export const ingestScheduleId = (def: Pick<TableDefinition, 'database' | 'table'
 /** Registered on the dev server at start (local/stack.sh) so runs can be filtered by table in the UI. */
 export const TABLE_SEARCH_ATTRIBUTE = defineSearchAttributeKey('IcetideTable', SearchAttributeType.KEYWORD);
 export const OUTCOME_SEARCH_ATTRIBUTE = defineSearchAttributeKey('IcetideOutcome', SearchAttributeType.KEYWORD);
+/** IcetideOutcome values: `overdue` while a run is older than its deadline, then how it ended. */
+export type RunOutcome = 'merged' | 'idle' | 'failed' | 'overdue' | 'maintained';
 
 /** How far a table has been applied. Never moves backwards; a failed run leaves it where it was. */
 export interface Watermark {
@@ -55,7 +57,7 @@ export interface BatchPlan {
 
 export interface QueryOutcome {
   handle: QueryHandle;
-  state: 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+  state: TerminalState;
   stats?: QueryStats;
   updatedRows?: number;
   error?: { message: string; code?: string; retryable: boolean };

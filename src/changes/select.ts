@@ -1,7 +1,14 @@
 import type { StagedFile } from '../storage/staging';
 
-/** Files icetide reads as DMS change files; anything else in staging is reported and never touched. */
-export const isChangeFile = (uri: string): boolean => /\.csv(\.gz)?$/.test(uri);
+/**
+ * Files icetide reads as DMS change files; anything else in staging is reported and never touched. Names (or
+ * folders) under staging that start with `_` or `.` are hidden from the engines' Hive readers: merging such a file
+ * would read nothing from it and then delete it, so they are left alone like any other stray object.
+ */
+export const isChangeFile = (uri: string, location: string): boolean => {
+  const relative = uri.slice(location.length);
+  return uri.startsWith(location) && /\.csv(\.gz)?$/.test(relative) && !/(^|\/)[._]/.test(relative);
+};
 
 /** The last file a batch took, in arrival order: the retain mode's watermark. */
 export interface FilePosition {
@@ -13,6 +20,8 @@ export const comparePosition = (a: FilePosition, b: FilePosition): number =>
   a.lastModified - b.lastModified || (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0);
 
 export interface BatchBounds {
+  /** The table's staging location (s3://bucket/prefix/). */
+  location: string;
   /** Only files that landed at or before the cutoff (ms since epoch); a file still being written is newer. */
   cutoff: number;
   /** Retain mode: only files after this position. */
@@ -36,9 +45,10 @@ export interface Selection {
  * forms a batch of its own, so no file can block the table forever.
  */
 export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selection {
-  const ignored = listing.filter((f) => !isChangeFile(f.uri)).map((f) => f.uri);
+  const changeFile = (f: StagedFile) => isChangeFile(f.uri, bounds.location);
+  const ignored = listing.filter((f) => !changeFile(f)).map((f) => f.uri);
   const candidates = listing
-    .filter((f) => isChangeFile(f.uri) && f.lastModified <= bounds.cutoff)
+    .filter((f) => changeFile(f) && f.lastModified <= bounds.cutoff)
     .filter((f) => !bounds.after || comparePosition(f, bounds.after) > 0)
     .sort(comparePosition);
   const files: StagedFile[] = [];
@@ -52,6 +62,6 @@ export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selecti
     bytes += file.size;
     listBytes += entryBytes;
   }
-  const waiting = listing.filter((f) => isChangeFile(f.uri) && (!bounds.after || comparePosition(f, bounds.after) > 0));
+  const waiting = listing.filter((f) => changeFile(f) && (!bounds.after || comparePosition(f, bounds.after) > 0));
   return { files, deferred: waiting.length - files.length, ignored };
 }

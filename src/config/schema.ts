@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DURATION } from './duration';
 
 /** Validated once at the edge (YAML, CLI, tests); everything after works with the inferred types. */
 
@@ -14,6 +15,8 @@ export type ColumnType = z.infer<typeof columnTypeSchema>;
 
 const columnSchema = z.object({ name: identifier, type: columnTypeSchema });
 export type Column = z.infer<typeof columnSchema>;
+
+const duration = z.string().regex(DURATION, 'a duration such as 30s, 5m, 2h or 7d');
 
 const s3Uri = z.string().regex(/^s3:\/\/[^/]+\/.+\/$/, 'an s3://bucket/prefix/ URI ending with /');
 
@@ -50,15 +53,9 @@ export const tableDefinitionSchema = z
     partitioning: z.array(partitionSpec).default([]),
     schedule: z
       .object({
-        every: z
-          .string()
-          .regex(/^\d+(s|m|h)$/)
-          .default('1m'),
+        every: duration.default('1m'),
         /** Only files older than this are picked, so a file DMS is still writing is never read. */
-        lag: z
-          .string()
-          .regex(/^\d+(s|m|h)$/)
-          .default('2m'),
+        lag: duration.default('2m'),
       })
       .prefault({}),
     batch: z
@@ -89,6 +86,21 @@ export const tableDefinitionSchema = z
     deletes: z.enum(['tombstone', 'hard']).default('tombstone'),
     /** fail: a batch with a bad row fails, naming file and line. quarantine: such files are moved aside whole. */
     badInput: z.enum(['fail', 'quarantine']).default('fail'),
+    /** How long a run may wait on trouble before it fails or says so. */
+    limits: z
+      .object({
+        /**
+         * The time budget of one short step (plan, submit, cleanup: all attempts), and how long a wait on a query
+         * tolerates an unreachable engine: transient trouble (engine or S3 restarting, 5xx, throttling) is retried
+         * that long, then the run fails naming the step. Long enough to ride out an engine or S3 restart.
+         */
+        transientRetry: duration.default('10m'),
+        /** A run older than this is marked overdue (IcetideOutcome=overdue). Default: 3 × schedule.every + 30m. */
+        overdueAfter: duration.optional(),
+        /** Submissions of one batch's MERGE (commit conflicts, lost queries) before the run fails. */
+        maxSubmissions: z.number().int().min(1).max(20).default(5),
+      })
+      .prefault({}),
   })
   .superRefine((def, ctx) => {
     const names = new Set(def.columns.map((c) => c.name));

@@ -1,6 +1,7 @@
 import {
   AthenaClient,
   GetQueryExecutionCommand,
+  InvalidRequestException,
   QueryExecutionState,
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
@@ -89,7 +90,20 @@ export class AthenaEngine implements QueryEngine {
   }
 
   async poll(handle: QueryHandle): Promise<QueryStatus> {
-    const output = await send(() => this.options.client.send(new GetQueryExecutionCommand({ QueryExecutionId: handle.queryId })));
+    let output;
+    try {
+      output = await send(() => this.options.client.send(new GetQueryExecutionCommand({ QueryExecutionId: handle.queryId })));
+    } catch (err) {
+      // Athena answers InvalidRequestException "QueryExecution <id> was not found" for an id it does not know.
+      if (err instanceof InvalidRequestException && /not found/i.test(err.message)) {
+        return {
+          handle,
+          state: 'LOST',
+          error: { message: `Athena does not know query ${handle.queryId}: ${err.message}`, retryable: true },
+        };
+      }
+      throw err;
+    }
     const execution = output.QueryExecution;
     const athenaState = execution?.Status?.State;
     const state = athenaState === undefined ? undefined : STATES[athenaState];

@@ -18,7 +18,11 @@ export interface QueryStats {
   scannedBytes: number;
 }
 
-export type QueryState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+/**
+ * LOST: the engine no longer knows the query (a restart forgot it, another coordinator answered, the client
+ * abandoned it). Whether it committed is unknown; a statement guarded by versions can simply be submitted again.
+ */
+export type QueryState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'LOST';
 
 export interface QueryError {
   message: string;
@@ -59,9 +63,15 @@ export interface QueryEngine {
   cancel(handle: QueryHandle): Promise<void>;
 }
 
-export const isTerminal = (state: QueryState): boolean => state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED';
+export const isTerminal = (state: QueryState): state is TerminalState => state !== 'QUEUED' && state !== 'RUNNING';
+export type TerminalState = Exclude<QueryState, 'QUEUED' | 'RUNNING'>;
 
 /** Thrown by submit/poll for transport-level trouble the caller may retry (throttling, 5xx, resets). */
 export class TransientEngineError extends Error {
   override name = 'TransientEngineError';
+}
+
+/** Thrown when the engine refused a request in a way no retry can change (bad request, denied, misconfigured). */
+export class PermanentEngineError extends Error {
+  override name = 'PermanentEngineError';
 }

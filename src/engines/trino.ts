@@ -1,5 +1,5 @@
 import type { QueryEngine, QueryError, QueryHandle, QueryStatus, SubmitRequest } from './engine';
-import { TransientEngineError } from './engine';
+import { PermanentEngineError, TransientEngineError } from './engine';
 import { quoteString } from '../sql/identifiers';
 
 /**
@@ -73,13 +73,20 @@ export class TrinoEngine implements QueryEngine {
   }
 
   async poll(handle: QueryHandle): Promise<QueryStatus> {
-    if (!handle.nextUri) return this.pollInfo(handle);
-    const results = await this.call<TrinoResults>('GET', handle.nextUri);
-    return this.statusOf(results, handle);
+    try {
+      if (!handle.nextUri) return await this.pollInfo(handle);
+      return this.statusOf(await this.call<TrinoResults>('GET', handle.nextUri), handle);
+    } catch (err) {
+      // A restarted coordinator has forgotten every query: the handle points at nothing any more.
+      if (err instanceof QueryNotFound) return lost(handle, `Trino no longer knows query ${handle.queryId} (${err.message})`);
+      throw err;
+    }
   }
 
   async cancel(handle: QueryHandle): Promise<void> {
-    await this.call('DELETE', handle.nextUri ?? `${this.options.url}/v1/query/${encodeURIComponent(handle.queryId)}`);
+    await this.call('DELETE', handle.nextUri ?? `${this.options.url}/v1/query/${encodeURIComponent(handle.queryId)}`).catch((err) => {
+      if (!(err instanceof QueryNotFound)) throw err; // a forgotten query runs no more
+    });
   }
 
   /** Runs a statement to its end and returns its rows; for short statements (DDL, lookups, tests). */
@@ -116,8 +123,10 @@ export class TrinoEngine implements QueryEngine {
       executionMillis: Math.max(0, (results.stats.elapsedTimeMillis ?? 0) - (results.stats.queuedTimeMillis ?? 0)),
       scannedBytes: results.stats.physicalInputBytes ?? results.stats.processedBytes ?? 0,
     };
-    const next: QueryHandle = { ...handle, queryId: results.id, nextUri: results.nextUri ?? handle.nextUri };
+    if (results.id !== handle.queryId) return lost(handle, `Trino answered for query ${results.id} instead of ${handle.queryId}`);
+    const next: QueryHandle = { ...handle, nextUri: results.nextUri ?? handle.nextUri };
     const updatedRows = results.updateCount;
+    if (results.error?.errorName === 'ABANDONED_QUERY') return lost(handle, results.error.message);
     if (results.error) {
       const state = results.error.errorName === 'USER_CANCELED' ? 'CANCELLED' : 'FAILED';
       return { handle: next, state, stats, error: classifyTrinoError(results.error), updatedRows };
@@ -134,6 +143,7 @@ export class TrinoEngine implements QueryEngine {
       scannedBytes: parseDataSize(info.queryStats?.physicalInputDataSize),
     };
     if (info.state === 'FINISHED') return { handle, state: 'SUCCEEDED', stats };
+    if (info.errorCode?.name === 'ABANDONED_QUERY') return lost(handle, info.failureInfo?.message ?? 'query abandoned');
     if (info.state === 'FAILED') {
       const error = classifyTrinoError({
         message: info.failureInfo?.message ?? 'query failed',
@@ -157,10 +167,16 @@ export class TrinoEngine implements QueryEngine {
     if (response.status === 429 || response.status === 502 || response.status === 503 || response.status === 504) {
       throw new TransientEngineError(`Trino answered ${response.status} to ${method} ${url}`);
     }
-    if (!response.ok) throw new Error(`Trino answered ${response.status} to ${method} ${url}: ${await response.text()}`);
+    const answer = () => `Trino answered ${response.status} to ${method} ${url}`;
+    if (response.status === 404 || response.status === 410) throw new QueryNotFound(`${answer()}: ${await response.text()}`);
+    if (!response.ok) throw new PermanentEngineError(`${answer()}: ${await response.text()}`);
     return (method === 'DELETE' ? undefined : await response.json()) as T;
   }
 }
+
+class QueryNotFound extends Error {}
+
+const lost = (handle: QueryHandle, message: string): QueryStatus => ({ handle, state: 'LOST', error: { message, retryable: true } });
 
 function parseDuration(text?: string): number {
   const match = /^([\d.]+)(ns|us|ms|s|m|h|d)$/.exec(text ?? '');

@@ -1,69 +1,89 @@
-import {
-  ApplicationFailure,
-  ActivityCancellationType,
-  proxyActivities,
-  setCurrentDetails,
-  sleep,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { comparePosition } from '../changes/select';
+import type { TableDefinition } from '../config/schema';
 import { durationMillis } from '../config/duration';
-import { OUTCOME_SEARCH_ATTRIBUTE, tableName, type IngestInput, type IngestResult, type QueryOutcome, type Watermark } from '../shared';
+import { tableName, type IngestInput, type IngestResult, type QueryOutcome, type Watermark } from '../shared';
+import { RunProgress } from './progress';
 
-const { planBatch, startMerge, startStatement, ensureTable } = proxyActivities<Activities>({
-  startToCloseTimeout: '5m',
-  // planBatch heartbeats per file it reads; a submit is one request.
-  heartbeatTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '30s' },
-});
+/** How long the longest expected MERGE takes (Athena's default DML timeout): part of the default overdue deadline. */
+const LONGEST_EXPECTED_MERGE_MS = 30 * 60_000;
 
-const { awaitQuery } = proxyActivities<Activities>({
-  // Heartbeats carry the query handle: a dead worker is noticed in seconds and another resumes the polling.
-  heartbeatTimeout: '15s',
-  startToCloseTimeout: '6h',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1s', maximumInterval: '30s' },
-});
+/** A run older than this is overdue: a few schedule periods plus the longest expected MERGE, unless the table says. */
+export const overdueAfterMillis = (def: TableDefinition): number =>
+  def.limits.overdueAfter ? durationMillis(def.limits.overdueAfter) : 3 * durationMillis(def.schedule.every) + LONGEST_EXPECTED_MERGE_MS;
 
-const { cleanupBatch } = proxyActivities<Activities>({
-  // The MERGE is committed: cleanup must finish eventually, so it retries without limit.
-  startToCloseTimeout: '10m',
-  heartbeatTimeout: '15s',
-  retry: { initialInterval: '1s', maximumInterval: '1m' },
-});
-
-/** Engine failures that are worth a new submission (commit conflicts, throttling, internal errors). */
-const MAX_SUBMISSIONS = 5;
+/**
+ * The batch's activities, every one bounded in time: a short step (plan, submit, cleanup) has the table's
+ * `limits.transientRetry` for all its attempts, so transient trouble (engine or S3 restarting, 5xx, throttling) is
+ * retried that long and then the run fails naming the step; the wait on a query tolerates an unreachable engine
+ * that long. Errors no retry can fix fail at once (the activities mark them non-retryable).
+ */
+export function batchActivities(transientRetry: string) {
+  const retryForMs = durationMillis(transientRetry);
+  const retry = { initialInterval: '1s', maximumInterval: '30s' } as const;
+  const short = proxyActivities<Activities>({
+    startToCloseTimeout: '5m',
+    // Every attempt and the pauses between them: the step's whole budget.
+    scheduleToCloseTimeout: retryForMs,
+    // planBatch heartbeats per file it reads, cleanup per chunk; a submit is one request.
+    heartbeatTimeout: '30s',
+    retry,
+  });
+  const waiting = proxyActivities<Activities>({
+    // Heartbeats carry the query handle: a dead worker is noticed in seconds and another resumes the polling.
+    heartbeatTimeout: '15s',
+    startToCloseTimeout: '6h',
+    scheduleToCloseTimeout: 6 * 3_600_000 + retryForMs,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry,
+  });
+  return {
+    planBatch: short.planBatch,
+    startMerge: short.startMerge,
+    cleanupBatch: short.cleanupBatch,
+    startStatement: short.startStatement,
+    ensureTable: short.ensureTable,
+    awaitQuery: (label: string, handle: QueryOutcome['handle']) => waiting.awaitQuery({ label, handle, transientRetryMs: retryForMs }),
+  };
+}
 
 /**
  * One batch for one table: plan → MERGE → await → cleanup → watermark. Deterministic; the batch's file list is
- * recorded in history (the plan), cleanup runs only after the MERGE succeeded, and only on the merged files.
+ * recorded in history (the plan), cleanup runs only after the MERGE succeeded, and only on the merged files. A MERGE
+ * the engine lost or could not commit is submitted again under a new token: the version guard makes a repeat of
+ * one that did commit a no-op.
  */
 export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
   const def = input.table;
   const name = tableName(def);
+  const act = batchActivities(def.limits.transientRetry);
+  const progress = new RunProgress(name, overdueAfterMillis(def));
   const previous = input.watermark ?? lastWatermark();
   const cutoff = Date.now() - durationMillis(def.schedule.lag);
 
-  const plan = await planBatch({ table: def, cutoff, after: previous.position });
+  const plan = await progress.run('plan', () => act.planBatch({ table: def, cutoff, after: previous.position }));
   const base = { version: 1 as const, table: name, ignoredFiles: plan.ignoredFiles.length, quarantined: plan.quarantined };
   if (plan.files.length === 0) {
     const watermark = advance(previous, plan.last, undefined);
-    finish('idle', `${name}: nothing to merge${plan.quarantined.length ? `, ${plan.quarantined.length} file(s) quarantined` : ''}`);
+    progress.finish(
+      'idle',
+      `${name}: nothing to merge${plan.quarantined.length ? `, ${plan.quarantined.length} file(s) quarantined` : ''}`,
+    );
     return { ...base, outcome: 'idle', watermark, files: 0, rows: 0 };
   }
 
   for (let submission = 1; ; submission++) {
     // Derived from the run and the submission, never the activity attempt: a retried start finds its query.
     const token = `icetide-${workflowInfo().runId}-${submission}`;
-    const handle = await startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, token });
-    const outcome = await awaitQuery({ table: name, handle });
+    const handle = await progress.run(`submit MERGE (submission ${submission})`, () =>
+      act.startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, token }),
+    );
+    const outcome = await progress.run(`await MERGE query ${handle.queryId}`, () => act.awaitQuery(`table ${name} MERGE`, handle));
     if (outcome.state === 'SUCCEEDED') {
-      await cleanupBatch({ table: def, files: plan.files });
+      await progress.run(`cleanup of ${plan.files.length} merged file(s)`, () => act.cleanupBatch({ table: def, files: plan.files }));
       const watermark = advance(previous, plan.last, plan.maxCommitTs);
-      finish(
+      progress.finish(
         'merged',
         `${name}: merged ${plan.rows} change(s) from ${plan.files.length} file(s) (query ${outcome.handle.queryId}); applied through ${watermark.appliedThrough ?? '-'}`,
       );
@@ -80,20 +100,22 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
       };
     }
     const reason = `table ${name}: MERGE query ${outcome.handle.queryId} ${outcome.state}: ${outcome.error?.message ?? 'no message'}`;
-    if (outcome.state === 'FAILED' && outcome.error?.retryable && submission < MAX_SUBMISSIONS) {
+    const again = outcome.state === 'LOST' || (outcome.state === 'FAILED' && outcome.error?.retryable);
+    if (again && submission < def.limits.maxSubmissions) {
       // Commit conflicts clear when the other writer is done: back off with jitter (workflow Math.random is seeded).
       await sleep(Math.round(1000 * 2 ** (submission - 1) * (0.5 + Math.random())));
       continue;
     }
-    finish('failed', reason);
+    progress.finish('failed', reason);
     throw ApplicationFailure.nonRetryable(reason, outcome.state === 'CANCELLED' ? 'QueryCancelled' : 'QueryFailed');
   }
 }
 
 /** Runs one SQL statement on the engine through the same durable submit/await activities as a batch's MERGE. */
 export async function runStatement(input: { sql: string; label: string }): Promise<QueryOutcome> {
-  const handle = await startStatement({ sql: input.sql, token: `icetide-${workflowInfo().runId}-statement` });
-  const outcome = await awaitQuery({ table: input.label, handle });
+  const act = batchActivities(DEFAULT_TRANSIENT_RETRY);
+  const handle = await act.startStatement({ sql: input.sql, token: `icetide-${workflowInfo().runId}-statement` });
+  const outcome = await act.awaitQuery(input.label, handle);
   if (outcome.state !== 'SUCCEEDED') {
     throw ApplicationFailure.nonRetryable(
       `${input.label}: query ${outcome.handle.queryId} ${outcome.state}: ${outcome.error?.message ?? 'no message'}`,
@@ -104,9 +126,11 @@ export async function runStatement(input: { sql: string; label: string }): Promi
 }
 
 /** Creates a table's staging table, Iceberg target and current view (idempotent DDL), on a worker's engine. */
-export async function ensureTableWorkflow(def: IngestInput['table']): Promise<void> {
-  await ensureTable(def);
+export async function ensureTableWorkflow(def: TableDefinition): Promise<void> {
+  await batchActivities(def.limits.transientRetry).ensureTable(def);
 }
+
+const DEFAULT_TRANSIENT_RETRY = '10m';
 
 function lastWatermark(): Watermark {
   const last = workflowInfo().lastResult as IngestResult | undefined;
@@ -121,9 +145,4 @@ function advance(previous: Watermark, position: Watermark['position'], appliedTh
     .at(-1);
   const after = !position || (previous.position && comparePosition(previous.position, position) > 0) ? previous.position : position;
   return { version: 1, appliedThrough: through, position: after };
-}
-
-function finish(outcome: 'merged' | 'idle' | 'failed', details: string): void {
-  setCurrentDetails(details);
-  upsertSearchAttributes([{ key: OUTCOME_SEARCH_ATTRIBUTE, value: outcome }]);
 }

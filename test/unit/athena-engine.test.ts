@@ -5,6 +5,7 @@ import {
   AthenaServiceException,
   GetQueryExecutionCommand,
   InternalServerException,
+  InvalidRequestException,
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
   TooManyRequestsException,
@@ -298,6 +299,30 @@ describe('AthenaEngine', () => {
         assert.equal(err.message, 'InternalServerException: Internal service error');
         return true;
       });
+    });
+
+    it('reports a query execution Athena no longer knows as LOST, so the workflow submits again', async () => {
+      athena.on(GetQueryExecutionCommand).rejects(
+        new InvalidRequestException({
+          $metadata: metadata(400),
+          message: `QueryExecution ${QUERY_ID} was not found`,
+          AthenaErrorCode: 'INVALID_INPUT',
+        }),
+      );
+
+      const status = await engine.poll(HANDLE);
+
+      assert.equal(status.state, 'LOST');
+      assert.equal(status.error?.retryable, true);
+      assert.match(status.error?.message ?? '', /was not found/);
+    });
+
+    it('rethrows any other InvalidRequestException unchanged', async () => {
+      athena
+        .on(GetQueryExecutionCommand)
+        .rejects(new InvalidRequestException({ $metadata: metadata(400), message: 'Query execution id is malformed' }));
+
+      await assert.rejects(engine.poll(HANDLE), (err) => err instanceof InvalidRequestException);
     });
   });
 

@@ -4,7 +4,7 @@ import type { StagedFile } from '../../src/storage/staging';
 
 const P = 's3://bucket/cdc/orders/';
 const f = (name: string, lastModified: number, size = 100): StagedFile => ({ uri: P + name, size, lastModified });
-const wide: BatchBounds = { cutoff: 1_000, maxFiles: 100, maxBytes: 1e9, maxListBytes: 1e6 };
+const wide: BatchBounds = { location: P, cutoff: 1_000, maxFiles: 100, maxBytes: 1e9, maxListBytes: 1e6 };
 const names = (files: StagedFile[]) => files.map((x) => x.uri.slice(P.length));
 
 describe('selectBatch', () => {
@@ -28,8 +28,18 @@ describe('selectBatch', () => {
     assert.deepEqual(names(sel.files), ['a.csv', 'b.csv.gz']);
     assert.deepEqual(sel.ignored, [P + 'c.parquet', P + 'd.csv.tmp', P + '_SUCCESS', P + 'e.CSV']);
     assert.equal(sel.deferred, 0);
-    assert.equal(isChangeFile('s3://b/x.csv.gz'), true);
-    assert.equal(isChangeFile('s3://b/x.csv.gz.part'), false);
+    assert.equal(isChangeFile(P + 'x.csv.gz', P), true);
+    assert.equal(isChangeFile(P + 'x.csv.gz.part', P), false);
+  });
+
+  it('leaves alone names the engines hide (a leading _ or . in a file or folder under staging)', () => {
+    const listing = [f('_a.csv', 1), f('.b.csv', 2), f('2026/_tmp/c.csv', 3), f('2026/.d/e.csv', 4), f('2026/11/f_g.csv', 5)];
+    const sel = selectBatch(listing, wide);
+    assert.deepEqual(names(sel.files), ['2026/11/f_g.csv']);
+    assert.deepEqual(sel.ignored.length, 4);
+    // Only what lies under staging counts: a prefix such as s3://b/_raw/ is the table's own location.
+    assert.equal(isChangeFile('s3://b/_raw/orders/x.csv', 's3://b/_raw/orders/'), true);
+    assert.equal(isChangeFile('s3://b/other/x.csv', P), false);
   });
 
   it('maxFiles cuts the batch', () => {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { classifyTrinoError } from '../../src/engines/trino';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PermanentEngineError, TransientEngineError } from '../../src/engines/engine';
+import { classifyTrinoError, TrinoEngine } from '../../src/engines/trino';
 
 describe('classifyTrinoError', () => {
   it('retries commit conflicts, abandoned queries and internal errors', () => {
@@ -24,5 +27,76 @@ describe('classifyTrinoError', () => {
         retryable: false,
       },
     );
+  });
+});
+
+/** A stand-in coordinator on loopback that answers each path as the test says (what a restarted Trino answers). */
+async function fakeTrino(answer: (url: string) => { status: number; body: string }): Promise<{ url: string; close(): void }> {
+  const server = createServer((req, res) => {
+    const { status, body } = answer(req.url ?? '');
+    res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => server.close() };
+}
+
+describe('TrinoEngine: queries the coordinator no longer knows', () => {
+  const running = (id: string, next: string) => JSON.stringify({ id, nextUri: next, stats: { state: 'RUNNING' } });
+
+  it('reports LOST when the nextUri answers 404 (the coordinator restarted)', async () => {
+    const trino = await fakeTrino(() => ({ status: 404, body: 'Query not found' }));
+    try {
+      const engine = new TrinoEngine({ url: trino.url, user: 't' });
+      const status = await engine.poll({ engine: 'trino', queryId: 'q1', nextUri: `${trino.url}/v1/statement/executing/q1/x/3` });
+      assert.equal(status.state, 'LOST');
+      assert.equal(status.error?.retryable, true);
+      assert.match(status.error?.message ?? '', /no longer knows query q1.*404/);
+      await engine.cancel(status.handle); // cancelling a forgotten query succeeds
+    } finally {
+      trino.close();
+    }
+  });
+
+  it('reports LOST when another query answers, or the query was abandoned', async () => {
+    const trino = await fakeTrino((url) =>
+      url.includes('other')
+        ? { status: 200, body: running('q2', 'http://x/next') }
+        : {
+            status: 200,
+            body: JSON.stringify({ id: 'q1', stats: { state: 'FAILED' }, error: { message: 'abandoned', errorName: 'ABANDONED_QUERY' } }),
+          },
+    );
+    try {
+      const engine = new TrinoEngine({ url: trino.url, user: 't' });
+      assert.equal((await engine.poll({ engine: 'trino', queryId: 'q1', nextUri: `${trino.url}/other` })).state, 'LOST');
+      assert.equal((await engine.poll({ engine: 'trino', queryId: 'q1', nextUri: `${trino.url}/mine` })).state, 'LOST');
+    } finally {
+      trino.close();
+    }
+  });
+
+  it('keeps following a query that answers under its own id', async () => {
+    const trino = await fakeTrino(() => ({ status: 200, body: running('q1', 'http://x/next') }));
+    try {
+      const engine = new TrinoEngine({ url: trino.url, user: 't' });
+      const status = await engine.poll({ engine: 'trino', queryId: 'q1', nextUri: `${trino.url}/v1/statement/executing/q1/x/1` });
+      assert.equal(status.state, 'RUNNING');
+      assert.equal(status.handle.nextUri, 'http://x/next');
+    } finally {
+      trino.close();
+    }
+  });
+
+  it('marks a refused request permanent and an unreachable coordinator transient', async () => {
+    const trino = await fakeTrino(() => ({ status: 400, body: 'bad request' }));
+    const engine = new TrinoEngine({ url: trino.url, user: 't' });
+    try {
+      await assert.rejects(engine.submit({ sql: 'SELECT 1', idempotencyToken: 'tok', mayExist: false }), PermanentEngineError);
+    } finally {
+      trino.close();
+    }
+    const nobody = new TrinoEngine({ url: 'http://127.0.0.1:9', user: 't' });
+    await assert.rejects(nobody.submit({ sql: 'SELECT 1', idempotencyToken: 'tok', mayExist: false }), TransientEngineError);
   });
 });

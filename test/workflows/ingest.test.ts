@@ -3,7 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
-import type { BatchPlan, IngestInput, IngestResult, QueryOutcome } from '../../src/shared';
+import { OUTCOME_SEARCH_ATTRIBUTE, type BatchPlan, type IngestInput, type IngestResult, type QueryOutcome } from '../../src/shared';
 import { exportStackEnv } from '../support/stack';
 import { tableFor, uniqueName } from '../support/harness';
 
@@ -37,11 +37,19 @@ describe('ingestBatch decisions (scripted activities)', function () {
     error: { message, retryable },
   });
 
+  type Fakes = Pick<Activities, 'planBatch' | 'startMerge' | 'awaitQuery' | 'cleanupBatch'>;
+
   /** Runs one batch against fakes; returns the result (or the failure) and what the fakes saw. */
-  async function run(batch: BatchPlan, outcomes: Omit<QueryOutcome, 'handle'>[], input: Partial<IngestInput> = {}) {
+  async function run(
+    batch: BatchPlan,
+    outcomes: Omit<QueryOutcome, 'handle'>[],
+    input: Partial<IngestInput> = {},
+    overrides: Partial<Fakes> = {},
+    whileRunning?: (workflowId: string) => Promise<void>,
+  ) {
     const tokens: string[] = [];
     const cleaned: string[][] = [];
-    const activities: Pick<Activities, 'planBatch' | 'startMerge' | 'awaitQuery' | 'cleanupBatch'> = {
+    const activities: Fakes = {
       planBatch: async () => batch,
       startMerge: async ({ token }) => {
         tokens.push(token);
@@ -51,8 +59,10 @@ describe('ingestBatch decisions (scripted activities)', function () {
       cleanupBatch: async ({ files }) => {
         cleaned.push(files);
       },
+      ...overrides,
     };
     const taskQueue = uniqueName('wf_tq');
+    const workflowId = uniqueName('wf');
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
@@ -61,7 +71,11 @@ describe('ingestBatch decisions (scripted activities)', function () {
     });
     const outcome = await worker.runUntil(
       env.client.workflow
-        .execute('ingestBatch', { taskQueue, workflowId: uniqueName('wf'), args: [{ version: 1, table: def, ...input }] })
+        .start('ingestBatch', { taskQueue, workflowId, args: [{ version: 1, table: def, ...input }] })
+        .then(async (handle) => {
+          await whileRunning?.(workflowId);
+          return handle.result();
+        })
         .then(
           (result: IngestResult): { result?: IngestResult; error?: unknown } => ({ result }),
           (error: unknown): { result?: IngestResult; error?: unknown } => ({ error }),
@@ -111,5 +125,59 @@ describe('ingestBatch decisions (scripted activities)', function () {
     const watermark = { version: 1 as const, appliedThrough: '2026-11-22 00:00:00.000000' };
     const { result } = await run(plan(), [], { watermark });
     assert.equal(result?.watermark.appliedThrough, '2026-11-22 00:00:00.000000');
+  });
+
+  it('submits again with a new token when the engine lost the query, then cleans up once', async () => {
+    const lost: Omit<QueryOutcome, 'handle'> = { state: 'LOST', error: { message: 'Trino no longer knows query q1', retryable: true } };
+    const { result, tokens, cleaned } = await run(plan(), [lost]);
+    assert.equal(result?.outcome, 'merged');
+    assert.equal(result?.submissions, 2);
+    assert.notEqual(tokens[0], tokens[1]);
+    assert.deepEqual(cleaned, [plan().files]);
+  });
+
+  it('fails a step whose transient trouble outlasts limits.transientRetry, naming table, step and last error', async () => {
+    let attempts = 0;
+    const { error, tokens, cleaned } = await run(
+      plan(),
+      [],
+      { table: tableFor('wf_db', { limits: { transientRetry: '3s' } }) },
+      {
+        planBatch: async () => {
+          attempts++;
+          throw new Error('connect ECONNREFUSED 127.0.0.1:9000');
+        },
+      },
+    );
+    assert.ok(error instanceof WorkflowFailedError);
+    assert.match(String(error.cause?.message), /^table wf_db\.orders: step plan failed: .*ECONNREFUSED 127\.0\.0\.1:9000/);
+    assert.ok(attempts >= 2, `retried (${attempts} attempts)`);
+    assert.deepEqual(tokens, []);
+    assert.deepEqual(cleaned, []);
+  });
+
+  it('marks a run older than limits.overdueAfter as overdue, saying which step it waits on, until it ends', async () => {
+    let seen: { outcome?: unknown; details?: string } = {};
+    const { result } = await run(
+      plan(),
+      [],
+      { table: tableFor('wf_db', { limits: { overdueAfter: '1s' } }) },
+      {
+        awaitQuery: async ({ handle }) => {
+          await new Promise((resolve) => setTimeout(resolve, 4000));
+          return { handle, state: 'SUCCEEDED' };
+        },
+      },
+      async (workflowId) => {
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        const handle = env.client.workflow.getHandle(workflowId);
+        const description = await handle.describe();
+        const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+        seen = { outcome: description.typedSearchAttributes.get(OUTCOME_SEARCH_ATTRIBUTE), details: metadata.currentDetails };
+      },
+    );
+    assert.equal(seen.outcome, 'overdue');
+    assert.match(seen.details ?? '', /^wf_db\.orders: OVERDUE, await MERGE query q1 since \d{4}-/);
+    assert.equal(result?.outcome, 'merged');
   });
 });

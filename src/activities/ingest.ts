@@ -1,0 +1,110 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { checkChangeFile, widenKeyRange, type KeyRange } from '../changes/validate';
+import { selectBatch, type FilePosition } from '../changes/select';
+import type { TableDefinition } from '../config/schema';
+import type { QueryHandle } from '../engines/engine';
+import { renderMerge } from '../sql/merge';
+import { tableName, type BatchPlan, type QuarantinedFile } from '../shared';
+import { failFastOnPermanent } from './failures';
+import type { ActivityDeps } from './index';
+
+/** Athena rejects queries over 262,144 bytes; keep the file list well inside, leaving room for the MERGE itself. */
+const MAX_FILE_LIST_BYTES = 200_000;
+
+export const quarantineLocation = (def: TableDefinition): string => def.staging.location.replace(/\/$/, '__quarantine/');
+
+/** The I/O of one ingest batch: choose and check the files, submit the MERGE, clean up what it merged. */
+export function createIngestActivities(deps: ActivityDeps) {
+  const { engine, dialect, staging } = deps;
+
+  return {
+    /**
+     * Picks the batch and reads every file in it first: a bad row fails the batch (naming file and line) or, in
+     * quarantine mode, sends its whole file aside, before anything is merged.
+     */
+    async planBatch(input: { table: TableDefinition; cutoff: number; after?: FilePosition }): Promise<BatchPlan> {
+      const def = input.table;
+      return failFastOnPermanent(`table ${tableName(def)}: planning a batch`, async () => {
+        const listing = await staging.list(def.staging.location);
+        const selection = selectBatch(listing, {
+          location: def.staging.location,
+          cutoff: input.cutoff,
+          after: def.cleanup.mode === 'retain' ? input.after : undefined,
+          maxFiles: def.batch.maxFiles,
+          maxBytes: def.batch.maxBytes,
+          maxListBytes: MAX_FILE_LIST_BYTES,
+        });
+        const plan: BatchPlan = {
+          files: [],
+          bytes: 0,
+          rows: 0,
+          emptyFiles: 0,
+          deferredFiles: selection.deferred,
+          ignoredFiles: selection.ignored.slice(0, 20),
+          quarantined: [],
+        };
+        for (const file of selection.files) {
+          Context.current().heartbeat();
+          deps.failpoint?.('plan-read');
+          const check = checkChangeFile(def, file.uri, await staging.read(file.uri));
+          if (check.problems.length > 0) {
+            const detail = check.problems.map((p) => `line ${p.line}: ${p.problem}`).join('; ');
+            if (def.badInput === 'fail') {
+              throw ApplicationFailure.nonRetryable(
+                `table ${tableName(def)}: change file ${file.uri} has bad rows, nothing was merged: ${detail}`,
+                'BadChangeFile',
+              );
+            }
+            const movedTo = quarantineLocation(def);
+            await staging.move([file.uri], def.staging.location, movedTo);
+            const [first] = check.problems;
+            plan.quarantined.push({
+              uri: file.uri,
+              movedTo: movedTo + file.uri.slice(def.staging.location.length),
+              line: first.line,
+              problem: first.problem,
+            } satisfies QuarantinedFile);
+            continue;
+          }
+          plan.files.push(file.uri);
+          plan.bytes += file.size;
+          plan.rows += check.rows;
+          if (check.rows === 0) plan.emptyFiles++;
+          if (check.maxCommitTs && (!plan.maxCommitTs || check.maxCommitTs > plan.maxCommitTs)) plan.maxCommitTs = check.maxCommitTs;
+          plan.keyRange = widenKeyRange(plan.keyRange, check.keyRange);
+        }
+        // Quarantined files count as passed: the retain mode's position moves over them too.
+        const lastTaken = selection.files.at(-1);
+        if (lastTaken) plan.last = { lastModified: lastTaken.lastModified, uri: lastTaken.uri };
+        return plan;
+      });
+    },
+
+    /** Submits the batch's MERGE. The token is the run's and the submission's, so a retried start finds the same query. */
+    async startMerge(input: { table: TableDefinition; files: string[]; keyRange?: KeyRange; token: string }): Promise<QueryHandle> {
+      const mayExist = Context.current().info.attempt > 1;
+      const sql = renderMerge(input.table, dialect, input.files, input.keyRange);
+      deps.failpoint?.('before-submit');
+      return failFastOnPermanent(`table ${tableName(input.table)}: submitting the MERGE`, () =>
+        engine.submit({ sql, idempotencyToken: input.token, mayExist }),
+      );
+    },
+
+    /** Called only after the MERGE succeeded: delete (or archive) exactly the merged files. Safe to repeat. */
+    async cleanupBatch(input: { table: TableDefinition; files: string[] }): Promise<void> {
+      const def = input.table;
+      if (def.cleanup.mode === 'retain') return;
+      deps.failpoint?.('before-cleanup');
+      const chunk = deps.cleanupChunk ?? 1000;
+      await failFastOnPermanent(`table ${tableName(def)}: cleaning up merged files`, async () => {
+        for (let i = 0; i < input.files.length; i += chunk) {
+          const files = input.files.slice(i, i + chunk);
+          if (def.cleanup.mode === 'archive') await staging.move(files, def.staging.location, def.cleanup.location);
+          else await staging.delete(files);
+          Context.current().heartbeat(i);
+          deps.failpoint?.('cleanup-chunk');
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { isTerminal, TransientEngineError, type QueryHandle } from '../engines/engine';
+import type { QueryOutcome } from '../shared';
+import { failFastOnPermanent } from './failures';
+import type { ActivityDeps } from './index';
+
+export interface AwaitQueryInput {
+  /** Names the table and the statement in messages, e.g. `shop.orders MERGE`. */
+  label: string;
+  handle: QueryHandle;
+  /** How long the engine may stay unreachable before the wait fails (an engine restart takes well under this). */
+  transientRetryMs: number;
+}
+
+/** Submitting and following statements: the engine-neutral core every workflow step uses. */
+export function createQueryActivities(deps: ActivityDeps) {
+  const { engine } = deps;
+
+  return {
+    /** Submits one statement; the token makes a retried submit find the same query. */
+    async startStatement(input: { sql: string; token: string }): Promise<QueryHandle> {
+      const mayExist = Context.current().info.attempt > 1;
+      return failFastOnPermanent('submit', () => engine.submit({ sql: input.sql, idempotencyToken: input.token, mayExist }));
+    },
+
+    /**
+     * Follows a query to its end with backed-off polls. The latest handle rides in each heartbeat, so a retry on
+     * another worker resumes where this one stopped; a heartbeat timeout notices a dead worker within seconds, and
+     * the workflow's history holds one activity however long the query runs. Only a cancellation of the run cancels
+     * the query: a worker shutting down, or a heartbeat the server no longer accepts, leaves it to the next attempt.
+     */
+    async awaitQuery(input: AwaitQueryInput): Promise<QueryOutcome> {
+      const ctx = Context.current();
+      let handle: QueryHandle = (ctx.info.heartbeatDetails as QueryHandle | undefined) ?? input.handle;
+      const { initialMs, maxMs } = deps.poll ?? { initialMs: 100, maxMs: 2000 };
+      let delay = initialMs;
+      let unreachableSince: number | undefined;
+      for (;;) {
+        try {
+          const status = await failFastOnPermanent(`${input.label}: polling query ${handle.queryId}`, () => engine.poll(handle));
+          unreachableSince = undefined;
+          handle = status.handle;
+          if (isTerminal(status.state)) {
+            return { handle, state: status.state, stats: status.stats, updatedRows: status.updatedRows, error: status.error };
+          }
+        } catch (err) {
+          if (!(err instanceof TransientEngineError)) throw err;
+          unreachableSince ??= Date.now();
+          const seconds = Math.round((Date.now() - unreachableSince) / 1000);
+          if (Date.now() - unreachableSince > input.transientRetryMs) {
+            throw ApplicationFailure.nonRetryable(
+              `${input.label}: engine unreachable for ${seconds} s while awaiting query ${handle.queryId}: ${err.message}`,
+              'EngineUnavailable',
+            );
+          }
+          ctx.log.warn('engine unreachable while polling; polling on', {
+            label: input.label,
+            queryId: handle.queryId,
+            seconds,
+            error: err.message,
+          });
+          delay = Math.max(delay, 1000); // a restarting engine refuses fast: do not spin
+        }
+        ctx.heartbeat(handle);
+        deps.failpoint?.('await-query');
+        try {
+          await ctx.sleep(delay);
+        } catch (err) {
+          if (!(err instanceof CancelledFailure)) throw err;
+          if (ctx.cancellationDetails?.cancelRequested) await engine.cancel(handle);
+          else if (ctx.cancellationDetails?.workerShutdown) {
+            // Not a cancellation of the run: fail this attempt so another worker resumes from the heartbeat.
+            throw ApplicationFailure.retryable(`worker shut down while awaiting query ${handle.queryId}`, 'WorkerShutdown');
+          }
+          throw err;
+        }
+        delay = Math.min(maxMs, Math.ceil(delay * 1.5));
+      }
+    },
+  };
+}
+
+/**
+ * Runs a short, idempotent statement (DDL, metadata reads) to its end inside one activity. A fresh token each time:
+ * re-running DDL is harmless, while reusing a token could hand back an old execution (Athena) and skip re-creating a
+ * table dropped since.
+ */
+export async function runToEnd(deps: ActivityDeps, sql: string): Promise<void> {
+  let handle = await deps.engine.submit({ sql, idempotencyToken: `icetide-ddl-${randomUUID()}`, mayExist: false });
+  for (;;) {
+    const status = await deps.engine.poll(handle);
+    handle = status.handle;
+    if (status.state === 'SUCCEEDED') return;
+    if (isTerminal(status.state)) throw new Error(`query ${handle.queryId} ${status.state}: ${status.error?.message ?? ''}\n${sql}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
