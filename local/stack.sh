@@ -3,7 +3,8 @@
 #
 #   local/stack.sh install   build/download the pinned servers into the cache (idempotent, safe after an interrupt)
 #   local/stack.sh up        install if needed, start what is not running, wait until healthy (reuses a running stack)
-#   local/stack.sh down      stop what this stack started
+#   local/stack.sh down [svc...]  stop what this stack started (or only the named services: temporal minio trino)
+#   local/stack.sh kill svc...    SIGKILL the named services (fault tests); `up` starts them again
 #   local/stack.sh status    print what runs where; exit 1 unless all three are healthy
 #   local/stack.sh env       print the settings (sourceable) that the demo and tests read
 #
@@ -163,6 +164,17 @@ start_trino() {
   log "trino up at http://$ICETIDE_HOST:$ICETIDE_TRINO_PORT"
 }
 
+kill_one() {
+  local name=$1 pid
+  pid_alive "$name" || return 0
+  pid=$(cat "$RUN/$name.pid")
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
+  # Wait until it is gone: Trino's launcher refuses to start while the old process still exits.
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$RUN/$name.pid"
+  log "$name killed"
+}
+
 stop_one() {
   local name=$1 pid
   pid_alive "$name" || { rm -f "$RUN/$name.pid"; return 0; }
@@ -197,7 +209,13 @@ case $cmd in
     # Serialize concurrent `up`s (demo and tests at once) on one lock.
     exec 9>"$RUN/up.lock"; flock 9
     start_temporal; start_minio; start_trino ;;
-  down) stop_one trino; stop_one minio; stop_one temporal ;;
+  down)
+    shift
+    for s in "${@:-trino minio temporal}"; do for one in $s; do stop_one "$one"; done; done ;;
+  kill)
+    shift
+    [ $# -gt 0 ] || die "kill which service? (temporal minio trino)"
+    for s in "$@"; do kill_one "$s"; done ;;
   status)
     ok=0
     for s in temporal minio trino; do
@@ -205,5 +223,5 @@ case $cmd in
     done
     exit $ok ;;
   env) print_env ;;
-  *) die "unknown command '$cmd' (install | up | down | status | env)" ;;
+  *) die "unknown command '$cmd' (install | up | down [svc...] | kill svc... | status | env)" ;;
 esac

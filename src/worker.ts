@@ -12,6 +12,9 @@ export function workerOptions(config: RuntimeConfig, deps: ActivityDeps, connect
     activities: createActivities(deps),
     // Heartbeats carry no history; sending them often lets a cancelled run stop its query within a second or two.
     maxHeartbeatThrottleInterval: '1s',
+    // On SIGTERM/SIGINT short activities get this long to finish; a wait on a query then hands over to another
+    // worker through its last heartbeat (the query itself keeps running).
+    shutdownGraceTime: '5s',
   };
 }
 
@@ -21,17 +24,24 @@ export async function createWorker(config: RuntimeConfig, deps: ActivityDeps = c
   return Worker.create(workerOptions(config, deps, connection));
 }
 
+/**
+ * Runs a worker until SIGINT/SIGTERM (the Temporal runtime turns them into a graceful shutdown), then closes its
+ * connection so the process exits by itself.
+ */
+export async function runWorker(config: RuntimeConfig, deps: ActivityDeps = createActivityDeps(config)): Promise<void> {
+  const connection = await NativeConnection.connect({ address: config.ICETIDE_TEMPORAL_ADDRESS });
+  try {
+    const worker = await Worker.create(workerOptions(config, deps, connection));
+    console.log(`icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.ICETIDE_TEMPORAL_ADDRESS} (${config.ICETIDE_ENGINE})`);
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
 if (require.main === module) {
-  const config = loadRuntimeConfig();
-  createWorker(config)
-    .then((worker) => {
-      console.log(
-        `icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.ICETIDE_TEMPORAL_ADDRESS} (${config.ICETIDE_ENGINE})`,
-      );
-      return worker.run();
-    })
-    .catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
+  runWorker(loadRuntimeConfig()).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
 }

@@ -97,8 +97,11 @@ export const tableDefinitionSchema = z
         transientRetry: duration.default('10m'),
         /** A run older than this is marked overdue (IcetideOutcome=overdue). Default: 3 × schedule.every + 30m. */
         overdueAfter: duration.optional(),
-        /** Submissions of one batch's MERGE (commit conflicts, lost queries) before the run fails. */
-        maxSubmissions: z.number().int().min(1).max(20).default(5),
+        /**
+         * Submissions of one batch's MERGE (commit conflicts, lost queries, an engine still starting) before the run
+         * fails; with the backoff between them (1 s doubling to 30 s) the default spans about two minutes.
+         */
+        maxSubmissions: z.number().int().min(1).max(20).default(8),
       })
       .prefault({}),
   })

@@ -11,7 +11,7 @@ export interface TrinoEngineOptions {
   /** e.g. http://127.0.0.1:8080 */
   url: string;
   user: string;
-  /** Per HTTP request; a poll is one request. */
+  /** Per HTTP request; a poll is one long-poll of about a second. Below the activities' heartbeat timeout. */
   fetchTimeoutMillis?: number;
 }
 
@@ -66,9 +66,14 @@ export class TrinoEngine implements QueryEngine {
   async submit({ sql, idempotencyToken, mayExist }: SubmitRequest): Promise<QueryHandle> {
     const tag = trinoTag(idempotencyToken);
     const earlier = mayExist ? await this.findByTag(tag) : undefined;
-    // A failed earlier attempt committed nothing (Iceberg commits are atomic): only then submit again.
-    if (earlier && earlier.state !== 'FAILED') return { engine: 'trino', queryId: earlier.queryId };
-    const results = await this.call<TrinoResults>('POST', `${this.options.url}/v1/statement`, sql, tag);
+    if (earlier?.state === 'FINISHED') return { engine: 'trino', queryId: earlier.queryId };
+    if (earlier && earlier.state !== 'FAILED') {
+      // Submitted by an attempt that died before handing back its nextUri: nobody can drive that query now, and
+      // Trino would abandon it only after query.client.timeout (5 min). Stop it and submit again; Iceberg commits are
+      // atomic, so it either committed (and the versioned statement repeats as a no-op) or it never will.
+      await this.cancel({ engine: 'trino', queryId: earlier.queryId });
+    }
+    const results = await this.post(sql, tag);
     return { engine: 'trino', queryId: results.id, nextUri: results.nextUri };
   }
 
@@ -91,7 +96,7 @@ export class TrinoEngine implements QueryEngine {
 
   /** Runs a statement to its end and returns its rows; for short statements (DDL, lookups, tests). */
   async query(sql: string, source = 'icetide'): Promise<Record<string, unknown>[]> {
-    let results = await this.call<TrinoResults>('POST', `${this.options.url}/v1/statement`, sql, source);
+    let results = await this.post(sql, source);
     const rows: Record<string, unknown>[] = [];
     for (;;) {
       if (results.error) {
@@ -107,6 +112,13 @@ export class TrinoEngine implements QueryEngine {
       if (!results.nextUri) return rows;
       results = await this.call<TrinoResults>('GET', results.nextUri);
     }
+  }
+
+  /** Submits a statement. A coordinator still starting up refuses it at once: that is worth a retry, not a failure. */
+  private async post(sql: string, source: string): Promise<TrinoResults> {
+    const results = await this.call<TrinoResults>('POST', `${this.options.url}/v1/statement`, sql, source);
+    if (results.error?.errorName === 'SERVER_STARTING_UP') throw new TransientEngineError(`Trino at ${this.options.url} is starting up`);
+    return results;
   }
 
   private async findByTag(tag: string): Promise<{ queryId: string; state: string } | undefined> {
@@ -160,7 +172,7 @@ export class TrinoEngine implements QueryEngine {
     if (source) headers['X-Trino-Source'] = source;
     let response: Response;
     try {
-      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.options.fetchTimeoutMillis ?? 60_000) });
+      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.options.fetchTimeoutMillis ?? 10_000) });
     } catch (err) {
       throw new TransientEngineError(`Trino at ${this.options.url} unreachable: ${(err as Error).message}`);
     }

@@ -103,7 +103,7 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
     const again = outcome.state === 'LOST' || (outcome.state === 'FAILED' && outcome.error?.retryable);
     if (again && submission < def.limits.maxSubmissions) {
       // Commit conflicts clear when the other writer is done: back off with jitter (workflow Math.random is seeded).
-      await sleep(Math.round(1000 * 2 ** (submission - 1) * (0.5 + Math.random())));
+      await sleep(Math.round(Math.min(30_000, 1000 * 2 ** (submission - 1)) * (0.5 + Math.random())));
       continue;
     }
     progress.finish('failed', reason);

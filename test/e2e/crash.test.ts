@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { Failpoint } from '../../src/activities';
 import type { ChangeEvent } from '../../src/changes/dms-csv';
 import type { IngestResult } from '../../src/shared';
 import { trinoTag } from '../../src/engines/trino';
@@ -36,7 +37,7 @@ describe('crash safety: the worker is SIGKILLed mid-batch', function () {
   });
   after(async () => h?.close());
 
-  const cases: { failpoint: string; when: string; mergedBeforeCrash: boolean }[] = [
+  const cases: { failpoint: Failpoint; when: string; mergedBeforeCrash: boolean }[] = [
     { failpoint: 'await-query', when: 'after the MERGE was submitted, before it finished', mergedBeforeCrash: false },
     { failpoint: 'before-cleanup', when: 'between MERGE success and cleanup', mergedBeforeCrash: true },
     { failpoint: 'cleanup-chunk', when: 'during cleanup (one of three files deleted)', mergedBeforeCrash: true },

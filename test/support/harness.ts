@@ -4,7 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { workerOptions } from '../../src/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { createActivities, type ActivityDeps } from '../../src/activities';
+import { createActivities, type ActivityDeps, type Failpoint } from '../../src/activities';
 import { renderDmsCsv, type ChangeEvent } from '../../src/changes/dms-csv';
 import { loadRuntimeConfig, type RuntimeConfig } from '../../src/config/runtime';
 import { parseTableDefinition, type TableDefinition, type TableDefinitionInput } from '../../src/config/schema';
@@ -125,11 +125,11 @@ export function useStackWithWorker(queuePrefix: string): { h: Harness; taskQueue
   return context;
 }
 
-/** A worker in its own process that SIGKILLs itself when the activities reach `failpoint`. */
-export function spawnCrashingWorker(taskQueue: string, failpoint: string): ChildProcess {
+/** A worker in its own process that sends itself `signal` when the activities first reach `failpoint`. */
+export function spawnCrashingWorker(taskQueue: string, failpoint: Failpoint, signal: NodeJS.Signals = 'SIGKILL'): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/fixtures/crash-worker.ts')], {
     cwd: repoRoot,
-    env: { ...process.env, ICETIDE_TASK_QUEUE: taskQueue, ICETIDE_FAILPOINT: failpoint },
+    env: { ...process.env, ICETIDE_TASK_QUEUE: taskQueue, ICETIDE_FAILPOINT: failpoint, ICETIDE_FAILPOINT_SIGNAL: signal },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 }

@@ -103,13 +103,14 @@ describe('ingestBatch decisions (scripted activities)', function () {
     assert.deepEqual(cleaned, []);
   });
 
-  it('gives up after five submissions of a retryable failure, deleting nothing', async () => {
+  it('gives up after limits.maxSubmissions submissions of a retryable failure, deleting nothing', async () => {
     const { error, cleaned, tokens } = await run(
       plan(),
-      Array.from({ length: 5 }, () => failed(true, 'ICEBERG_COMMIT_ERROR: busy')),
+      Array.from({ length: 3 }, () => failed(true, 'ICEBERG_COMMIT_ERROR: busy')),
+      { table: tableFor('wf_db', { limits: { maxSubmissions: 3 } }) },
     );
     assert.ok(error instanceof WorkflowFailedError);
-    assert.equal(tokens.length, 5);
+    assert.equal(tokens.length, 3);
     assert.deepEqual(cleaned, []);
   });
 
