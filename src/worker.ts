@@ -32,7 +32,9 @@ export async function runWorker(config: RuntimeConfig, deps: ActivityDeps = crea
   const connection = await NativeConnection.connect({ address: config.ICETIDE_TEMPORAL_ADDRESS });
   try {
     const worker = await Worker.create(workerOptions(config, deps, connection));
-    console.log(`icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.ICETIDE_TEMPORAL_ADDRESS} (${config.ICETIDE_ENGINE})`);
+    console.log(
+      `icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.ICETIDE_TEMPORAL_ADDRESS} (${config.ICETIDE_ENGINE})`,
+    );
     await worker.run();
   } finally {
     await connection.close();

@@ -16,7 +16,7 @@ export interface StagedFile {
 }
 
 export function parseS3Uri(uri: string): { bucket: string; key: string } {
-  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri);
+  const match = /^s3:\/\/([^/]+)\/([\s\S]*)$/.exec(uri); // a key may hold any character, newlines too
   if (!match) throw new Error(`not an s3:// URI: ${uri}`);
   return { bucket: match[1], key: match[2] };
 }

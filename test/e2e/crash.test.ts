@@ -37,15 +37,17 @@ describe('crash safety: the worker is SIGKILLed mid-batch', function () {
   });
   after(async () => h?.close());
 
-  const cases: { failpoint: Failpoint; when: string; mergedBeforeCrash: boolean }[] = [
-    { failpoint: 'await-query', when: 'after the MERGE was submitted, before it finished', mergedBeforeCrash: false },
-    { failpoint: 'before-cleanup', when: 'between MERGE success and cleanup', mergedBeforeCrash: true },
-    { failpoint: 'cleanup-chunk', when: 'during cleanup (one of three files deleted)', mergedBeforeCrash: true },
+  const cases: { failpoint: Failpoint; signal?: 'SIGTERM'; when: string; mergedBeforeCrash?: boolean }[] = [
+    { failpoint: 'await-query', when: 'killed after the MERGE was submitted, before it finished', mergedBeforeCrash: false },
+    { failpoint: 'before-cleanup', when: 'killed between MERGE success and cleanup', mergedBeforeCrash: true },
+    { failpoint: 'cleanup-chunk', when: 'killed during cleanup (one of three files deleted)', mergedBeforeCrash: true },
+    // A graceful stop drains: the wait hands over through its heartbeat, the query keeps running, the process exits 0.
+    { failpoint: 'await-query', signal: 'SIGTERM', when: 'stopped with SIGTERM while awaiting the MERGE' },
   ];
 
-  for (const { failpoint, when, mergedBeforeCrash } of cases) {
-    it(`finishes the batch on a new worker when killed ${when}`, async () => {
-      const def = tableFor(uniqueName(`crash_${failpoint.replace('-', '_')}`));
+  for (const { failpoint, signal, when, mergedBeforeCrash } of cases) {
+    it(`finishes the batch on a new worker when ${when}`, async () => {
+      const def = tableFor(uniqueName(`crash_${failpoint.replace('-', '_')}${signal ? '_term' : ''}`));
       await createTable(h, def);
       const reference = new ReferenceTable(def.primaryKey);
       const files = [
@@ -65,8 +67,9 @@ describe('crash safety: the worker is SIGKILLed mid-batch', function () {
         args: [{ version: 1, table: def }],
       });
 
-      const crashing = spawnCrashingWorker(taskQueue, failpoint);
-      assert.equal(await exited(crashing), 'SIGKILL', 'the worker died at the failpoint');
+      const crashing = spawnCrashingWorker(taskQueue, failpoint, signal);
+      if (signal) assert.equal(await exited(crashing), 0, 'the worker drained and exited cleanly');
+      else assert.equal(await exited(crashing), 'SIGKILL', 'the worker died at the failpoint');
 
       // What the crash left: never a file gone whose rows are not in the table.
       const left = await listUris(h, def.staging.location);

@@ -31,7 +31,11 @@ function changeStream(seed: number) {
       seq++;
       const op = (['I', 'U', 'U', 'D'] as const)[Math.floor(random() * 4)];
       const ts = new Date(Date.UTC(2026, 10, 21, 12) + seq * 1000).toISOString().replace('T', ' ').replace('Z', '000');
-      return { op, ts, values: { tenant: 't', id: 1 + Math.floor(random() * 20), seq, name: `n${seq}`, amount: (random() * 100).toFixed(2) } };
+      return {
+        op,
+        ts,
+        values: { tenant: 't', id: 1 + Math.floor(random() * 20), seq, name: `n${seq}`, amount: (random() * 100).toFixed(2) },
+      };
     });
 }
 
@@ -85,14 +89,20 @@ describe('faults on the real stack: engine, S3 and Temporal restarts mid-batch',
     const taskQueue = uniqueName('fault_tq');
     const worker = await startWorker(h, taskQueue, { ...h.deps, failpoint });
     try {
-      const handle = await h.client.workflow.start('ingestBatch', { taskQueue, workflowId: uniqueName('fault'), args: [{ version: 1, table: def }] });
+      const handle = await h.client.workflow.start('ingestBatch', {
+        taskQueue,
+        workflowId: uniqueName('fault'),
+        args: [{ version: 1, table: def }],
+      });
       const result = await resultThroughRestarts(handle);
       const recoveredMs = Date.now() - injectedAt;
       await restarted;
       assert.ok(restarted, 'the fault was injected');
       assert.equal(result.outcome, 'merged');
       assert.equal(result.files, 3);
-      console.log(`      fault at ${at}: table caught up ${(recoveredMs / 1000).toFixed(1)} s after the fault (${result.submissions} submission(s))`);
+      console.log(
+        `      fault at ${at}: table caught up ${(recoveredMs / 1000).toFixed(1)} s after the fault (${result.submissions} submission(s))`,
+      );
     } finally {
       await worker.stop();
     }

@@ -202,6 +202,32 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
     assert.deepEqual(asStrings(await currentRows(stack.h, def), ['id']), [{ id: '1' }]);
   });
 
+  it('merges files with hostile object keys safely, and leaves names the engine hides untouched', async () => {
+    const def = tableFor(uniqueName('hostile'));
+    await createTable(stack.h, def);
+    const reference = new ReferenceTable(def.primaryKey);
+    const keys = [
+      "it's'); DROP TABLE orders; --.csv",
+      'semi;colon -- dash.csv',
+      'new\nline.csv',
+      'ünïcødé-日本 %2F+.csv',
+      `${'d'.repeat(240)}/${'e'.repeat(240)}/${'f'.repeat(240)}/${'g'.repeat(200)}.csv`,
+    ];
+    for (const [i, key] of keys.entries()) {
+      const events = [ev('I', i + 1, 'h', i + 1, 1, `row-${i}`, '1.00')];
+      await putChangeFile(stack.h, def, key, events);
+      reference.deliver(key, events);
+    }
+    const hidden = [await putChangeFile(stack.h, def, '_hidden.csv', 'I,2026-11-21 10:00:00,h,99,1,x,1.00\n')];
+    hidden.push(await putChangeFile(stack.h, def, '.also-hidden.csv', 'I,2026-11-21 10:00:00,h,98,1,x,1.00\n'));
+    const result = await runBatch(def);
+    assert.equal(result.outcome, 'merged');
+    assert.equal(result.files, keys.length);
+    assert.equal(result.ignoredFiles, 2);
+    await expectTableEquals(def, reference, 'after merging hostile keys');
+    assert.deepEqual(await listUris(stack.h, def.staging.location), hidden.sort(), 'only the hidden files are left');
+  });
+
   it('archive mode moves exactly the merged files under the archive location', async () => {
     const database = uniqueName('archive');
     const archive = `s3://icetide-staging/${database}-archive/orders/`;

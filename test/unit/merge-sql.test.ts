@@ -27,6 +27,25 @@ describe('renderMerge / renderDedupedSource', () => {
     assert.ok(!sql.includes("o'brien"));
   });
 
+  it('confines hostile object keys to their string literals: the statement around them is the same as for plain keys', () => {
+    const hostile = [
+      "it's'); DROP TABLE shop.orders; --.csv",
+      'new\nline -- ; .csv',
+      "ünï/cødé-日本 '' \\ %2F.csv",
+      `${'d'.repeat(240)}/${'e'.repeat(240)}/${'f'.repeat(240)}/${'g'.repeat(240)}.csv`,
+    ].map((key) => `s3://bucket/cdc/orders/${key}`);
+    const plain = hostile.map((_, i) => `s3://bucket/cdc/orders/plain${i}.csv`);
+    // Strip every well-formed SQL string literal: what remains is the statement's structure.
+    const structure = (sql: string) => sql.replace(/'(?:[^']|'')*'/g, "'…'");
+    for (const dialect of [trinoDialect(), athenaDialect()]) {
+      const sql = renderMerge(def(), dialect, hostile);
+      assert.equal(structure(sql), structure(renderMerge(def(), dialect, plain)));
+      // And each literal reads back as exactly its key.
+      const literals = [...sql.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1].replace(/''/g, "'"));
+      for (const uri of hostile) assert.ok(literals.includes(uri), uri);
+    }
+  });
+
   it('throws on an empty file list', () => {
     assert.throws(() => renderMerge(def(), trinoDialect(), []), /at least one change file/);
   });
