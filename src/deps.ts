@@ -1,6 +1,7 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { ActivityDeps } from './activities';
+import { durationMillis } from './config/duration';
 import type { RuntimeConfig } from './config/runtime';
 import { AthenaEngine } from './engines/athena';
 import { TrinoEngine } from './engines/trino';
@@ -21,6 +22,7 @@ export function createS3Client(config: RuntimeConfig): S3Client {
 /** The adapters the activities do their I/O through, built from the validated runtime config. */
 export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
   const staging = new StagingStore(createS3Client(config));
+  const minRetentionMs = durationMillis(config.ICETIDE_MIN_RETENTION);
   if (config.ICETIDE_ENGINE === 'athena') {
     return {
       engine: new AthenaEngine({
@@ -32,6 +34,7 @@ export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
       }),
       dialect: athenaDialect(config.ICETIDE_ATHENA_CATALOG),
       staging,
+      minRetentionMs,
       // Athena's GetQueryExecution answers at once: poll less eagerly than Trino's long-poll.
       poll: { initialMs: 250, maxMs: 5000 },
     };
@@ -40,6 +43,7 @@ export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
     engine: new TrinoEngine({ url: config.ICETIDE_TRINO_URL, user: config.ICETIDE_TRINO_USER }),
     dialect: trinoDialect({ iceberg: config.ICETIDE_TRINO_ICEBERG_CATALOG, hive: config.ICETIDE_TRINO_HIVE_CATALOG }),
     staging,
+    minRetentionMs,
     warehouse: config.ICETIDE_WAREHOUSE,
     // Each poll is a long-poll (Trino holds the request until the state changes, up to a second): no need to wait.
     poll: { initialMs: 10, maxMs: 200 },

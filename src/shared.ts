@@ -12,6 +12,8 @@ export const TASK_QUEUE = 'icetide';
 
 export const tableName = (def: Pick<TableDefinition, 'database' | 'table'>): string => `${def.database}.${def.table}`;
 export const ingestScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string => `icetide:ingest:${tableName(def)}`;
+export const maintainScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string =>
+  `icetide:maintain:${tableName(def)}`;
 
 /** Registered on the dev server at start (local/stack.sh) so runs can be filtered by table in the UI. */
 export const TABLE_SEARCH_ATTRIBUTE = defineSearchAttributeKey('IcetideTable', SearchAttributeType.KEYWORD);
@@ -33,6 +35,49 @@ export interface IngestInput {
   table: TableDefinition;
   /** Where to start; when absent, the previous scheduled run's result (workflowInfo().lastResult) is used. */
   watermark?: Watermark;
+  /**
+   * Tombstones of changes older than this (`yyyy-MM-dd HH:mm:ss.ffffff`) may have been purged: an older change could
+   * resurrect a deleted row, so it is refused as bad input. Maintenance sets it in the ingest schedule's arguments.
+   */
+  purgedThrough?: string;
+}
+
+/** The statements of a maintenance run, in the order they run. */
+export type MaintenanceStep = 'properties' | 'purge' | 'compaction' | 'expiry' | 'orphans';
+
+export interface MaintainInput {
+  version: 1;
+  table: TableDefinition;
+}
+
+/** The table's files as its Iceberg metadata lists them. */
+export interface FileStats {
+  dataFiles: number;
+  deleteFiles: number;
+  bytes: number;
+  partitions: number;
+  /** Partitions holding more than one data file, or any delete file: what compaction is for. */
+  partitionsToCompact: number;
+}
+
+export interface SnapshotStats {
+  snapshots: number;
+  /** Older than the retention: what expiry should remove. */
+  expirable: number;
+}
+
+export interface MaintainResult {
+  version: 1;
+  table: string;
+  outcome: 'maintained';
+  /** Tombstone mode only. */
+  purge?: { horizon: string; tombstones: number; millis: number };
+  compaction: { rounds: number; before: FileStats; after: FileStats; millis: number };
+  expiry: { rounds: number; before: SnapshotStats; after: SnapshotStats; filesDeleted: number; millis: number };
+  /** Trino only: Athena's VACUUM removes orphan files together with the snapshots. */
+  orphans?: { filesDeleted: number; millis: number };
+  /** Things that did not go as they should without failing the run (e.g. a VACUUM that removed nothing). */
+  warnings: string[];
 }
 
 export interface QuarantinedFile {

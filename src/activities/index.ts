@@ -3,6 +3,7 @@ import type { Dialect } from '../sql/dialect';
 import type { StagingStore } from '../storage/staging';
 import { createDdlActivities } from './ddl';
 import { createIngestActivities } from './ingest';
+import { createMaintainActivities } from './maintain';
 import { createQueryActivities } from './query';
 
 export { quarantineLocation } from './ingest';
@@ -18,6 +19,8 @@ export interface ActivityDeps {
   warehouse?: string;
   /** Poll back-off: starts at initialMs, grows ×1.5 to maxMs. */
   poll?: { initialMs: number; maxMs: number };
+  /** The shortest snapshot or orphan retention maintenance accepts (ICETIDE_MIN_RETENTION); default one day. */
+  minRetentionMs?: number;
   /** Files deleted per cleanup step. */
   cleanupChunk?: number;
   /** Test hook: called at named points so a crash or fault test can act exactly there. */
@@ -26,7 +29,12 @@ export interface ActivityDeps {
 
 /** Every activity icetide's workflows call; each does its I/O through the adapters in `deps`. */
 export function createActivities(deps: ActivityDeps) {
-  return { ...createQueryActivities(deps), ...createIngestActivities(deps), ...createDdlActivities(deps) };
+  return {
+    ...createQueryActivities(deps),
+    ...createIngestActivities(deps),
+    ...createMaintainActivities(deps),
+    ...createDdlActivities(deps),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -22,7 +22,7 @@ export function createIngestActivities(deps: ActivityDeps) {
      * Picks the batch and reads every file in it first: a bad row fails the batch (naming file and line) or, in
      * quarantine mode, sends its whole file aside, before anything is merged.
      */
-    async planBatch(input: { table: TableDefinition; cutoff: number; after?: FilePosition }): Promise<BatchPlan> {
+    async planBatch(input: { table: TableDefinition; cutoff: number; after?: FilePosition; purgedThrough?: string }): Promise<BatchPlan> {
       const def = input.table;
       return failFastOnPermanent(`table ${tableName(def)}: planning a batch`, async () => {
         const listing = await staging.list(def.staging.location);
@@ -46,7 +46,7 @@ export function createIngestActivities(deps: ActivityDeps) {
         for (const file of selection.files) {
           Context.current().heartbeat();
           deps.failpoint?.('plan-read');
-          const check = checkChangeFile(def, file.uri, await staging.read(file.uri));
+          const check = checkChangeFile(def, file.uri, await staging.read(file.uri), input.purgedThrough);
           if (check.problems.length > 0) {
             const detail = check.problems.map((p) => `line ${p.line}: ${p.problem}`).join('; ');
             if (def.badInput === 'fail') {

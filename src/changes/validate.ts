@@ -63,10 +63,11 @@ const normalizeTimestamp = (ts: string): string => {
 const MAX_PROBLEMS = 10;
 
 /**
- * Checks a DMS CSV change file row by row before anything is merged: field count, Op, commit time, key columns and
- * values that would not cast. Line numbers are 1-based lines of the file.
+ * Checks a DMS CSV change file row by row before anything is merged: field count, Op, commit time, key columns,
+ * values that would not cast, and changes too late to merge (older than the tombstone purge horizon). Line numbers
+ * are 1-based lines of the file.
  */
-export function checkChangeFile(def: TableDefinition, uri: string, text: string): FileCheck {
+export function checkChangeFile(def: TableDefinition, uri: string, text: string, purgedThrough?: string): FileCheck {
   const check: FileCheck = { uri, rows: 0, problems: [] };
   const report = (line: number, problem: string) => {
     if (check.problems.length < MAX_PROBLEMS) check.problems.push({ line, problem });
@@ -103,6 +104,9 @@ export function checkChangeFile(def: TableDefinition, uri: string, text: string)
     else {
       const ts = normalizeTimestamp(commitTs);
       if (!check.maxCommitTs || ts > check.maxCommitTs) check.maxCommitTs = ts;
+      if (purgedThrough && ts < purgedThrough) {
+        report(line, `commit time ${ts} is older than the tombstone purge horizon ${purgedThrough}: it could resurrect a deleted row`);
+      }
     }
     const firstKey = def.columns.findIndex((c) => c.name === def.primaryKey[0]);
     if (['bigint', 'int'].includes(def.columns[firstKey].type) && VALUE_CHECKS.bigint(values[firstKey])) {

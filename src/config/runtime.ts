@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DURATION } from './duration';
 
 /** Where icetide's worker and CLI connect. Read from the environment once, at the edge. No credentials in payloads. */
 const runtimeSchema = z
@@ -28,6 +29,11 @@ const runtimeSchema = z
     ICETIDE_S3_REGION: z.string().default('us-east-1'),
     ICETIDE_S3_ACCESS_KEY: z.string().optional(),
     ICETIDE_S3_SECRET_KEY: z.string().optional(),
+    /**
+     * The shortest snapshot or orphan-file retention a maintenance run accepts: below it, a reader or a write in
+     * flight could lose files. Match the engine's own floor (Trino iceberg.*.min-retention, 7d by default).
+     */
+    ICETIDE_MIN_RETENTION: z.string().regex(DURATION, 'a duration such as 0s, 1h or 7d').default('1d'),
   })
   .refine((env) => !env.ICETIDE_S3_ACCESS_KEY === !env.ICETIDE_S3_SECRET_KEY, {
     message: 'set both ICETIDE_S3_ACCESS_KEY and ICETIDE_S3_SECRET_KEY, or neither',

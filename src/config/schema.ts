@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DURATION } from './duration';
+import { DURATION, durationMillis } from './duration';
 
 /** Validated once at the edge (YAML, CLI, tests); everything after works with the inferred types. */
 
@@ -86,6 +86,41 @@ export const tableDefinitionSchema = z
     deletes: z.enum(['tombstone', 'hard']).default('tombstone'),
     /** fail: a batch with a bad row fails, naming file and line. quarantine: such files are moved aside whole. */
     badInput: z.enum(['fail', 'quarantine']).default('fail'),
+    /** Daily upkeep: compaction, tombstone purge, snapshot expiry, orphan files. A table without the block gets it all. */
+    maintenance: z
+      .object({
+        /** When the daily run starts, in the time zone's wall-clock time. */
+        schedule: z
+          .object({
+            at: z
+              .string()
+              .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day HH:MM')
+              .default('03:00'),
+            timeZone: z.string().default('UTC'),
+          })
+          .prefault({}),
+        /** Files smaller than this are rewritten (with their deletes applied) into files of about this size. */
+        targetFileSize: z
+          .string()
+          .regex(/^\d+(MB|GB)$/, 'a size such as 128MB or 1GB')
+          .default('128MB'),
+        retain: z
+          .object({
+            /** Snapshots younger than this stay readable by time travel. */
+            snapshots: duration.default('5d'),
+            /** Unreferenced files younger than this are kept (a write in flight has not referenced its files yet). */
+            orphans: duration.default('7d'),
+            /**
+             * Tombstones younger than this are kept. It is the table's late-arrival window: once tombstones are
+             * purged, a change older than the purge horizon is refused as bad input, never merged.
+             */
+            tombstones: duration.default('7d'),
+          })
+          .prefault({}),
+        /** Athena repeats OPTIMIZE and VACUUM while it answers *_MORE_RUNS_NEEDED; at most this many rounds each. */
+        maxRounds: z.number().int().min(1).max(100).default(10),
+      })
+      .prefault({}),
     /** How long a run may wait on trouble before it fails or says so. */
     limits: z
       .object({
@@ -121,6 +156,14 @@ export const tableDefinitionSchema = z
       const column = /\(([a-z_][a-z0-9_]*)/.exec(spec)?.[1] ?? spec;
       if (!names.has(column))
         ctx.addIssue({ code: 'custom', message: `partition column ${column} is not in columns`, path: ['partitioning'] });
+    }
+    const lateArrival = durationMillis(def.schedule.lag) + durationMillis(def.schedule.every);
+    if (durationMillis(def.maintenance.retain.tombstones) <= lateArrival) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `tombstones must be kept longer than schedule.lag + schedule.every (${def.schedule.lag} + ${def.schedule.every}), or every change would arrive too late`,
+        path: ['maintenance', 'retain', 'tombstones'],
+      });
     }
     if (def.cleanup.mode === 'archive' && def.cleanup.location.startsWith(def.staging.location)) {
       ctx.addIssue({ code: 'custom', message: 'the archive must lie outside the staging location', path: ['cleanup'] });

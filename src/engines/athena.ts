@@ -1,13 +1,16 @@
 import {
   AthenaClient,
   GetQueryExecutionCommand,
+  GetQueryResultsCommand,
   InvalidRequestException,
   QueryExecutionState,
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
   type QueryExecutionStatus,
 } from '@aws-sdk/client-athena';
+import { randomUUID } from 'node:crypto';
 import {
+  isTerminal,
   TransientEngineError,
   type QueryEngine,
   type QueryError,
@@ -126,6 +129,32 @@ export class AthenaEngine implements QueryEngine {
 
   async cancel(handle: QueryHandle): Promise<void> {
     await send(() => this.options.client.send(new StopQueryExecutionCommand({ QueryExecutionId: handle.queryId })));
+  }
+
+  /** A short read to its end: every value comes back as Athena's text (VarCharValue), the header row dropped. */
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    const handle = await this.submit({ sql, idempotencyToken: `icetide-read-${randomUUID()}`, mayExist: false });
+    for (let delay = 200; ; delay = Math.min(2000, delay * 2)) {
+      const status = await this.poll(handle);
+      if (status.state === 'SUCCEEDED') break;
+      if (isTerminal(status.state)) throw new Error(`Athena query ${handle.queryId} ${status.state}: ${status.error?.message ?? ''}`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    const rows: Record<string, unknown>[] = [];
+    let columns: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await send(() =>
+        this.options.client.send(new GetQueryResultsCommand({ QueryExecutionId: handle.queryId, NextToken: token })),
+      );
+      columns = page.ResultSet?.ResultSetMetadata?.ColumnInfo?.map((c) => c.Name ?? '') ?? columns;
+      const data = page.ResultSet?.Rows ?? [];
+      for (const row of token === undefined ? data.slice(1) : data) {
+        rows.push(Object.fromEntries(columns.map((name, i) => [name, row.Data?.[i]?.VarCharValue ?? null])));
+      }
+      token = page.NextToken;
+    } while (token);
+    return rows;
   }
 }
 

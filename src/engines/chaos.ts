@@ -46,6 +46,10 @@ export class ChaosEngine implements QueryEngine {
     return this.inner.cancel(handle);
   }
 
+  query(sql: string): Promise<Record<string, unknown>[]> {
+    return this.inner.query(sql);
+  }
+
   private fail(what: string): never {
     this.injected.transient++;
     throw new TransientEngineError(`chaos: ${what}`);

@@ -61,6 +61,8 @@ export interface QueryEngine {
   /** One observation; for Trino this also advances the protocol, which keeps the query alive. */
   poll(handle: QueryHandle): Promise<QueryStatus>;
   cancel(handle: QueryHandle): Promise<void>;
+  /** Runs a short read (metadata tables, lookups) to its end and returns its rows; values as the engine sends them. */
+  query(sql: string): Promise<Record<string, unknown>[]>;
 }
 
 export const isTerminal = (state: QueryState): state is TerminalState => state !== 'QUEUED' && state !== 'RUNNING';

@@ -13,6 +13,8 @@ export interface Dialect {
   staging(def: TableDefinition): string;
   /** The view readers use in tombstone mode: live rows only. */
   currentView(def: TableDefinition): string;
+  /** An Iceberg metadata table of the target, e.g. `files` → "t$files". */
+  metadataTable(def: TableDefinition, kind: 'files' | 'snapshots'): string;
   /** DDL type of a column in the CREATE TABLE of each kind of table. */
   ddlType(type: ColumnType): string;
 }
@@ -40,6 +42,7 @@ export function trinoDialect(catalogs: { iceberg: string; hive: string } = { ice
     target: (def) => qualify(catalogs.iceberg, def.database, def.table),
     staging: (def) => qualify(catalogs.hive, def.database, def.table + STAGING_SUFFIX),
     currentView: (def) => qualify(catalogs.iceberg, def.database, def.table + CURRENT_VIEW_SUFFIX),
+    metadataTable: (def, kind) => qualify(catalogs.iceberg, def.database, `${def.table}$${kind}`),
     ddlType: dmlType,
   };
 }
@@ -50,6 +53,7 @@ export function athenaDialect(catalog = 'awsdatacatalog'): Dialect {
     target: (def) => qualify(catalog, def.database, def.table),
     staging: (def) => qualify(catalog, def.database, def.table + STAGING_SUFFIX),
     currentView: (def) => qualify(catalog, def.database, def.table + CURRENT_VIEW_SUFFIX),
+    metadataTable: (def, kind) => qualify(catalog, def.database, `${def.table}$${kind}`),
     // Athena's CREATE TABLE takes Hive type names.
     ddlType: (type) => (type === 'string' ? 'string' : type === 'timestamp' ? 'timestamp' : type),
   };

@@ -2,8 +2,8 @@ import { Client, Connection } from '@temporalio/client';
 import { Command } from 'commander';
 import { loadRuntimeConfig } from '../config/runtime';
 import { loadTableDefinition } from '../config/load';
-import { ingestScheduleId, tableName, type IngestResult } from '../shared';
-import { applyIngestSchedule, triggerIngest } from './schedule';
+import { ingestScheduleId, maintainScheduleId, TABLE_SEARCH_ATTRIBUTE, tableName, type IngestResult, type MaintainResult } from '../shared';
+import { applyIngestSchedule, applyMaintainSchedule, triggerIngest } from './schedule';
 
 /**
  * icetide's command line: manage a table's ingest schedule. Tables are created by the worker's engine on `apply`
@@ -23,12 +23,36 @@ const program = new Command('icetide').description('Keep Iceberg tables in step 
 
 program
   .command('apply <table.yaml>')
-  .description('create or update the table (staging, Iceberg target, current view) and its ingest schedule')
+  .description('create or update the table (staging, Iceberg target, current view), its ingest and maintenance schedules')
   .action((file: string) =>
     withClient(async (client, taskQueue) => {
       const def = await loadTableDefinition(file);
       await client.workflow.execute('ensureTable', { taskQueue, workflowId: `icetide:ddl:${tableName(def)}`, args: [def] });
-      console.log(`table ${tableName(def)} ready; schedule ${await applyIngestSchedule(client, def, taskQueue)} applied`);
+      const schedules = [await applyIngestSchedule(client, def, taskQueue), await applyMaintainSchedule(client, def, taskQueue)];
+      console.log(`table ${tableName(def)} ready; schedules ${schedules.join(' and ')} applied`);
+    }),
+  );
+
+program
+  .command('maintain <table.yaml>')
+  .description('run the table\'s maintenance now (compaction, tombstone purge, snapshot expiry, orphan files) and wait')
+  .action((file: string) =>
+    withClient(async (client, taskQueue) => {
+      const def = await loadTableDefinition(file);
+      const result: MaintainResult = await client.workflow.execute('maintainTable', {
+        taskQueue,
+        workflowId: `${maintainScheduleId(def)}:now`,
+        args: [{ version: 1, table: def }],
+        typedSearchAttributes: [{ key: TABLE_SEARCH_ATTRIBUTE, value: tableName(def) }],
+        staticSummary: `maintenance of ${tableName(def)} (icetide maintain)`,
+      });
+      const { before, after } = result.compaction;
+      console.log(
+        `${result.table}: data files ${before.dataFiles} → ${after.dataFiles}, delete files ${before.deleteFiles} → ${after.deleteFiles}, ` +
+          `snapshots ${result.expiry.before.snapshots} → ${result.expiry.after.snapshots}` +
+          (result.purge ? `, ${result.purge.tombstones} tombstone(s) older than ${result.purge.horizon} purged` : ''),
+      );
+      for (const warning of result.warnings) console.log(`  warning: ${warning}`);
     }),
   );
 

@@ -1,36 +1,80 @@
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import {
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+  type ScheduleOptionsAction,
+  type ScheduleSpec,
+} from '@temporalio/client';
 import type { TableDefinition } from '../config/schema';
 import { durationMillis } from '../config/duration';
-import { ingestScheduleId, TABLE_SEARCH_ATTRIBUTE, tableName, type IngestInput } from '../shared';
+import { ingestScheduleId, maintainScheduleId, TABLE_SEARCH_ATTRIBUTE, tableName, type IngestInput, type MaintainInput } from '../shared';
 
 /**
  * One Schedule per table starts its ingest runs. Overlap SKIP: a table never has two batches at once — a tick that
  * comes while a batch runs is dropped, the next tick picks up what is waiting. Creating or updating is idempotent.
  */
 export async function applyIngestSchedule(client: Client, def: TableDefinition, taskQueue: string): Promise<string> {
-  const scheduleId = ingestScheduleId(def);
   const input: IngestInput = { version: 1, table: def };
-  const action = {
-    type: 'startWorkflow' as const,
-    workflowType: 'ingestBatch',
-    args: [input],
-    taskQueue,
-    workflowId: `icetide:ingest:${tableName(def)}`,
-    typedSearchAttributes: [{ key: TABLE_SEARCH_ATTRIBUTE, value: tableName(def) }],
-    staticSummary: `ingest batch for ${tableName(def)}`,
-  };
-  const spec = { intervals: [{ every: durationMillis(def.schedule.every) }] };
-  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 60_000 };
-  try {
-    await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action, policies }));
-  } catch (err) {
-    if (!(err instanceof ScheduleNotFoundError)) throw err;
-    await client.schedule.create({ scheduleId, spec, action, policies });
-  }
-  return scheduleId;
+  return upsertSchedule(client, {
+    scheduleId: ingestScheduleId(def),
+    spec: { intervals: [{ every: durationMillis(def.schedule.every) }] },
+    catchupWindowMs: 60_000,
+    action: tableRun(def, 'ingestBatch', `icetide:ingest:${tableName(def)}`, taskQueue, `ingest batch for ${tableName(def)}`),
+    // The purge horizon belongs to the table's history, not to its definition: a re-apply keeps it.
+    args: (previous) => {
+      const [args] = previous?.action.type === 'startWorkflow' ? (previous.action.args as [IngestInput?]) : [];
+      return [args?.purgedThrough ? { ...input, purgedThrough: args.purgedThrough } : input];
+    },
+  });
+}
+
+/**
+ * The table's daily maintenance run (compaction, tombstone purge, snapshot expiry, orphan files) at the definition's
+ * time of day and time zone. Overlap SKIP: a run still going when the next day comes keeps the table to itself.
+ */
+export async function applyMaintainSchedule(client: Client, def: TableDefinition, taskQueue: string): Promise<string> {
+  const input: MaintainInput = { version: 1, table: def };
+  const [hour, minute] = def.maintenance.schedule.at.split(':').map(Number);
+  return upsertSchedule(client, {
+    scheduleId: maintainScheduleId(def),
+    spec: { calendars: [{ hour, minute }], timezone: def.maintenance.schedule.timeZone },
+    catchupWindowMs: 3_600_000,
+    action: tableRun(def, 'maintainTable', maintainScheduleId(def), taskQueue, `maintenance of ${tableName(def)}`),
+    args: () => [input],
+  });
 }
 
 /** Run a batch now. trigger() defaults to ALLOW_ALL; SKIP keeps the one-batch-per-table rule. */
 export async function triggerIngest(client: Client, def: TableDefinition): Promise<void> {
   await client.schedule.getHandle(ingestScheduleId(def)).trigger(ScheduleOverlapPolicy.SKIP);
+}
+
+type TableRun = Omit<Extract<ScheduleOptionsAction, { type: 'startWorkflow' }>, 'args'>;
+
+const tableRun = (def: TableDefinition, workflowType: string, workflowId: string, taskQueue: string, staticSummary: string): TableRun => ({
+  type: 'startWorkflow',
+  workflowType,
+  taskQueue,
+  workflowId,
+  typedSearchAttributes: [{ key: TABLE_SEARCH_ATTRIBUTE, value: tableName(def) }],
+  staticSummary,
+});
+
+/** Creates the schedule, or updates it in place (keeping its state, such as a pause); overlap SKIP always. */
+async function upsertSchedule(
+  client: Client,
+  options: { scheduleId: string; spec: ScheduleSpec; catchupWindowMs: number; action: TableRun; args: (previous?: ScheduleDescription) => unknown[] },
+): Promise<string> {
+  const { scheduleId, spec } = options;
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: options.catchupWindowMs };
+  try {
+    await client.schedule
+      .getHandle(scheduleId)
+      .update((previous) => ({ ...previous, spec, action: { ...options.action, args: options.args(previous) }, policies }));
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+    await client.schedule.create({ scheduleId, spec, action: { ...options.action, args: options.args() }, policies });
+  }
+  return scheduleId;
 }

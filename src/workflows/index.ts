@@ -1,1 +1,2 @@
 export { ingestBatch, runStatement, ensureTableWorkflow as ensureTable } from './ingest';
+export { maintainTable } from './maintain';

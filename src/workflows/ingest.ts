@@ -1,10 +1,10 @@
-import { ActivityCancellationType, ApplicationFailure, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, sleep, workflowInfo } from '@temporalio/workflow';
 import { comparePosition } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import { durationMillis } from '../config/duration';
 import { tableName, type IngestInput, type IngestResult, type QueryOutcome, type Watermark } from '../shared';
 import { RunProgress } from './progress';
+import { boundedActivities } from './steps';
 
 /** How long the longest expected MERGE takes (Athena's default DML timeout): part of the default overdue deadline. */
 const LONGEST_EXPECTED_MERGE_MS = 30 * 60_000;
@@ -12,41 +12,6 @@ const LONGEST_EXPECTED_MERGE_MS = 30 * 60_000;
 /** A run older than this is overdue: a few schedule periods plus the longest expected MERGE, unless the table says. */
 export const overdueAfterMillis = (def: TableDefinition): number =>
   def.limits.overdueAfter ? durationMillis(def.limits.overdueAfter) : 3 * durationMillis(def.schedule.every) + LONGEST_EXPECTED_MERGE_MS;
-
-/**
- * The batch's activities, every one bounded in time: a short step (plan, submit, cleanup) has the table's
- * `limits.transientRetry` for all its attempts, so transient trouble (engine or S3 restarting, 5xx, throttling) is
- * retried that long and then the run fails naming the step; the wait on a query tolerates an unreachable engine
- * that long. Errors no retry can fix fail at once (the activities mark them non-retryable).
- */
-export function batchActivities(transientRetry: string) {
-  const retryForMs = durationMillis(transientRetry);
-  const retry = { initialInterval: '1s', maximumInterval: '30s' } as const;
-  const short = proxyActivities<Activities>({
-    startToCloseTimeout: '5m',
-    // Every attempt and the pauses between them: the step's whole budget.
-    scheduleToCloseTimeout: retryForMs,
-    // planBatch heartbeats per file it reads, cleanup per chunk; a submit is one request.
-    heartbeatTimeout: '30s',
-    retry,
-  });
-  const waiting = proxyActivities<Activities>({
-    // Heartbeats carry the query handle: a dead worker is noticed in seconds and another resumes the polling.
-    heartbeatTimeout: '15s',
-    startToCloseTimeout: '6h',
-    scheduleToCloseTimeout: 6 * 3_600_000 + retryForMs,
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry,
-  });
-  return {
-    planBatch: short.planBatch,
-    startMerge: short.startMerge,
-    cleanupBatch: short.cleanupBatch,
-    startStatement: short.startStatement,
-    ensureTable: short.ensureTable,
-    awaitQuery: (label: string, handle: QueryOutcome['handle']) => waiting.awaitQuery({ label, handle, transientRetryMs: retryForMs }),
-  };
-}
 
 /**
  * One batch for one table: plan → MERGE → await → cleanup → watermark. Deterministic; the batch's file list is
@@ -57,12 +22,12 @@ export function batchActivities(transientRetry: string) {
 export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
   const def = input.table;
   const name = tableName(def);
-  const act = batchActivities(def.limits.transientRetry);
+  const act = boundedActivities(def.limits.transientRetry);
   const progress = new RunProgress(name, overdueAfterMillis(def));
   const previous = input.watermark ?? lastWatermark();
   const cutoff = Date.now() - durationMillis(def.schedule.lag);
 
-  const plan = await progress.run('plan', () => act.planBatch({ table: def, cutoff, after: previous.position }));
+  const plan = await progress.run('plan', () => act.step.planBatch({ table: def, cutoff, after: previous.position, purgedThrough: input.purgedThrough }));
   const base = { version: 1 as const, table: name, ignoredFiles: plan.ignoredFiles.length, quarantined: plan.quarantined };
   if (plan.files.length === 0) {
     const watermark = advance(previous, plan.last, undefined);
@@ -77,11 +42,11 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
     // Derived from the run and the submission, never the activity attempt: a retried start finds its query.
     const token = `icetide-${workflowInfo().runId}-${submission}`;
     const handle = await progress.run(`submit MERGE (submission ${submission})`, () =>
-      act.startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, token }),
+      act.step.startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, token }),
     );
     const outcome = await progress.run(`await MERGE query ${handle.queryId}`, () => act.awaitQuery(`table ${name} MERGE`, handle));
     if (outcome.state === 'SUCCEEDED') {
-      await progress.run(`cleanup of ${plan.files.length} merged file(s)`, () => act.cleanupBatch({ table: def, files: plan.files }));
+      await progress.run(`cleanup of ${plan.files.length} merged file(s)`, () => act.step.cleanupBatch({ table: def, files: plan.files }));
       const watermark = advance(previous, plan.last, plan.maxCommitTs);
       progress.finish(
         'merged',
@@ -113,8 +78,8 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
 
 /** Runs one SQL statement on the engine through the same durable submit/await activities as a batch's MERGE. */
 export async function runStatement(input: { sql: string; label: string }): Promise<QueryOutcome> {
-  const act = batchActivities(DEFAULT_TRANSIENT_RETRY);
-  const handle = await act.startStatement({ sql: input.sql, token: `icetide-${workflowInfo().runId}-statement` });
+  const act = boundedActivities(DEFAULT_TRANSIENT_RETRY);
+  const handle = await act.step.startStatement({ sql: input.sql, token: `icetide-${workflowInfo().runId}-statement` });
   const outcome = await act.awaitQuery(input.label, handle);
   if (outcome.state !== 'SUCCEEDED') {
     throw ApplicationFailure.nonRetryable(
@@ -127,7 +92,7 @@ export async function runStatement(input: { sql: string; label: string }): Promi
 
 /** Creates a table's staging table, Iceberg target and current view (idempotent DDL), on a worker's engine. */
 export async function ensureTableWorkflow(def: TableDefinition): Promise<void> {
-  await batchActivities(def.limits.transientRetry).ensureTable(def);
+  await boundedActivities(def.limits.transientRetry).step.ensureTable(def);
 }
 
 const DEFAULT_TRANSIENT_RETRY = '10m';

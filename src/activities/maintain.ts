@@ -1,0 +1,158 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleHandle } from '@temporalio/client';
+import type { TableDefinition } from '../config/schema';
+import { durationMillis } from '../config/duration';
+import type { QueryHandle } from '../engines/engine';
+import {
+  renderCompaction,
+  renderExpireSnapshots,
+  renderFileStats,
+  renderMaintenanceProperties,
+  renderPurgeTombstones,
+  renderRemoveOrphans,
+  renderSnapshotStats,
+} from '../sql/maintenance';
+import { ingestScheduleId, tableName, type FileStats, type IngestInput, type MaintenanceStep, type SnapshotStats } from '../shared';
+import { failFastOnPermanent } from './failures';
+import type { ActivityDeps } from './index';
+
+/** A pause note that marks the ingest schedule as held by maintenance (any other note is a person's pause). */
+const HOLD_NOTE = 'icetide maintenance holds ingestion';
+/** A batch still running after this long is not waited for: its MERGE and the maintenance step retry a conflict. */
+const LONGEST_HOLD_WAIT_MS = 30 * 60_000;
+
+/**
+ * Maintenance I/O: holding and releasing ingestion through the table's ingest Schedule, reading the table's
+ * metadata, and the safety checks made before anything runs.
+ */
+export function createMaintainActivities(deps: ActivityDeps) {
+  const { engine, dialect, staging } = deps;
+  const ingestSchedule = (def: TableDefinition): ScheduleHandle => Context.current().client.schedule.getHandle(ingestScheduleId(def));
+
+  return {
+    /**
+     * Renders a maintenance step for this worker's engine and submits it; undefined when the engine has no such
+     * step (Athena sets no properties on Trino; its VACUUM already removed the orphans).
+     */
+    async startMaintenanceStep(input: {
+      table: TableDefinition;
+      step: MaintenanceStep;
+      token: string;
+      horizon?: string;
+    }): Promise<QueryHandle | undefined> {
+      const def = input.table;
+      const sql = {
+        properties: () => renderMaintenanceProperties(def, dialect),
+        purge: () => renderPurgeTombstones(def, dialect, input.horizon ?? ''),
+        compaction: () => renderCompaction(def, dialect),
+        expiry: () => renderExpireSnapshots(def, dialect),
+        orphans: () => renderRemoveOrphans(def, dialect),
+      }[input.step]();
+      if (!sql) return undefined;
+      const mayExist = Context.current().info.attempt > 1;
+      return failFastOnPermanent(`table ${tableName(def)}: submitting ${input.step}`, () =>
+        engine.submit({ sql, idempotencyToken: input.token, mayExist }),
+      );
+    },
+
+    /** Refuses retentions below the deployment's floor (ICETIDE_MIN_RETENTION), naming table and setting. */
+    async checkRetention(def: TableDefinition): Promise<void> {
+      const floorMs = deps.minRetentionMs ?? 86_400_000;
+      for (const setting of ['snapshots', 'orphans'] as const) {
+        const value = def.maintenance.retain[setting];
+        if (durationMillis(value) < floorMs) {
+          throw ApplicationFailure.nonRetryable(
+            `table ${tableName(def)}: maintenance.retain.${setting} is ${value}, below this deployment's floor ` +
+              `ICETIDE_MIN_RETENTION (${floorMs / 1000} s): a reader or a write in flight could lose files; nothing was run`,
+            'UnsafeRetention',
+          );
+        }
+      }
+    },
+
+    /**
+     * Pauses the table's ingest schedule (and records `purgedThrough` in its arguments, never moving it back), then
+     * waits for a batch in flight to end, so a maintenance commit never races icetide's own MERGE. Without an ingest
+     * schedule there is nothing to hold. A schedule a person paused stays theirs: it is not resumed at release.
+     */
+    async holdIngest(input: { table: TableDefinition; purgedThrough?: string }): Promise<void> {
+      const ctx = Context.current();
+      const schedule = ingestSchedule(input.table);
+      try {
+        const horizon = input.purgedThrough;
+        if (horizon) {
+          await schedule.update((previous) => {
+            if (previous.action.type !== 'startWorkflow') return previous;
+            const [args] = previous.action.args as [IngestInput];
+            const purgedThrough = args.purgedThrough && args.purgedThrough > horizon ? args.purgedThrough : horizon;
+            return { ...previous, action: { ...previous.action, args: [{ ...args, purgedThrough }] } };
+          });
+        }
+        const { state } = await schedule.describe();
+        if (!state.paused) await schedule.pause(HOLD_NOTE);
+        for (const since = Date.now(); Date.now() - since < LONGEST_HOLD_WAIT_MS; ) {
+          if ((await schedule.describe()).info.runningActions.length === 0) return;
+          ctx.heartbeat();
+          await ctx.sleep(1000);
+        }
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      }
+    },
+
+    /** Resumes ingestion held by maintenance (also a hold left by a run that was terminated) and runs a batch now. */
+    async releaseIngest(def: TableDefinition): Promise<void> {
+      const schedule = ingestSchedule(def);
+      try {
+        const { state } = await schedule.describe();
+        if (!state.paused || state.note !== HOLD_NOTE) return;
+        await schedule.unpause('icetide maintenance step done');
+        await schedule.trigger(ScheduleOverlapPolicy.SKIP); // catch up on what landed meanwhile
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      }
+    },
+
+    async fileStats(def: TableDefinition): Promise<FileStats> {
+      const rows = await failFastOnPermanent(`table ${tableName(def)}: reading $files`, () => engine.query(renderFileStats(def, dialect)));
+      const partitions = new Map<string, { data: number; deletes: number }>();
+      const stats: FileStats = { dataFiles: 0, deleteFiles: 0, bytes: 0, partitions: 0, partitionsToCompact: 0 };
+      for (const row of rows) {
+        const files = Number(row.files);
+        const part = partitions.get(String(row.part)) ?? { data: 0, deletes: 0 };
+        if (Number(row.content) === 0) part.data += files;
+        else part.deletes += files;
+        partitions.set(String(row.part), part);
+        stats.bytes += Number(row.bytes);
+      }
+      for (const part of partitions.values()) {
+        stats.dataFiles += part.data;
+        stats.deleteFiles += part.deletes;
+        if (part.data > 1 || part.deletes > 0) stats.partitionsToCompact++;
+      }
+      stats.partitions = partitions.size;
+      return stats;
+    },
+
+    async snapshotStats(def: TableDefinition): Promise<SnapshotStats> {
+      const [row] = await failFastOnPermanent(`table ${tableName(def)}: reading $snapshots`, () =>
+        engine.query(renderSnapshotStats(def, dialect)),
+      );
+      return { snapshots: Number(row?.snapshots ?? 0), expirable: Number(row?.expirable ?? 0) };
+    },
+
+    /** Objects under the table's location (data, deletes, metadata, orphans): what expiry and orphan removal delete. */
+    async countTableObjects(def: TableDefinition): Promise<number> {
+      return failFastOnPermanent(`table ${tableName(def)}: listing its location`, async () => {
+        const location = def.location ?? (await tableLocation());
+        return location ? (await staging.list(location)).length : 0;
+
+        async function tableLocation(): Promise<string | undefined> {
+          const [row] = await engine.query(`SELECT file_path FROM ${dialect.metadataTable(def, 'files')} LIMIT 1`);
+          const path = row ? String(row.file_path) : undefined;
+          return path?.slice(0, path.lastIndexOf('/data/') + 1) || undefined;
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { durationMillis } from '../config/duration';
+import type { QueryOutcome } from '../shared';
+
+/**
+ * A workflow's activities, every one bounded in time: a short step (plan, submit, cleanup) has the table's
+ * `limits.transientRetry` for all its attempts, so transient trouble (engine or S3 restarting, 5xx, throttling) is
+ * retried that long and then the run fails naming the step; the wait on a query tolerates an unreachable engine
+ * that long. Errors no retry can fix fail at once (the activities mark them non-retryable).
+ */
+export function boundedActivities(transientRetry: string) {
+  const retryForMs = durationMillis(transientRetry);
+  const retry = { initialInterval: '1s', maximumInterval: '30s' } as const;
+  const short = proxyActivities<Activities>({
+    startToCloseTimeout: '5m',
+    // Every attempt and the pauses between them: the step's whole budget.
+    scheduleToCloseTimeout: retryForMs,
+    // planBatch heartbeats per file it reads, cleanup per chunk; a submit is one request.
+    heartbeatTimeout: '30s',
+    retry,
+  });
+  const waiting = proxyActivities<Activities>({
+    // Heartbeats carry the query handle: a dead worker is noticed in seconds and another resumes the polling.
+    heartbeatTimeout: '15s',
+    startToCloseTimeout: '6h',
+    scheduleToCloseTimeout: 6 * 3_600_000 + retryForMs,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry,
+  });
+  return {
+    /** Every short activity, each call bounded by the table's transientRetry. */
+    step: short,
+    awaitQuery: (label: string, handle: QueryOutcome['handle']) => waiting.awaitQuery({ label, handle, transientRetryMs: retryForMs }),
+  };
+}
+
