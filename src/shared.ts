@@ -12,8 +12,7 @@ export const TASK_QUEUE = 'icetide';
 
 export const tableName = (def: Pick<TableDefinition, 'database' | 'table'>): string => `${def.database}.${def.table}`;
 export const ingestScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string => `icetide:ingest:${tableName(def)}`;
-export const maintainScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string =>
-  `icetide:maintain:${tableName(def)}`;
+export const maintainScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string => `icetide:maintain:${tableName(def)}`;
 
 /** Registered on the dev server at start (local/stack.sh) so runs can be filtered by table in the UI. */
 export const TABLE_SEARCH_ATTRIBUTE = defineSearchAttributeKey('IcetideTable', SearchAttributeType.KEYWORD);

@@ -90,7 +90,7 @@ export function createMaintainActivities(deps: ActivityDeps) {
         }
         const { state } = await schedule.describe();
         if (!state.paused) await schedule.pause(HOLD_NOTE);
-        for (const since = Date.now(); Date.now() - since < LONGEST_HOLD_WAIT_MS; ) {
+        for (const since = Date.now(); Date.now() - since < LONGEST_HOLD_WAIT_MS;) {
           if ((await schedule.describe()).info.runningActions.length === 0) return;
           ctx.heartbeat();
           await ctx.sleep(1000);

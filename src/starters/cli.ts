@@ -35,7 +35,7 @@ program
 
 program
   .command('maintain <table.yaml>')
-  .description('run the table\'s maintenance now (compaction, tombstone purge, snapshot expiry, orphan files) and wait')
+  .description("run the table's maintenance now (compaction, tombstone purge, snapshot expiry, orphan files) and wait")
   .action((file: string) =>
     withClient(async (client, taskQueue) => {
       const def = await loadTableDefinition(file);

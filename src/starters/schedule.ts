@@ -64,7 +64,13 @@ const tableRun = (def: TableDefinition, workflowType: string, workflowId: string
 /** Creates the schedule, or updates it in place (keeping its state, such as a pause); overlap SKIP always. */
 async function upsertSchedule(
   client: Client,
-  options: { scheduleId: string; spec: ScheduleSpec; catchupWindowMs: number; action: TableRun; args: (previous?: ScheduleDescription) => unknown[] },
+  options: {
+    scheduleId: string;
+    spec: ScheduleSpec;
+    catchupWindowMs: number;
+    action: TableRun;
+    args: (previous?: ScheduleDescription) => unknown[];
+  },
 ): Promise<string> {
   const { scheduleId, spec } = options;
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: options.catchupWindowMs };

@@ -27,7 +27,9 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
   const previous = input.watermark ?? lastWatermark();
   const cutoff = Date.now() - durationMillis(def.schedule.lag);
 
-  const plan = await progress.run('plan', () => act.step.planBatch({ table: def, cutoff, after: previous.position, purgedThrough: input.purgedThrough }));
+  const plan = await progress.run('plan', () =>
+    act.step.planBatch({ table: def, cutoff, after: previous.position, purgedThrough: input.purgedThrough }),
+  );
   const base = { version: 1 as const, table: name, ignoredFiles: plan.ignoredFiles.length, quarantined: plan.quarantined };
   if (plan.files.length === 0) {
     const watermark = advance(previous, plan.last, undefined);

@@ -41,7 +41,7 @@ export async function maintainTable(input: MaintainInput): Promise<MaintainResul
   ): Promise<{ rounds: number; last: QueryOutcome } | undefined> {
     const { moreRunsCode, horizon } = options;
     let rounds = 1;
-    for (let submission = 1; ; ) {
+    for (let submission = 1; ;) {
       const token = `icetide-${workflowInfo().runId}-${++statements}`;
       const handle = await progress.run(`submit ${step}`, () => act.startMaintenanceStep({ table: def, step, token, horizon }));
       if (!handle) return undefined;
@@ -117,7 +117,9 @@ export async function maintainTable(input: MaintainInput): Promise<MaintainResul
       warnings.push(`snapshot expiry removed none of the ${before.expirable} snapshot(s) older than ${def.maintenance.retain.snapshots}`);
     } else if (after.snapshots < before.snapshots && filesDeleted <= 0) {
       // Athena's VACUUM "succeeds" without s3:DeleteObject: snapshots go, their files stay.
-      warnings.push(`snapshot expiry removed ${before.snapshots - after.snapshots} snapshot(s) but deleted no file: check s3:DeleteObject on the table location`);
+      warnings.push(
+        `snapshot expiry removed ${before.snapshots - after.snapshots} snapshot(s) but deleted no file: check s3:DeleteObject on the table location`,
+      );
     }
     return { rounds: done?.rounds ?? 0, before, after, filesDeleted };
   });

@@ -34,4 +34,3 @@ export function boundedActivities(transientRetry: string) {
     awaitQuery: (label: string, handle: QueryOutcome['handle']) => waiting.awaitQuery({ label, handle, transientRetryMs: retryForMs }),
   };
 }
-
