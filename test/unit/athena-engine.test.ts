@@ -4,6 +4,7 @@ import {
   AthenaClient,
   AthenaServiceException,
   GetQueryExecutionCommand,
+  GetQueryResultsCommand,
   InternalServerException,
   InvalidRequestException,
   StartQueryExecutionCommand,
@@ -323,6 +324,49 @@ describe('AthenaEngine', () => {
         .rejects(new InvalidRequestException({ $metadata: metadata(400), message: 'Query execution id is malformed' }));
 
       await assert.rejects(engine.poll(HANDLE), (err) => err instanceof InvalidRequestException);
+    });
+  });
+
+  describe('query', () => {
+    it('runs a read to its end and returns every page of rows as text, without the header row', async () => {
+      athena.on(StartQueryExecutionCommand).resolves({ $metadata: metadata(200), QueryExecutionId: QUERY_ID });
+      athena
+        .on(GetQueryExecutionCommand)
+        .resolvesOnce({ $metadata: metadata(200), QueryExecution: { QueryExecutionId: QUERY_ID, Status: { State: 'RUNNING' } } })
+        .resolves({ $metadata: metadata(200), QueryExecution: { QueryExecutionId: QUERY_ID, Status: { State: 'SUCCEEDED' } } });
+      const columns = {
+        ColumnInfo: [
+          { Name: 'snapshots', Type: 'bigint' },
+          { Name: 'expirable', Type: 'bigint' },
+        ],
+      };
+      const row = (...values: (string | undefined)[]) => ({ Data: values.map((VarCharValue) => ({ VarCharValue })) });
+      athena
+        .on(GetQueryResultsCommand)
+        .resolvesOnce({
+          $metadata: metadata(200),
+          ResultSet: { ResultSetMetadata: columns, Rows: [row('snapshots', 'expirable'), row('12', '3')] },
+          NextToken: 'page-2',
+        })
+        .resolvesOnce({ $metadata: metadata(200), ResultSet: { ResultSetMetadata: columns, Rows: [row('4', undefined)] } });
+
+      const rows = await engine.query('SELECT count(*) AS snapshots, ... FROM "cdc"."orders$snapshots"');
+
+      assert.deepEqual(rows, [
+        { snapshots: '12', expirable: '3' },
+        { snapshots: '4', expirable: null },
+      ]);
+      const pages = athena.commandCalls(GetQueryResultsCommand).map((c) => c.args[0].input.NextToken);
+      assert.deepEqual(pages, [undefined, 'page-2']);
+    });
+
+    it('fails with the engine message when the read fails', async () => {
+      athena.on(StartQueryExecutionCommand).resolves({ $metadata: metadata(200), QueryExecutionId: QUERY_ID });
+      athena.on(GetQueryExecutionCommand).resolves({
+        $metadata: metadata(200),
+        QueryExecution: { QueryExecutionId: QUERY_ID, Status: { State: 'FAILED', StateChangeReason: 'TABLE_NOT_FOUND: no such table' } },
+      });
+      await assert.rejects(engine.query('SELECT 1'), /FAILED: TABLE_NOT_FOUND: no such table/);
     });
   });
 

@@ -29,6 +29,23 @@ describe('parseTableDefinition', () => {
     assert.deepEqual(d.ordering, { commitTimestamp: 'commit_ts' });
     assert.deepEqual(d.partitioning, []);
     assert.equal(d.location, undefined);
+    assert.deepEqual(d.maintenance, {
+      schedule: { at: '03:00', timeZone: 'UTC' },
+      targetFileSize: '128MB',
+      retain: { snapshots: '5d', orphans: '7d', tombstones: '7d' },
+      maxRounds: 10,
+    });
+    assert.deepEqual(d.limits, { transientRetry: '10m', maxSubmissions: 8 });
+  });
+
+  it('refuses tombstone retention inside the late-arrival window, and malformed maintenance settings, naming each', () => {
+    rejects(
+      { schedule: { every: '1h', lag: '1d' }, maintenance: { retain: { tombstones: '1d' } } },
+      /tombstones must be kept longer than schedule\.lag \+ schedule\.every \(1d \+ 1h\)/,
+      /maintenance\.retain\.tombstones/,
+    );
+    rejects({ maintenance: { schedule: { at: '25:00' }, targetFileSize: '1TB' } }, /a time of day HH:MM/, /a size such as 128MB or 1GB/);
+    rejects({ limits: { transientRetry: 'soon' } }, /a duration such as 30s, 5m, 2h or 7d/, /limits\.transientRetry/);
   });
 
   it('keeps given values and fills the rest of a partial object', () => {

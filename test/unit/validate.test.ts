@@ -154,4 +154,17 @@ describe('checkChangeFile', () => {
     assert.equal(c.problems[0].line, 2);
     assert.match(c.problems[0].problem, /^not a CSV change file: /);
   });
+
+  it('refuses a change older than the tombstone purge horizon (it could resurrect a purged delete), naming the line', () => {
+    const text = 'U,2026-11-20 10:00:00,1,2026-11-20,late\nU,2026-11-24 10:00:00,2,2026-11-24,fresh\n';
+    const late = checkChangeFile(def(), URI, text, '2026-11-21 00:00:00.000000');
+    assert.deepEqual(late.problems, [
+      {
+        line: 1,
+        problem:
+          'commit time 2026-11-20 10:00:00.000000 is older than the tombstone purge horizon 2026-11-21 00:00:00.000000: it could resurrect a deleted row',
+      },
+    ]);
+    assert.deepEqual(checkChangeFile(def(), URI, text).problems, [], 'no horizon, no purge yet: nothing is too late');
+  });
 });

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { Activities } from '../../src/activities';
+import type { FileStats, MaintainResult, MaintenanceStep, QueryOutcome, SnapshotStats } from '../../src/shared';
+import { exportStackEnv } from '../support/stack';
+import { tableFor, uniqueName } from '../support/harness';
+
+type Fakes = Pick<
+  Activities,
+  | 'checkRetention'
+  | 'startMaintenanceStep'
+  | 'awaitQuery'
+  | 'holdIngest'
+  | 'releaseIngest'
+  | 'fileStats'
+  | 'snapshotStats'
+  | 'countTableObjects'
+>;
+
+const files = (dataFiles: number, deleteFiles: number): FileStats => ({
+  dataFiles,
+  deleteFiles,
+  bytes: dataFiles * 1000,
+  partitions: 4,
+  partitionsToCompact: deleteFiles ? 4 : 0,
+});
+const moreRuns = (code: string): Omit<QueryOutcome, 'handle'> => ({
+  state: 'FAILED',
+  error: { message: `${code}: more work to do`, retryable: false },
+});
+
+/**
+ * The maintenance workflow's decisions with scripted activities on the real dev server, playing an Athena that
+ * asks for more OPTIMIZE and VACUUM rounds, a VACUUM that removes nothing, and a failing step.
+ */
+describe('maintainTable decisions (scripted activities)', function () {
+  this.timeout(120_000);
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    exportStackEnv();
+    env = await TestWorkflowEnvironment.createFromExistingServer({ address: process.env.ICETIDE_TEMPORAL_ADDRESS });
+  });
+  after(async () => env?.teardown());
+
+  async function run(script: {
+    outcomes: Partial<Record<MaintenanceStep, Omit<QueryOutcome, 'handle'>[]>>;
+    snapshots?: [SnapshotStats, SnapshotStats];
+    objects?: number[];
+    noOrphanStep?: boolean;
+    maxRounds?: number;
+  }) {
+    const events: string[] = [];
+    const outcomes = structuredClone(script.outcomes);
+    const snapshots = [
+      ...(script.snapshots ?? [
+        { snapshots: 10, expirable: 5 },
+        { snapshots: 5, expirable: 0 },
+      ]),
+    ];
+    const objects = [...(script.objects ?? [100, 80, 80, 79])];
+    let fileReads = 0;
+    const activities: Fakes = {
+      checkRetention: async () => undefined,
+      startMaintenanceStep: async ({ step }) => {
+        if (step === 'properties' || (step === 'orphans' && script.noOrphanStep)) return undefined;
+        events.push(`submit ${step}`);
+        return { engine: 'athena', queryId: step };
+      },
+      awaitQuery: async ({ handle }) => ({ handle, ...(outcomes[handle.queryId as MaintenanceStep]?.shift() ?? { state: 'SUCCEEDED' }) }),
+      holdIngest: async () => void events.push('hold'),
+      releaseIngest: async () => void events.push('release'),
+      fileStats: async () => (fileReads++ === 0 ? files(40, 30) : files(4, 0)),
+      snapshotStats: async () => snapshots.shift()!,
+      countTableObjects: async () => objects.shift()!,
+    };
+    const taskQueue = uniqueName('wf_maint_tq');
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: require.resolve('../../src/workflows'),
+      activities,
+    });
+    const table = tableFor('wf_maint', { maintenance: { maxRounds: script.maxRounds ?? 10 } });
+    const outcome = await worker.runUntil(
+      env.client.workflow.execute('maintainTable', { taskQueue, workflowId: uniqueName('wf_maint'), args: [{ version: 1, table }] }).then(
+        (result: MaintainResult): { result?: MaintainResult; error?: unknown } => ({ result }),
+        (error: unknown): { result?: MaintainResult; error?: unknown } => ({ error }),
+      ),
+    );
+    return { ...outcome, events };
+  }
+
+  it('repeats OPTIMIZE and VACUUM while Athena says more runs are needed, reporting the rounds; each write step holds ingestion', async () => {
+    const { result, events } = await run({
+      outcomes: {
+        compaction: [moreRuns('ICEBERG_OPTIMIZE_MORE_RUNS_NEEDED'), moreRuns('ICEBERG_OPTIMIZE_MORE_RUNS_NEEDED')],
+        expiry: [moreRuns('ICEBERG_VACUUM_MORE_RUNS_NEEDED')],
+      },
+      noOrphanStep: true,
+    });
+    assert.equal(result?.compaction.rounds, 3);
+    assert.equal(result?.expiry.rounds, 2);
+    assert.equal(result?.orphans, undefined);
+    assert.deepEqual(result?.warnings, []);
+    assert.deepEqual(result?.compaction.before, files(40, 30));
+    assert.deepEqual(result?.compaction.after, files(4, 0));
+    assert.equal(result?.expiry.filesDeleted, 20);
+    assert.deepEqual(events, [
+      'hold', 'submit purge', 'release',
+      'hold', 'submit compaction', 'submit compaction', 'submit compaction', 'release',
+      'hold', 'submit expiry', 'submit expiry', 'release',
+      'hold', 'release',
+    ]); // prettier-ignore
+  });
+
+  it('stops after maintenance.maxRounds with a warning instead of looping', async () => {
+    const { result } = await run({
+      outcomes: { compaction: Array.from({ length: 5 }, () => moreRuns('ICEBERG_OPTIMIZE_MORE_RUNS_NEEDED')) },
+      maxRounds: 2,
+    });
+    assert.equal(result?.compaction.rounds, 2);
+    assert.match(result?.warnings[0] ?? '', /compaction: stopped after 2 rounds with more work left/);
+  });
+
+  it('warns when VACUUM expires nothing, or expires snapshots but deletes no file (no s3:DeleteObject)', async () => {
+    const nothing = await run({
+      outcomes: {},
+      snapshots: [
+        { snapshots: 10, expirable: 5 },
+        { snapshots: 10, expirable: 5 },
+      ],
+    });
+    assert.match(nothing.result?.warnings[0] ?? '', /snapshot expiry removed none of the 5 snapshot\(s\) older than 5d/);
+    const noDelete = await run({ outcomes: {}, objects: [100, 100, 100, 100] });
+    assert.match(noDelete.result?.warnings[0] ?? '', /removed 5 snapshot\(s\) but deleted no file: check s3:DeleteObject/);
+  });
+
+  it('fails a step the engine rejects, naming table and step, and still releases ingestion', async () => {
+    const { error, events } = await run({
+      outcomes: { compaction: [{ state: 'FAILED', error: { message: 'ACCESS_DENIED: no', retryable: false } }] },
+    });
+    assert.ok(error instanceof WorkflowFailedError);
+    assert.match(
+      String(error.cause?.message),
+      /^table wf_maint\.orders: maintenance step compaction, query compaction FAILED: ACCESS_DENIED: no/,
+    );
+    assert.deepEqual(events.slice(-3), ['hold', 'submit compaction', 'release']);
+  });
+});
