@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleHandle } from '@temporalio/client';
+import { ScheduleNotFoundError, type ScheduleHandle } from '@temporalio/client';
 import type { TableDefinition } from '../config/schema';
 import { durationMillis } from '../config/duration';
 import type { QueryHandle } from '../engines/engine';
@@ -100,14 +100,16 @@ export function createMaintainActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Resumes ingestion held by maintenance (also a hold left by a run that was terminated) and runs a batch now. */
+    /**
+     * Resumes ingestion held by maintenance (also a hold left by a run that was terminated). The next tick picks up
+     * what landed meanwhile; no extra trigger: one right after an unpause stalled the dev server's scheduler (CLI 1.5.1).
+     */
     async releaseIngest(def: TableDefinition): Promise<void> {
       const schedule = ingestSchedule(def);
       try {
         const { state } = await schedule.describe();
         if (!state.paused || state.note !== HOLD_NOTE) return;
         await schedule.unpause('icetide maintenance step done');
-        await schedule.trigger(ScheduleOverlapPolicy.SKIP); // catch up on what landed meanwhile
       } catch (err) {
         if (!(err instanceof ScheduleNotFoundError)) throw err;
       }

@@ -165,6 +165,78 @@ describe('maintenance on the local stack: compaction, tombstone purge, snapshot 
     });
   });
 
+  it('ingestion on a 1-second schedule and maintenance together: every run succeeds, the table equals the reference', async () => {
+    const def = tableFor(uniqueName('maint_live'), {
+      partitioning: ['truncate(id, 10)'],
+      schedule: { every: '1s', lag: '0s' },
+      maintenance: { retain: { snapshots: '0s', orphans: '0s' } },
+    });
+    await createTable(stack.h, def);
+    const reference = new ReferenceTable(def.primaryKey);
+    const random = seededRandom(11);
+    let seq = 0;
+    const landed = new Map<string, number>();
+    const produce = async (files: number) => {
+      for (let f = 0; f < files; f++) {
+        const name = `${String(++seq).padStart(4, '0')}.csv`;
+        const events = Array.from({ length: 4 }, () => {
+          const op = random() < 0.2 ? ('D' as const) : ('U' as const);
+          return {
+            op,
+            ts: text(Date.now() - DAY + seq * 10 + Math.floor(random() * 10)),
+            values: { tenant: 't', id: Math.floor(random() * 60), seq, name: `n${seq}`, amount: '1.00' },
+          };
+        });
+        await putChangeFile(stack.h, def, name, events);
+        reference.deliver(name, events);
+        landed.set(name, Date.now());
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    };
+    const schedule = stack.h.client.schedule.getHandle(await applyIngestSchedule(stack.h.client, def, stack.taskQueue));
+    // Watch staging: when each file is gone (merged and cleaned up) tells how long it waited.
+    const waited: { name: string; ms: number; duringMaintenance: boolean }[] = [];
+    let maintaining = false;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const left = new Set((await listUris(stack.h, def.staging.location)).map((u) => u.slice(def.staging.location.length)));
+        for (const [name, at] of landed) {
+          if (!left.has(name)) {
+            waited.push({ name, ms: Date.now() - at, duringMaintenance: maintaining });
+            landed.delete(name);
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    try {
+      await produce(20);
+      maintaining = true;
+      const [result] = await Promise.all([maintain(def), produce(30)]);
+      maintaining = false;
+      assert.equal(result.outcome, 'maintained');
+      for (let i = 0; i < 120 && landed.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(landed.size, 0, 'every file was merged');
+    } finally {
+      watching = false;
+      await watcher;
+      await schedule.pause('test done');
+    }
+    assert.deepEqual(asStrings(await currentRows(stack.h, def), COLUMNS), reference.rows(COLUMNS));
+    const runs = { ok: 0, failed: 0 };
+    for await (const run of stack.h.client.workflow.list({ query: `IcetideTable = "${def.database}.${def.table}"` })) {
+      if (run.status.name === 'FAILED' || run.status.name === 'TERMINATED' || run.status.name === 'TIMED_OUT') runs.failed++;
+      else runs.ok++;
+    }
+    assert.equal(runs.failed, 0, 'no ingest run failed');
+    assert.ok(runs.ok > 5, `ingest runs took place (${runs.ok})`);
+    const longest = Math.max(...waited.filter((w) => w.duringMaintenance).map((w) => w.ms));
+    console.log(
+      `      ${runs.ok} scheduled runs, none failed; longest a file waited while maintenance ran: ${(longest / 1000).toFixed(1)} s`,
+    );
+  });
+
   it('refuses a retention below the deployment floor before anything runs, naming table and setting', async () => {
     // This worker's floor is the local stack's (0s); a negative margin cannot be written, so check the message path
     // with a floor raised for one worker.
