@@ -50,9 +50,11 @@ export function createMaintainActivities(deps: ActivityDeps) {
       }[input.step]();
       if (!sql) return undefined;
       const mayExist = Context.current().info.attempt > 1;
-      return failFastOnPermanent(`table ${tableName(def)}: submitting ${input.step}`, () =>
+      const handle = await failFastOnPermanent(`table ${tableName(def)}: submitting ${input.step}`, () =>
         engine.submit({ sql, idempotencyToken: input.token, mayExist }),
       );
+      if (input.step === 'compaction' || input.step === 'expiry') deps.failpoint?.(`submitted-${input.step}`);
+      return handle;
     },
 
     /** Refuses retentions below the deployment's floor (ICETIDE_MIN_RETENTION), naming table and setting. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Failpoint } from '../../src/activities';
 import type { ChangeEvent } from '../../src/changes/dms-csv';
-import type { IngestResult } from '../../src/shared';
+import type { IngestResult, MaintainResult } from '../../src/shared';
+import { applyIngestSchedule } from '../../src/starters/schedule';
 import { trinoTag } from '../../src/engines/trino';
 import {
   createTable,
@@ -93,6 +94,53 @@ describe('crash safety: the worker is SIGKILLed mid-batch', function () {
         `SELECT query_id FROM system.runtime.queries WHERE source = '${trinoTag(`icetide-${runId}-1`)}' AND query LIKE 'MERGE%'`,
       );
       assert.equal(merges.length, 1, 'the MERGE ran once');
+    });
+  }
+
+  for (const step of ['compaction', 'expiry'] as const) {
+    it(`finishes maintenance on a new worker when killed right after submitting ${step}; ingestion is held meanwhile and resumed`, async () => {
+      const def = tableFor(uniqueName(`crash_maint_${step}`), { maintenance: { retain: { snapshots: '0s', orphans: '0s' } } });
+      await createTable(h, def);
+      const taskQueue = uniqueName('crash_maint_tq');
+      const reference = new ReferenceTable(def.primaryKey);
+      const ingestWorker = await startWorker(h, taskQueue);
+      try {
+        for (let i = 0; i < 6; i++) {
+          const events = [ev('I', 10 + i, i, `v${i}`), ev('U', 20 + i, (i + 1) % 6, `u${i}`), ev('D', 30 + i, (i + 3) % 6, null)];
+          await putChangeFile(h, def, `m${i}.csv`, events);
+          reference.deliver(`m${i}.csv`, events);
+          await h.client.workflow.execute('ingestBatch', {
+            taskQueue,
+            workflowId: uniqueName('crash_maint_ingest'),
+            args: [{ version: 1, table: def }],
+          });
+        }
+      } finally {
+        await ingestWorker.stop();
+      }
+      const schedule = h.client.schedule.getHandle(await applyIngestSchedule(h.client, def, taskQueue));
+      const handle = await h.client.workflow.start('maintainTable', {
+        taskQueue,
+        workflowId: uniqueName('crash_maint'),
+        args: [{ version: 1, table: def }],
+      });
+
+      const crashing = spawnCrashingWorker(taskQueue, `submitted-${step}`);
+      assert.equal(await exited(crashing), 'SIGKILL', 'the worker died at the failpoint');
+      assert.equal((await schedule.describe()).state.paused, true, 'ingestion is held while the step is in flight');
+
+      const worker = await startWorker(h, taskQueue);
+      try {
+        const result: MaintainResult = await handle.result();
+        assert.equal(result.compaction.after.deleteFiles, 0);
+        assert.equal(result.compaction.after.partitionsToCompact, 0);
+      } finally {
+        await worker.stop();
+      }
+      const { state } = await schedule.describe();
+      assert.equal(state.paused, false, 'ingestion was resumed');
+      await schedule.delete();
+      assert.deepEqual(asStrings(await currentRows(h, def), COLUMNS), reference.rows(COLUMNS));
     });
   }
 });
