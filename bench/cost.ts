@@ -5,8 +5,8 @@
  *   npm run bench:cost
  */
 import type { IngestResult } from '../src/shared';
-import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../test/support/harness';
-import { seededRandom } from '../test/support/reference';
+import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../local/harness/harness';
+import { seededRandom } from '../local/harness/random';
 
 const CHANGES = 1_000;
 

@@ -5,7 +5,7 @@
  */
 import type { QueryEngine, QueryHandle, QueryStatus } from '../src/engines/engine';
 import type { IngestResult } from '../src/shared';
-import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../test/support/harness';
+import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../local/harness/harness';
 import { median, percentile } from './stats';
 
 /** Reports RUNNING until `delayMs` after submit, then the real status: a query as long as we like. */

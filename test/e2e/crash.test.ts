@@ -7,16 +7,15 @@ import { trinoTag } from '../../src/engines/trino';
 import {
   createTable,
   currentRows,
-  exited,
   listUris,
   openHarness,
   putChangeFile,
-  spawnCrashingWorker,
   startWorker,
   tableFor,
   uniqueName,
   type Harness,
-} from '../support/harness';
+} from '../../local/harness/harness';
+import { exited, spawnCrashingWorker } from '../support/suite';
 import { asStrings, ReferenceTable } from '../support/reference';
 
 const COLUMNS = ['tenant', 'id', 'seq', 'name', 'amount'];

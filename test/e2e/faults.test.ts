@@ -16,9 +16,10 @@ import {
   tableFor,
   uniqueName,
   type Harness,
-} from '../support/harness';
-import { asStrings, ReferenceTable, seededRandom } from '../support/reference';
-import { stack, stackIsUp, stackUpAfter } from '../support/stack';
+} from '../../local/harness/harness';
+import { asStrings, ReferenceTable } from '../support/reference';
+import { seededRandom } from '../../local/harness/random';
+import { stack, stackIsUp, stackUpAfter } from '../../local/harness/stack';
 
 const COLUMNS = ['tenant', 'id', 'seq', 'name', 'amount'];
 

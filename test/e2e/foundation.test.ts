@@ -7,8 +7,9 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { trinoTag } from '../../src/engines/trino';
 import type { QueryOutcome } from '../../src/shared';
-import { openHarness, STAGING_BUCKET, uniqueName, useStackWithWorker } from '../support/harness';
-import { repoRoot } from '../support/stack';
+import { openHarness, STAGING_BUCKET, uniqueName } from '../../local/harness/harness';
+import { useStackWithWorker } from '../support/suite';
+import { repoRoot } from '../../local/harness/stack';
 
 describe('the local stack', function () {
   this.timeout(600_000);

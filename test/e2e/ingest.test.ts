@@ -4,8 +4,10 @@ import type { ChangeEvent } from '../../src/changes/dms-csv';
 import type { TableDefinition } from '../../src/config/schema';
 import { quarantineLocation } from '../../src/activities';
 import type { IngestResult, Watermark } from '../../src/shared';
-import { createTable, currentRows, listUris, putChangeFile, tableFor, uniqueName, useStackWithWorker } from '../support/harness';
-import { asStrings, ReferenceTable, seededRandom } from '../support/reference';
+import { createTable, currentRows, listUris, putChangeFile, tableFor, uniqueName } from '../../local/harness/harness';
+import { useStackWithWorker } from '../support/suite';
+import { asStrings, ReferenceTable } from '../support/reference';
+import { seededRandom } from '../../local/harness/random';
 
 const COLUMNS = ['tenant', 'id', 'seq', 'name', 'amount'];
 const ts = (second: number, micros = 0) =>

@@ -6,17 +6,10 @@ import type { TableDefinition } from '../../src/config/schema';
 import { applyIngestSchedule } from '../../src/starters/schedule';
 import { ingestScheduleId, type IngestInput, type IngestResult, type MaintainResult } from '../../src/shared';
 import { parseS3Uri } from '../../src/storage/staging';
-import {
-  createTable,
-  currentRows,
-  listUris,
-  putChangeFile,
-  startWorker,
-  tableFor,
-  uniqueName,
-  useStackWithWorker,
-} from '../support/harness';
-import { asStrings, ReferenceTable, seededRandom } from '../support/reference';
+import { createTable, currentRows, listUris, putChangeFile, startWorker, tableFor, uniqueName } from '../../local/harness/harness';
+import { useStackWithWorker } from '../support/suite';
+import { asStrings, ReferenceTable } from '../support/reference';
+import { seededRandom } from '../../local/harness/random';
 
 const COLUMNS = ['tenant', 'id', 'seq', 'name', 'amount'];
 const DAY = 86_400_000;

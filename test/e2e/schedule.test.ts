@@ -3,12 +3,13 @@ import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot } from '../support/stack';
+import { repoRoot } from '../../local/harness/stack';
 import assert from 'node:assert/strict';
 import type { ChangeEvent } from '../../src/changes/dms-csv';
 import { ingestScheduleId, tableName, type IngestResult } from '../../src/shared';
 import { applyIngestSchedule, triggerIngest } from '../../src/starters/schedule';
-import { createTable, listUris, putChangeFile, tableFor, uniqueName, useStackWithWorker } from '../support/harness';
+import { createTable, listUris, putChangeFile, tableFor, uniqueName } from '../../local/harness/harness';
+import { useStackWithWorker } from '../support/suite';
 
 const ev = (second: number, id: number): ChangeEvent => ({
   op: 'I',

@@ -64,12 +64,3 @@ function compareKeys(a: Record<string, string | null>, b: Record<string, string 
 /** Rows read from Trino as strings (decimals come back as strings already; numbers do not). */
 export const asStrings = (rows: Record<string, unknown>[], columns: string[]): Record<string, string | null>[] =>
   rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] === null ? null : String(r[c])])));
-
-/** A small seeded generator, so a failing stream can be replayed exactly. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}

@@ -4,8 +4,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import { OUTCOME_SEARCH_ATTRIBUTE, type BatchPlan, type IngestInput, type IngestResult, type QueryOutcome } from '../../src/shared';
-import { exportStackEnv } from '../support/stack';
-import { tableFor, uniqueName } from '../support/harness';
+import { exportStackEnv } from '../../local/harness/stack';
+import { tableFor, uniqueName } from '../../local/harness/harness';
 
 /**
  * The ingest workflow's decisions, with activities replaced by scripted fakes, on the real dev server: resubmission

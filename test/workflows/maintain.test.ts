@@ -4,8 +4,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import type { FileStats, MaintainResult, MaintenanceStep, QueryOutcome, SnapshotStats } from '../../src/shared';
-import { exportStackEnv } from '../support/stack';
-import { tableFor, uniqueName } from '../support/harness';
+import { exportStackEnv } from '../../local/harness/stack';
+import { tableFor, uniqueName } from '../../local/harness/harness';
 
 type Fakes = Pick<
   Activities,

@@ -2,20 +2,18 @@ import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { workerOptions } from '../../src/worker';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { createActivities, type ActivityDeps, type Failpoint } from '../../src/activities';
+import { createActivities, type ActivityDeps } from '../../src/activities';
 import { renderDmsCsv, type ChangeEvent } from '../../src/changes/dms-csv';
 import { loadRuntimeConfig, type RuntimeConfig } from '../../src/config/runtime';
 import { parseTableDefinition, type TableDefinition, type TableDefinitionInput } from '../../src/config/schema';
 import { createActivityDeps, createS3Client } from '../../src/deps';
 import { TrinoEngine } from '../../src/engines/trino';
 import { parseS3Uri } from '../../src/storage/staging';
-import { ensureBucket, exportStackEnv, repoRoot } from './stack';
+import { ensureBucket, exportStackEnv } from './stack';
 
 export const STAGING_BUCKET = 'icetide-staging';
 
-/** Everything an end-to-end test needs on the real local stack. */
+/** Everything a test or a benchmark needs to drive the real local stack. */
 export interface Harness {
   config: RuntimeConfig;
   s3: S3Client;
@@ -107,34 +105,3 @@ export async function startWorker(h: Harness, taskQueue: string, deps: ActivityD
     },
   };
 }
-
-/**
- * Mocha hooks for a suite that needs the stack and an in-process worker on its own task queue. The returned object
- * is filled in `before`; read it inside tests.
- */
-export function useStackWithWorker(queuePrefix: string): { h: Harness; taskQueue: string } {
-  const context = { taskQueue: uniqueName(queuePrefix) } as { h: Harness; taskQueue: string; worker?: { stop(): Promise<void> } };
-  before(async () => {
-    context.h = await openHarness();
-    context.worker = await startWorker(context.h, context.taskQueue);
-  });
-  after(async () => {
-    await context.worker?.stop();
-    await context.h?.close();
-  });
-  return context;
-}
-
-/** A worker in its own process that sends itself `signal` when the activities first reach `failpoint`. */
-export function spawnCrashingWorker(taskQueue: string, failpoint: Failpoint, signal: NodeJS.Signals = 'SIGKILL'): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/fixtures/crash-worker.ts')], {
-    cwd: repoRoot,
-    env: { ...process.env, ICETIDE_TASK_QUEUE: taskQueue, ICETIDE_FAILPOINT: failpoint, ICETIDE_FAILPOINT_SIGNAL: signal },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-}
-
-export const exited = (child: ChildProcess): Promise<NodeJS.Signals | number | null> =>
-  new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-
-export type { ChangeEvent };

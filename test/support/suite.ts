@@ -1,0 +1,34 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { Failpoint } from '../../src/activities';
+import { openHarness, startWorker, uniqueName, type Harness } from '../../local/harness/harness';
+import { repoRoot } from '../../local/harness/stack';
+
+/**
+ * Mocha hooks for a suite that needs the stack and an in-process worker on its own task queue. The returned object
+ * is filled in `before`; read it inside tests.
+ */
+export function useStackWithWorker(queuePrefix: string): { h: Harness; taskQueue: string } {
+  const context = { taskQueue: uniqueName(queuePrefix) } as { h: Harness; taskQueue: string; worker?: { stop(): Promise<void> } };
+  before(async () => {
+    context.h = await openHarness();
+    context.worker = await startWorker(context.h, context.taskQueue);
+  });
+  after(async () => {
+    await context.worker?.stop();
+    await context.h?.close();
+  });
+  return context;
+}
+
+/** A worker in its own process that sends itself `signal` when the activities first reach `failpoint`. */
+export function spawnCrashingWorker(taskQueue: string, failpoint: Failpoint, signal: NodeJS.Signals = 'SIGKILL'): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/fixtures/crash-worker.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, ICETIDE_TASK_QUEUE: taskQueue, ICETIDE_FAILPOINT: failpoint, ICETIDE_FAILPOINT_SIGNAL: signal },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
+
+export const exited = (child: ChildProcess): Promise<NodeJS.Signals | number | null> =>
+  new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
