@@ -71,7 +71,8 @@ export interface MaintainResult {
   outcome: 'maintained';
   /** Tombstone mode only. */
   purge?: { horizon: string; tombstones: number; millis: number };
-  compaction: { rounds: number; before: FileStats; after: FileStats; millis: number };
+  /** scannedBytes: what the engine read to rewrite (Athena bills it). */
+  compaction: { rounds: number; scannedBytes: number; before: FileStats; after: FileStats; millis: number };
   expiry: { rounds: number; before: SnapshotStats; after: SnapshotStats; filesDeleted: number; millis: number };
   /** Trino only: Athena's VACUUM removes orphan files together with the snapshots. */
   orphans?: { filesDeleted: number; millis: number };

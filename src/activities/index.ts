@@ -10,13 +10,7 @@ export { quarantineLocation } from './ingest';
 
 /** The named points a crash or fault test can act at (kill the worker, stop a service) to prove recovery there. */
 export type Failpoint =
-  | 'plan-read'
-  | 'before-submit'
-  | 'await-query'
-  | 'before-cleanup'
-  | 'cleanup-chunk'
-  | 'submitted-compaction'
-  | 'submitted-expiry';
+  'plan-read' | 'before-submit' | 'await-query' | 'before-cleanup' | 'cleanup-chunk' | 'submitted-compaction' | 'submitted-expiry';
 
 export interface ActivityDeps {
   engine: QueryEngine;

@@ -2,7 +2,15 @@ import { Client, Connection } from '@temporalio/client';
 import { Command } from 'commander';
 import { loadRuntimeConfig } from '../config/runtime';
 import { loadTableDefinition } from '../config/load';
-import { ingestScheduleId, maintainScheduleId, TABLE_SEARCH_ATTRIBUTE, tableName, type IngestResult, type MaintainResult } from '../shared';
+import {
+  ingestScheduleId,
+  maintainScheduleId,
+  OUTCOME_SEARCH_ATTRIBUTE,
+  TABLE_SEARCH_ATTRIBUTE,
+  tableName,
+  type IngestResult,
+  type MaintainResult,
+} from '../shared';
 import { applyIngestSchedule, applyMaintainSchedule, triggerIngest } from './schedule';
 
 /**
@@ -90,8 +98,14 @@ program
       const last = schedule.info.recentActions.at(-1);
       if (!last) return console.log('no run yet');
       const run = client.workflow.getHandle(last.action.workflow.workflowId, last.action.workflow.firstExecutionRunId);
-      const { status } = await run.describe();
+      const { status, typedSearchAttributes } = await run.describe();
       console.log(`latest run ${last.action.workflow.workflowId}: ${status.name}`);
+      if (status.name === 'RUNNING') {
+        // The run says which step it waits on and since when; IcetideOutcome=overdue once past limits.overdueAfter.
+        const { currentDetails } = await run.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+        const overdue = typedSearchAttributes.get(OUTCOME_SEARCH_ATTRIBUTE) === 'overdue';
+        console.log(`  ${overdue ? 'OVERDUE: ' : ''}${currentDetails ?? 'starting'}`);
+      }
       if (status.name === 'COMPLETED') {
         const result: IngestResult = await run.result();
         console.log(

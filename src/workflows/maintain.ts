@@ -38,20 +38,22 @@ export async function maintainTable(input: MaintainInput): Promise<MaintainResul
   async function runStep(
     step: MaintenanceStep,
     options: { moreRunsCode?: string; horizon?: string } = {},
-  ): Promise<{ rounds: number; last: QueryOutcome } | undefined> {
+  ): Promise<{ rounds: number; scannedBytes: number; last: QueryOutcome } | undefined> {
     const { moreRunsCode, horizon } = options;
     let rounds = 1;
+    let scannedBytes = 0;
     for (let submission = 1; ;) {
       const token = `icetide-${workflowInfo().runId}-${++statements}`;
       const handle = await progress.run(`submit ${step}`, () => act.startMaintenanceStep({ table: def, step, token, horizon }));
       if (!handle) return undefined;
       const outcome = await progress.run(`await ${step} query ${handle.queryId}`, () => awaitQuery(`table ${name} ${step}`, handle));
-      if (outcome.state === 'SUCCEEDED') return { rounds, last: outcome };
+      scannedBytes += outcome.stats?.scannedBytes ?? 0;
+      if (outcome.state === 'SUCCEEDED') return { rounds, scannedBytes, last: outcome };
       const message = outcome.error?.message ?? 'no message';
       if (moreRunsCode && (outcome.error?.code === moreRunsCode || message.includes(moreRunsCode))) {
         if (rounds >= def.maintenance.maxRounds) {
           warnings.push(`${step}: stopped after ${rounds} rounds with more work left (${moreRunsCode}); the next run goes on`);
-          return { rounds, last: outcome };
+          return { rounds, scannedBytes, last: outcome };
         }
         rounds++;
         continue;
@@ -104,7 +106,8 @@ export async function maintainTable(input: MaintainInput): Promise<MaintainResul
   const compaction = await timed(async () => {
     const before = await progress.run('read $files', () => act.fileStats(def));
     const done = await holdingIngestion('compaction', () => runStep('compaction', { moreRunsCode: OPTIMIZE_MORE_RUNS }));
-    return { rounds: done?.rounds ?? 0, before, after: await progress.run('read $files', () => act.fileStats(def)) };
+    const after = await progress.run('read $files', () => act.fileStats(def));
+    return { rounds: done?.rounds ?? 0, scannedBytes: done?.scannedBytes ?? 0, before, after };
   });
 
   const expiry = await timed(async () => {
