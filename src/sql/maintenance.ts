@@ -35,6 +35,10 @@ export function renderMaintenanceProperties(def: TableDefinition, dialect: Diale
     vacuum_max_snapshot_age_seconds: String(durationMillis(def.maintenance.retain.snapshots) / 1000),
     vacuum_min_snapshots_to_keep: '1',
     write_target_data_file_size_bytes: String(bytesOf(def.maintenance.targetFileSize)),
+    // Athena's defaults (2 and 5) leave a CDC partition's data file with one delete file, or a few small files, as
+    // they are: rewrite any file with a delete, and any two small files of a partition.
+    optimize_rewrite_delete_file_threshold: '1',
+    optimize_rewrite_data_file_threshold: '2',
   };
   const list = Object.entries(properties).map(([k, v]) => `${quoteString(k)}=${quoteString(v)}`);
   return `ALTER TABLE ${athenaName(def)} SET TBLPROPERTIES (${list.join(', ')})`;

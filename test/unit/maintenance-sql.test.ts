@@ -44,7 +44,8 @@ describe('maintenance SQL', () => {
     assert.equal(
       renderMaintenanceProperties(def(), athena),
       `ALTER TABLE shop.orders SET TBLPROPERTIES ('vacuum_max_snapshot_age_seconds'='432000', ` +
-        `'vacuum_min_snapshots_to_keep'='1', 'write_target_data_file_size_bytes'='268435456')`,
+        `'vacuum_min_snapshots_to_keep'='1', 'write_target_data_file_size_bytes'='268435456', ` +
+        `'optimize_rewrite_delete_file_threshold'='1', 'optimize_rewrite_data_file_threshold'='2')`,
     );
   });
 

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import { OUTCOME_SEARCH_ATTRIBUTE, type BatchPlan, type IngestInput, type IngestResult, type QueryOutcome } from '../../src/shared';
-import { exportStackEnv } from '../../local/harness/stack';
-import { tableFor, uniqueName } from '../../local/harness/harness';
+import { runWithFakes, useWorkflowEnvironment } from '../support/decisions';
+import { tableFor } from '../../local/harness/harness';
 
 /**
  * The ingest workflow's decisions, with activities replaced by scripted fakes, on the real dev server: resubmission
@@ -13,12 +11,7 @@ import { tableFor, uniqueName } from '../../local/harness/harness';
  */
 describe('ingestBatch decisions (scripted activities)', function () {
   this.timeout(120_000);
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    exportStackEnv();
-    env = await TestWorkflowEnvironment.createFromExistingServer({ address: process.env.ICETIDE_TEMPORAL_ADDRESS });
-  });
-  after(async () => env?.teardown());
+  const context = useWorkflowEnvironment();
 
   const def = tableFor('wf_db');
   const plan = (over: Partial<BatchPlan> = {}): BatchPlan => ({
@@ -61,25 +54,12 @@ describe('ingestBatch decisions (scripted activities)', function () {
       },
       ...overrides,
     };
-    const taskQueue = uniqueName('wf_tq');
-    const workflowId = uniqueName('wf');
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowsPath: require.resolve('../../src/workflows'),
+    const outcome = await runWithFakes<IngestResult>(
+      context.env,
+      'ingestBatch',
+      { version: 1, table: def, ...input },
       activities,
-    });
-    const outcome = await worker.runUntil(
-      env.client.workflow
-        .start('ingestBatch', { taskQueue, workflowId, args: [{ version: 1, table: def, ...input }] })
-        .then(async (handle) => {
-          await whileRunning?.(workflowId);
-          return handle.result();
-        })
-        .then(
-          (result: IngestResult): { result?: IngestResult; error?: unknown } => ({ result }),
-          (error: unknown): { result?: IngestResult; error?: unknown } => ({ error }),
-        ),
+      whileRunning,
     );
     return { ...outcome, tokens, cleaned };
   }
@@ -171,7 +151,7 @@ describe('ingestBatch decisions (scripted activities)', function () {
       },
       async (workflowId) => {
         await new Promise((resolve) => setTimeout(resolve, 2500));
-        const handle = env.client.workflow.getHandle(workflowId);
+        const handle = context.env.client.workflow.getHandle(workflowId);
         const description = await handle.describe();
         const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
         seen = { outcome: description.typedSearchAttributes.get(OUTCOME_SEARCH_ATTRIBUTE), details: metadata.currentDetails };

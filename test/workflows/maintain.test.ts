@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import type { FileStats, MaintainResult, MaintenanceStep, QueryOutcome, SnapshotStats } from '../../src/shared';
-import { exportStackEnv } from '../../local/harness/stack';
-import { tableFor, uniqueName } from '../../local/harness/harness';
+import { runWithFakes, useWorkflowEnvironment } from '../support/decisions';
+import { tableFor } from '../../local/harness/harness';
 
 type Fakes = Pick<
   Activities,
@@ -37,12 +35,7 @@ const moreRuns = (code: string): Omit<QueryOutcome, 'handle'> => ({
  */
 describe('maintainTable decisions (scripted activities)', function () {
   this.timeout(120_000);
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    exportStackEnv();
-    env = await TestWorkflowEnvironment.createFromExistingServer({ address: process.env.ICETIDE_TEMPORAL_ADDRESS });
-  });
-  after(async () => env?.teardown());
+  const context = useWorkflowEnvironment();
 
   async function run(script: {
     outcomes: Partial<Record<MaintenanceStep, Omit<QueryOutcome, 'handle'>[]>>;
@@ -75,20 +68,8 @@ describe('maintainTable decisions (scripted activities)', function () {
       snapshotStats: async () => snapshots.shift()!,
       countTableObjects: async () => objects.shift()!,
     };
-    const taskQueue = uniqueName('wf_maint_tq');
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowsPath: require.resolve('../../src/workflows'),
-      activities,
-    });
     const table = tableFor('wf_maint', { maintenance: { maxRounds: script.maxRounds ?? 10 } });
-    const outcome = await worker.runUntil(
-      env.client.workflow.execute('maintainTable', { taskQueue, workflowId: uniqueName('wf_maint'), args: [{ version: 1, table }] }).then(
-        (result: MaintainResult): { result?: MaintainResult; error?: unknown } => ({ result }),
-        (error: unknown): { result?: MaintainResult; error?: unknown } => ({ error }),
-      ),
-    );
+    const outcome = await runWithFakes<MaintainResult>(context.env, 'maintainTable', { version: 1, table }, activities);
     return { ...outcome, events };
   }
 
