@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {
-  AccessDeniedException,
   AthenaClient,
+  AthenaServiceException,
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   StartQueryExecutionCommand,
@@ -15,6 +15,7 @@ import { parseTableDefinition } from '../../src/config/schema';
 import { AthenaEngine } from '../../src/engines/athena';
 import { athenaDialect } from '../../src/sql/dialect';
 import { StagingStore } from '../../src/storage/staging';
+import type { MaintenanceStep } from '../../src/shared';
 import { shopOrders } from './fixtures';
 
 const QUERY_ID = '7f3a9c1e-2b4d-4e6f-8a0b-1c2d3e4f5a6b';
@@ -36,6 +37,7 @@ describe('maintenance activities on Athena (recorded API behaviour)', () => {
   });
   const def = parseTableDefinition({ ...shopOrders({ name: 'status', type: 'string' }), location: 's3://lake/shop/orders/' });
   const env = () => new MockActivityEnvironment({ attempt: 1 });
+  const start = (step: MaintenanceStep) => env().run(activities.startMaintenanceStep, { table: def, step, token: TOKEN });
 
   beforeEach(() => athena.reset());
   after(() => athena.restore());
@@ -43,10 +45,10 @@ describe('maintenance activities on Athena (recorded API behaviour)', () => {
   it('submits OPTIMIZE, VACUUM and the table properties with the workflow token; no separate orphan step', async () => {
     athena.on(StartQueryExecutionCommand).resolves({ $metadata: meta, QueryExecutionId: QUERY_ID });
     for (const step of ['properties', 'compaction', 'expiry'] as const) {
-      const handle = await env().run(activities.startMaintenanceStep, { table: def, step, token: TOKEN });
+      const handle = await start(step);
       assert.deepEqual(handle, { engine: 'athena', queryId: QUERY_ID });
     }
-    assert.equal(await env().run(activities.startMaintenanceStep, { table: def, step: 'orphans', token: TOKEN }), undefined);
+    assert.equal(await start('orphans'), undefined);
     const sent = athena.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input);
     assert.deepEqual(
       sent.map((i) => i.QueryString?.split(' (')[0]),
@@ -56,13 +58,14 @@ describe('maintenance activities on Athena (recorded API behaviour)', () => {
   });
 
   it('fails at once, naming the table, when the role may not run OPTIMIZE', async () => {
-    athena.on(StartQueryExecutionCommand).rejects(
-      new AccessDeniedException({
-        $metadata: { httpStatusCode: 400 },
-        message: 'User is not authorized to perform: athena:StartQueryExecution',
-      }),
-    );
-    await assert.rejects(env().run(activities.startMaintenanceStep, { table: def, step: 'compaction', token: TOKEN }), (err) => {
+    const denied = new AthenaServiceException({
+      name: 'AccessDeniedException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400 },
+      message: 'User is not authorized to perform: athena:StartQueryExecution',
+    });
+    athena.on(StartQueryExecutionCommand).rejects(denied);
+    await assert.rejects(start('compaction'), (err) => {
       assert.ok(err instanceof ApplicationFailure);
       assert.equal(err.nonRetryable, true);
       assert.match(err.message, /^table shop\.orders: submitting compaction: User is not authorized/);
@@ -84,7 +87,7 @@ describe('maintenance activities on Athena (recorded API behaviour)', () => {
     });
     const outcome = await env().run(activities.awaitQuery, {
       label: 'table shop.orders compaction',
-      handle: { engine: 'athena', queryId: QUERY_ID },
+      handle: { engine: 'athena' as const, queryId: QUERY_ID },
       transientRetryMs: 1000,
     });
     assert.equal(outcome.state, 'FAILED');
