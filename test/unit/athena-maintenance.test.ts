@@ -15,7 +15,8 @@ import { parseTableDefinition } from '../../src/config/schema';
 import { AthenaEngine } from '../../src/engines/athena';
 import { athenaDialect } from '../../src/sql/dialect';
 import { StagingStore } from '../../src/storage/staging';
-import type { MaintenanceStep } from '../../src/shared';
+import type { AwaitQueryInput } from '../../src/activities/query';
+import type { MaintenanceStep, QueryOutcome } from '../../src/shared';
 import { shopOrders } from './fixtures';
 
 const QUERY_ID = '7f3a9c1e-2b4d-4e6f-8a0b-1c2d3e4f5a6b';
@@ -85,11 +86,12 @@ describe('maintenance activities on Athena (recorded API behaviour)', () => {
         },
       },
     });
-    const outcome = await env().run(activities.awaitQuery, {
+    const input: AwaitQueryInput = {
       label: 'table shop.orders compaction',
-      handle: { engine: 'athena' as const, queryId: QUERY_ID },
+      handle: { engine: 'athena', queryId: QUERY_ID },
       transientRetryMs: 1000,
-    });
+    };
+    const outcome: QueryOutcome = await env().run(activities.awaitQuery, input);
     assert.equal(outcome.state, 'FAILED');
     assert.match(outcome.error?.message ?? '', /^ICEBERG_OPTIMIZE_MORE_RUNS_NEEDED/);
   });
