@@ -74,11 +74,15 @@ export async function createTable(h: Harness, def: TableDefinition): Promise<voi
 }
 
 /** Writes a change file under the table's staging location; returns its s3:// URI. */
-export async function putChangeFile(h: Harness, def: TableDefinition, name: string, events: ChangeEvent[] | string): Promise<string> {
+export async function putChangeFile(
+  h: Harness,
+  def: TableDefinition,
+  name: string,
+  events: ChangeEvent[] | string | Buffer,
+): Promise<string> {
   const { bucket, key } = parseS3Uri(def.staging.location + name);
-  await h.s3.send(
-    new PutObjectCommand({ Bucket: bucket, Key: key, Body: typeof events === 'string' ? events : renderDmsCsv(def, events) }),
-  );
+  const body = Array.isArray(events) ? renderDmsCsv(def, events) : events;
+  await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
   return `s3://${bucket}/${key}`;
 }
 

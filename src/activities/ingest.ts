@@ -8,6 +8,9 @@ import { tableName, type BatchPlan, type QuarantinedFile } from '../shared';
 import { failFastOnPermanent } from './failures';
 import type { ActivityDeps } from './index';
 
+/** Change files read at once while planning. */
+const READ_CONCURRENCY = 4;
+
 /** Athena rejects queries over 262,144 bytes; keep the file list well inside, leaving room for the MERGE itself. */
 const MAX_FILE_LIST_BYTES = 200_000;
 
@@ -43,10 +46,15 @@ export function createIngestActivities(deps: ActivityDeps) {
           ignoredFiles: selection.ignored.slice(0, 20),
           quarantined: [],
         };
-        for (const file of selection.files) {
-          Context.current().heartbeat();
+        // Several files at once, each streamed: memory stays bounded by READ_CONCURRENCY, not by file sizes.
+        const checks = await mapConcurrently(selection.files, READ_CONCURRENCY, async (file) => {
           deps.failpoint?.('plan-read');
-          const check = checkChangeFile(def, file.uri, await staging.read(file.uri), input.purgedThrough);
+          const check = await checkChangeFile(def, file.uri, await staging.open(file.uri), input.purgedThrough);
+          Context.current().heartbeat();
+          return check;
+        });
+        for (const [i, file] of selection.files.entries()) {
+          const check = checks[i];
           if (check.problems.length > 0) {
             const detail = check.problems.map((p) => `line ${p.line}: ${p.problem}`).join('; ');
             if (def.badInput === 'fail') {
@@ -107,4 +115,18 @@ export function createIngestActivities(deps: ActivityDeps) {
       });
     },
   };
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in the items' order. */
+async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }

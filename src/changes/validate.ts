@@ -1,4 +1,5 @@
-import { parse } from 'csv-parse/sync';
+import { Readable, pipeline } from 'node:stream';
+import { parse } from 'csv-parse';
 import type { ColumnType, TableDefinition } from '../config/schema';
 
 export interface KeyRange {
@@ -67,20 +68,35 @@ const MAX_PROBLEMS = 10;
  * values that would not cast, and changes too late to merge (older than the tombstone purge horizon). Line numbers
  * are 1-based lines of the file.
  */
-export function checkChangeFile(def: TableDefinition, uri: string, text: string, purgedThrough?: string): FileCheck {
+export async function checkChangeFile(
+  def: TableDefinition,
+  uri: string,
+  source: string | Readable,
+  purgedThrough?: string,
+): Promise<FileCheck> {
   const check: FileCheck = { uri, rows: 0, problems: [] };
   const report = (line: number, problem: string) => {
     if (check.problems.length < MAX_PROBLEMS) check.problems.push({ line, problem });
   };
-  let records: { record: string[]; info: { lines: number }; raw: string }[];
+  // Streamed: memory holds one record at a time, whatever the file's size.
+  const records = parse({ relax_column_count: true, info: true, raw: true, skip_empty_lines: true });
+  pipeline(typeof source === 'string' ? Readable.from([source]) : source, records, () => undefined);
   try {
-    records = parse(text, { relax_column_count: true, info: true, raw: true, skip_empty_lines: true }) as unknown as typeof records;
+    for await (const { record, info, raw } of records as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
+      checkRecord(record, info, raw);
+    }
   } catch (err) {
+    // Bad content (CSV that does not parse, gzip that does not inflate) is the file's problem; anything else (the
+    // connection dropped mid-file) is the transport's, and is thrown for the activity to retry.
+    if (!/^(CSV_|Z_)/.test(String((err as { code?: unknown }).code))) throw err;
     const line = (err as { lines?: number }).lines ?? 0;
-    return { ...check, problems: [{ line, problem: `not a CSV change file: ${(err as Error).message}` }] };
+    const problem = `not a CSV change file: ${(err as Error).message}`;
+    return { ...check, problems: [...check.problems.slice(0, MAX_PROBLEMS - 1), { line, problem }] };
   }
-  const expectedFields = 2 + def.columns.length;
-  for (const { record, info, raw } of records) {
+  return check;
+
+  function checkRecord(record: string[], info: { lines: number }, raw: string): void {
+    const expectedFields = 2 + def.columns.length;
     // info.lines is where the record ends; a quoted field may span lines, and the row is named by its first.
     // raw also holds the blank lines skipped before the record.
     const line =
@@ -96,7 +112,7 @@ export function checkChangeFile(def: TableDefinition, uri: string, text: string,
         line,
         `expected ${expectedFields} fields (Op, ${def.ordering.commitTimestamp}, ${def.columns.map((c) => c.name).join(', ')}), found ${record.length}`,
       );
-      continue;
+      return;
     }
     const [op, commitTs, ...values] = record;
     if (op !== 'I' && op !== 'U' && op !== 'D') report(line, `unknown Op '${op}' (expected I, U or D)`);
@@ -128,5 +144,4 @@ export function checkChangeFile(def: TableDefinition, uri: string, text: string,
       }
     }
   }
-  return check;
 }

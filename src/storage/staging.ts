@@ -1,3 +1,5 @@
+import { Readable, pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import {
   CopyObjectCommand,
   DeleteObjectsCommand,
@@ -40,10 +42,18 @@ export class StagingStore {
     return files;
   }
 
-  async read(uri: string): Promise<string> {
+  /**
+   * The file's content as a stream, gunzipped on the fly for `.gz` (DMS CompressionType GZIP): never held whole in
+   * memory. A transport error mid-file reaches the reader as a stream error, not as bad content.
+   */
+  async open(uri: string): Promise<Readable> {
     const { bucket, key } = parseS3Uri(uri);
     const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return (await object.Body?.transformToString('utf-8')) ?? '';
+    const body = object.Body instanceof Readable ? object.Body : Readable.from([]);
+    if (!key.endsWith('.gz')) return body;
+    const gunzip = createGunzip();
+    pipeline(body, gunzip, () => undefined); // an error destroys gunzip with it, and its reader sees the error
+    return gunzip;
   }
 
   /** Deleting a file that is already gone succeeds: a retried cleanup finishes what a crashed one began. */

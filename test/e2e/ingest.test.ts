@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { ChangeEvent } from '../../src/changes/dms-csv';
+import { renderDmsCsv, type ChangeEvent } from '../../src/changes/dms-csv';
+import { gzipSync } from 'node:zlib';
 import type { TableDefinition } from '../../src/config/schema';
 import { quarantineLocation } from '../../src/activities';
 import type { IngestResult, Watermark } from '../../src/shared';
@@ -202,6 +203,23 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
     assert.deepEqual(await listUris(stack.h, quarantineLocation(def)), [quarantineLocation(def) + 'b.csv']);
     assert.ok(!(await listUris(stack.h, def.staging.location)).includes(empty));
     assert.deepEqual(asStrings(await currentRows(stack.h, def), ['id']), [{ id: '1' }]);
+  });
+
+  it('merges gzipped change files (.csv.gz, DMS CompressionType GZIP) next to plain ones', async () => {
+    const def = tableFor(uniqueName('gzip'));
+    await createTable(stack.h, def);
+    const reference = new ReferenceTable(def.primaryKey);
+    const plain = [ev('I', 1, 'g', 1, 1, 'one', '1.00'), ev('I', 2, 'g', 2, 2, 'two', '2.00')];
+    const zipped = [ev('U', 3, 'g', 1, 3, 'one-zipped', '1.50'), ev('D', 4, 'g', 2, 4, null, null), ev('I', 5, 'g', 3, 5, 'three', '3.00')];
+    await putChangeFile(stack.h, def, 'a.csv', plain);
+    reference.deliver('a.csv', plain);
+    await putChangeFile(stack.h, def, 'b.csv.gz', gzipSync(renderDmsCsv(def, zipped)));
+    reference.deliver('b.csv.gz', zipped);
+    const result = await runBatch(def);
+    assert.equal(result.files, 2);
+    assert.equal(result.rows, 5);
+    await expectTableEquals(def, reference, 'after a gzipped file');
+    assert.deepEqual(await listUris(stack.h, def.staging.location), []);
   });
 
   it('merges files with hostile object keys safely, and leaves names the engine hides untouched', async () => {

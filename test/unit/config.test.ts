@@ -130,8 +130,8 @@ describe('renderDmsCsv', () => {
     assert.equal(renderDmsCsv(def, []), '');
   });
 
-  it('round trip: its output passes checkChangeFile with the right row count and max commit time', () => {
-    const check = checkChangeFile(def, 's3://bucket/cdc/orders/x.csv', renderDmsCsv(def, events));
+  it('round trip: its output passes checkChangeFile with the right row count and max commit time', async () => {
+    const check = await checkChangeFile(def, 's3://bucket/cdc/orders/x.csv', renderDmsCsv(def, events));
     assert.deepEqual(check.problems, []);
     assert.equal(check.rows, 4);
     assert.equal(check.maxCommitTs, '2024-01-01 00:00:04.000000');
