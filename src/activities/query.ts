@@ -5,6 +5,8 @@ import type { QueryOutcome } from '../shared';
 import { failFastOnPermanent } from './failures';
 import type { ActivityDeps } from './index';
 
+const UNREACHABLE_MAX_DELAY_MS = 2000;
+
 export interface AwaitQueryInput {
   /** Names the table and the statement in messages, e.g. `shop.orders MERGE`. */
   label: string;
@@ -60,7 +62,8 @@ export function createQueryActivities(deps: ActivityDeps) {
             seconds,
             error: err.message,
           });
-          delay = Math.max(delay, 1000); // a restarting engine refuses fast: do not spin
+          // Throttling passes in a moment; a restarting engine refuses fast for seconds: back off from 200 ms to 2 s.
+          delay = Math.min(UNREACHABLE_MAX_DELAY_MS, Math.max(200, delay * 2));
         }
         ctx.heartbeat(handle);
         deps.failpoint?.('await-query');
@@ -75,7 +78,7 @@ export function createQueryActivities(deps: ActivityDeps) {
           }
           throw err;
         }
-        delay = Math.min(maxMs, Math.ceil(delay * 1.5));
+        if (unreachableSince === undefined) delay = Math.min(maxMs, Math.ceil(delay * 1.5));
       }
     },
   };

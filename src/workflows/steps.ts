@@ -11,7 +11,8 @@ import type { QueryOutcome } from '../shared';
  */
 export function boundedActivities(transientRetry: string) {
   const retryForMs = durationMillis(transientRetry);
-  const retry = { initialInterval: '1s', maximumInterval: '30s' } as const;
+  // Throttling clears in a moment, a restart takes seconds: start short, double up to 30 s.
+  const retry = { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '30s' } as const;
   const short = proxyActivities<Activities>({
     startToCloseTimeout: '5m',
     // Every attempt and the pauses between them: the step's whole budget.
