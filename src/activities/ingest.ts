@@ -49,8 +49,12 @@ export function createIngestActivities(deps: ActivityDeps) {
         // Several files at once, each streamed: memory stays bounded by READ_CONCURRENCY, not by file sizes.
         const checks = await mapConcurrently(selection.files, READ_CONCURRENCY, async (file) => {
           deps.failpoint?.('plan-read');
-          const check = await checkChangeFile(def, file.uri, await staging.open(file.uri), input.purgedThrough);
-          Context.current().heartbeat();
+          const heartbeat = () => Context.current().heartbeat();
+          const check = await checkChangeFile(def, file.uri, await staging.open(file.uri), {
+            purgedThrough: input.purgedThrough,
+            onProgress: heartbeat, // a file of any size keeps the activity alive while it is read
+          });
+          heartbeat();
           return check;
         });
         for (const [i, file] of selection.files.entries()) {

@@ -60,6 +60,9 @@ const normalizeTimestamp = (ts: string): string => {
   return `${seconds}.${fraction.padEnd(6, '0')}`;
 };
 
+/** A large file reports progress every this many records (the activity heartbeats on it). */
+const PROGRESS_EVERY = 10_000;
+
 /** At most this many problems are kept per file: enough to act on, bounded for workflow history. */
 const MAX_PROBLEMS = 10;
 
@@ -72,8 +75,9 @@ export async function checkChangeFile(
   def: TableDefinition,
   uri: string,
   source: string | Readable,
-  purgedThrough?: string,
+  options: { purgedThrough?: string; onProgress?: () => void } = {},
 ): Promise<FileCheck> {
+  const { purgedThrough, onProgress } = options;
   const check: FileCheck = { uri, rows: 0, problems: [] };
   const report = (line: number, problem: string) => {
     if (check.problems.length < MAX_PROBLEMS) check.problems.push({ line, problem });
@@ -84,6 +88,7 @@ export async function checkChangeFile(
   try {
     for await (const { record, info, raw } of records as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
       checkRecord(record, info, raw);
+      if (check.rows % PROGRESS_EVERY === 0) onProgress?.();
     }
   } catch (err) {
     // Bad content (CSV that does not parse, gzip that does not inflate) is the file's problem; anything else (the

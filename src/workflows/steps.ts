@@ -17,8 +17,8 @@ export function boundedActivities(transientRetry: string) {
     startToCloseTimeout: '5m',
     // Every attempt and the pauses between them: the step's whole budget.
     scheduleToCloseTimeout: retryForMs,
-    // planBatch heartbeats per file it reads, cleanup per chunk; a submit is one request.
-    heartbeatTimeout: '30s',
+    // planBatch heartbeats every 10,000 records it reads, cleanup per chunk; a submit is one request.
+    heartbeatTimeout: '15s',
     retry,
   });
   const waiting = proxyActivities<Activities>({

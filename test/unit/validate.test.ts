@@ -161,7 +161,7 @@ describe('checkChangeFile', () => {
 
   it('refuses a change older than the tombstone purge horizon (it could resurrect a purged delete), naming the line', async () => {
     const text = 'U,2026-11-20 10:00:00,1,2026-11-20,late\nU,2026-11-24 10:00:00,2,2026-11-24,fresh\n';
-    const late = await checkChangeFile(def(), URI, text, '2026-11-21 00:00:00.000000');
+    const late = await checkChangeFile(def(), URI, text, { purgedThrough: '2026-11-21 00:00:00.000000' });
     assert.deepEqual(late.problems, [
       {
         line: 1,
@@ -185,5 +185,13 @@ describe('checkChangeFile', () => {
       },
     });
     await assert.rejects(checkChangeFile(def(), URI, broken), /socket hang up/);
+  });
+
+  it('reports progress while reading a large file, so the activity can heartbeat through it', async () => {
+    const text = 'I,2024-01-01 00:00:01,1,2024-01-01,x\n'.repeat(25_000);
+    let calls = 0;
+    const c = await checkChangeFile(def(), URI, text, { onProgress: () => calls++ });
+    assert.equal(c.rows, 25_000);
+    assert.equal(calls, 2);
   });
 });
