@@ -92,7 +92,9 @@ describe('the icetide CLI', function () {
       ).stdout;
     assert.match(
       await cli('apply', yaml),
-      new RegExp(`table ${database}\\.orders ready; schedule icetide:ingest:${database}\\.orders applied`),
+      new RegExp(
+        `table ${database}\\.orders ready; schedules icetide:ingest:${database}\\.orders and icetide:maintain:${database}\\.orders applied`,
+      ),
     );
     const tables = await stack.h.trino.query(`SHOW TABLES FROM iceberg."${database}"`);
     assert.deepEqual(tables.map((t) => t.Table).sort(), ['orders', 'orders_current']);
@@ -106,8 +108,12 @@ describe('the icetide CLI', function () {
       await assert.rejects(cli('status', yaml), (err: { stderr?: string }) =>
         /orders\.yaml: invalid table definition Shop\.\?/.test(err.stderr ?? ''),
       );
+      // The daily maintenance schedule, at the default 03:00 UTC.
+      const maintain = await stack.h.client.schedule.getHandle(`icetide:maintain:${database}.orders`).describe();
+      assert.equal(maintain.action.type === 'startWorkflow' && maintain.action.workflowType, 'maintainTable');
+      assert.equal(maintain.info.nextActionTimes[0]?.toISOString().slice(11, 16), '03:00');
     } finally {
-      await stack.h.client.schedule.getHandle(`icetide:ingest:${database}.orders`).delete();
+      for (const kind of ['ingest', 'maintain']) await stack.h.client.schedule.getHandle(`icetide:${kind}:${database}.orders`).delete();
     }
   });
 });
