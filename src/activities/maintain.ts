@@ -18,6 +18,8 @@ import type { ActivityDeps } from './index';
 
 /** A pause note that marks the ingest schedule as held by maintenance (any other note is a person's pause). */
 const HOLD_NOTE = 'icetide maintenance holds ingestion';
+/** Between held steps, a scheduled batch due within this long is let through first. */
+const LONGEST_LET_THROUGH_WAIT_MS = 2 * 60_000;
 /** A batch still running after this long is not waited for: its MERGE and the maintenance step retry a conflict. */
 const LONGEST_HOLD_WAIT_MS = 30 * 60_000;
 
@@ -77,10 +79,11 @@ export function createMaintainActivities(deps: ActivityDeps) {
      * waits for a batch in flight to end, so a maintenance commit never races icetide's own MERGE. Without an ingest
      * schedule there is nothing to hold. A schedule a person paused stays theirs: it is not resumed at release.
      */
-    async holdIngest(input: { table: TableDefinition; purgedThrough?: string }): Promise<void> {
+    async holdIngest(input: { table: TableDefinition; purgedThrough?: string; releasedAt?: number }): Promise<void> {
       const ctx = Context.current();
       const schedule = ingestSchedule(input.table);
       try {
+        if (input.releasedAt !== undefined) await letOneBatchThrough(schedule, input.releasedAt);
         const horizon = input.purgedThrough;
         if (horizon) {
           await schedule.update((previous) => {
@@ -106,15 +109,15 @@ export function createMaintainActivities(deps: ActivityDeps) {
      * Resumes ingestion held by maintenance (also a hold left by a run that was terminated). The next tick picks up
      * what landed meanwhile; no extra trigger: one right after an unpause stalled the dev server's scheduler (CLI 1.5.1).
      */
-    async releaseIngest(def: TableDefinition): Promise<void> {
+    async releaseIngest(def: TableDefinition): Promise<number> {
       const schedule = ingestSchedule(def);
       try {
         const { state } = await schedule.describe();
-        if (!state.paused || state.note !== HOLD_NOTE) return;
-        await schedule.unpause('icetide maintenance step done');
+        if (state.paused && state.note === HOLD_NOTE) await schedule.unpause('icetide maintenance step done');
       } catch (err) {
         if (!(err instanceof ScheduleNotFoundError)) throw err;
       }
+      return Date.now();
     },
 
     async fileStats(def: TableDefinition): Promise<FileStats> {
@@ -159,4 +162,21 @@ export function createMaintainActivities(deps: ActivityDeps) {
       });
     },
   };
+}
+
+/**
+ * Between two held steps, the schedule's next tick must start a batch (and the hold then waits for it), or
+ * back-to-back steps would keep ingestion held for the whole run. Only when that tick is due within
+ * LONGEST_LET_THROUGH_WAIT_MS: for a long cadence a step's hold is short beside it. Skipped when someone paused it.
+ */
+async function letOneBatchThrough(schedule: ScheduleHandle, releasedAt: number): Promise<void> {
+  const ctx = Context.current();
+  const next = (await schedule.describe()).info.nextActionTimes[0]?.getTime();
+  if (next === undefined || next > releasedAt + LONGEST_LET_THROUGH_WAIT_MS) return;
+  while (Date.now() < next + 5000) {
+    const { state, info } = await schedule.describe();
+    if (state.paused || info.recentActions.some((action) => action.takenAt.getTime() > releasedAt)) return;
+    ctx.heartbeat();
+    await ctx.sleep(250);
+  }
 }

@@ -8,7 +8,7 @@ import { parseTableDefinition } from '../config/schema';
 import { createActivityDeps, createS3Client } from '../deps';
 import { TrinoEngine } from '../engines/trino';
 import { parseS3Uri } from '../storage/staging';
-import { TABLE_SEARCH_ATTRIBUTE, tableName, type IngestResult, type Watermark } from '../shared';
+import { TABLE_SEARCH_ATTRIBUTE, tableName, type IngestResult, type MaintainResult, type Watermark } from '../shared';
 import { createWorker } from '../worker';
 import { applyIngestSchedule } from './schedule';
 
@@ -30,6 +30,8 @@ const orders = parseTableDefinition({
   ordering: { commitTimestamp: 'commit_ts' },
   partitioning: ['bucket(id, 8)'],
   schedule: { every: '1m', lag: '0s' },
+  // The local stack's floor is 0s: the demo's maintenance run expires the batches' snapshots at once.
+  maintenance: { retain: { snapshots: '0s', orphans: '1h' } },
 });
 
 const at = (second: number) => `2026-11-21 09:00:${String(second).padStart(2, '0')}.000000`;
@@ -103,6 +105,19 @@ async function main(): Promise<void> {
     const rows = await trino.query('SELECT id, customer, amount, status FROM iceberg.demo.orders_current ORDER BY id');
     console.log('\niceberg.demo.orders_current:');
     console.table(rows);
+    // Three batches left small files and position deletes behind; one maintenance run compacts them.
+    const maintained: MaintainResult = await client.workflow.execute('maintainTable', {
+      taskQueue: config.ICETIDE_TASK_QUEUE,
+      workflowId: `icetide:maintain:${tableName(orders)}:demo-${Date.now()}`,
+      args: [{ version: 1, table: orders }],
+      typedSearchAttributes: [{ key: TABLE_SEARCH_ATTRIBUTE, value: tableName(orders) }],
+      staticSummary: `demo maintenance of ${tableName(orders)}`,
+    });
+    const { before, after } = maintained.compaction;
+    console.log(
+      `maintenance: data files ${before.dataFiles} → ${after.dataFiles}, delete files ${before.deleteFiles} → ${after.deleteFiles}, ` +
+        `snapshots ${maintained.expiry.before.snapshots} → ${maintained.expiry.after.snapshots} (retention ${orders.maintenance.retain.snapshots})`,
+    );
     const scheduleId = await applyIngestSchedule(client, orders, config.ICETIDE_TASK_QUEUE);
     await client.schedule.getHandle(scheduleId).pause('demo: unpause to ingest every minute (needs `npm run worker`)');
     const query = encodeURIComponent(`IcetideTable="${tableName(orders)}"`);

@@ -69,13 +69,19 @@ export async function maintainTable(input: MaintainInput): Promise<MaintainResul
     }
   }
 
-  /** Ingestion waits while `body` writes; released however the step ends. */
+  /**
+   * Ingestion waits while `body` writes; released however the step ends. Before the next hold, one scheduled batch
+   * runs, so ingestion waits at most one step (plus the batch in flight), never the whole run.
+   */
+  let releasedAt: number | undefined;
   async function holdingIngestion<T>(step: string, body: () => Promise<T>, purgedThrough?: string): Promise<T> {
-    await progress.run(`hold ingestion for ${step}`, () => holdIngest({ table: def, purgedThrough }));
+    await progress.run(`hold ingestion for ${step}`, () => holdIngest({ table: def, purgedThrough, releasedAt }));
     try {
       return await body();
     } finally {
-      await CancellationScope.nonCancellable(() => progress.run(`release ingestion after ${step}`, () => act.releaseIngest(def)));
+      releasedAt = await CancellationScope.nonCancellable(() =>
+        progress.run(`release ingestion after ${step}`, () => act.releaseIngest(def)),
+      );
     }
   }
 

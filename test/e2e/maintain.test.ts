@@ -228,7 +228,7 @@ describe('maintenance on the local stack: compaction, tombstone purge, snapshot 
       else runs.ok++;
     }
     assert.equal(runs.failed, 0, 'no ingest run failed');
-    assert.ok(runs.ok > 5, `ingest runs took place (${runs.ok})`);
+    assert.ok(runs.ok >= 3, `ingest runs took place (${runs.ok})`);
     const longest = (during: boolean) => Math.max(...waited.filter((w) => w.duringMaintenance === during).map((w) => w.ms)) / 1000;
     console.log(
       `      ${runs.ok} scheduled runs, none failed; longest a file waited: ${longest(true).toFixed(1)} s while maintenance ran ` +

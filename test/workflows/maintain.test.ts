@@ -63,7 +63,10 @@ describe('maintainTable decisions (scripted activities)', function () {
       },
       awaitQuery: async ({ handle }) => ({ handle, ...(outcomes[handle.queryId as MaintenanceStep]?.shift() ?? { state: 'SUCCEEDED' }) }),
       holdIngest: async () => void events.push('hold'),
-      releaseIngest: async () => void events.push('release'),
+      releaseIngest: async () => {
+        events.push('release');
+        return Date.now();
+      },
       fileStats: async () => (fileReads++ === 0 ? files(40, 30) : files(4, 0)),
       snapshotStats: async () => snapshots.shift()!,
       countTableObjects: async () => objects.shift()!,
