@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { checkChangeFile, widenKeyRange, type KeyRange } from '../changes/validate';
+import { widenKeyRange, type KeyRange } from '../changes/validate';
+import { checkChangeFile, formatOf } from '../formats/format';
 import { selectBatch, type FilePosition } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import type { QueryHandle } from '../engines/engine';
@@ -31,6 +32,7 @@ export function createIngestActivities(deps: ActivityDeps) {
         const listing = await staging.list(def.staging.location);
         const selection = selectBatch(listing, {
           location: def.staging.location,
+          format: formatOf(def),
           cutoff: input.cutoff,
           after: def.cleanup.mode === 'retain' ? input.after : undefined,
           maxFiles: def.batch.maxFiles,

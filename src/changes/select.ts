@@ -1,13 +1,15 @@
+import type { ChangeFormat } from '../formats/format';
 import type { StagedFile } from '../storage/staging';
 
 /**
- * Files icetide reads as DMS change files; anything else in staging is reported and never touched. Names (or
- * folders) under staging that start with `_` or `.` are hidden from the engines' Hive readers: merging such a file
- * would read nothing from it and then delete it, so they are left alone like any other stray object.
+ * Files icetide reads as change files of the table's format; anything else in staging is reported and never
+ * touched. Names (or folders) under staging that start with `_` or `.` are hidden from the engines' Hive readers:
+ * merging such a file would read nothing from it and then delete it, so they are left alone like any other stray
+ * object.
  */
-export const isChangeFile = (uri: string, location: string): boolean => {
+export const isChangeFile = (uri: string, location: string, format: Pick<ChangeFormat, 'isChangeFile'>): boolean => {
   const relative = uri.slice(location.length);
-  return uri.startsWith(location) && /\.csv(\.gz)?$/.test(relative) && !/(^|\/)[._]/.test(relative);
+  return uri.startsWith(location) && format.isChangeFile(relative) && !/(^|\/)[._]/.test(relative);
 };
 
 /** The last file a batch took, in arrival order: the retain mode's watermark. */
@@ -22,6 +24,8 @@ export const comparePosition = (a: FilePosition, b: FilePosition): number =>
 export interface BatchBounds {
   /** The table's staging location (s3://bucket/prefix/). */
   location: string;
+  /** Which names are change files. */
+  format: Pick<ChangeFormat, 'isChangeFile'>;
   /** Only files that landed at or before the cutoff (ms since epoch); a file still being written is newer. */
   cutoff: number;
   /** Retain mode: only files after this position. */
@@ -45,7 +49,7 @@ export interface Selection {
  * forms a batch of its own, so no file can block the table forever.
  */
 export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selection {
-  const changeFile = (f: StagedFile) => isChangeFile(f.uri, bounds.location);
+  const changeFile = (f: StagedFile) => isChangeFile(f.uri, bounds.location, bounds.format);
   const ignored = listing.filter((f) => !changeFile(f)).map((f) => f.uri);
   const candidates = listing
     .filter((f) => changeFile(f) && f.lastModified <= bounds.cutoff)

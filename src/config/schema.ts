@@ -13,7 +13,15 @@ export const columnTypeSchema = z
   );
 export type ColumnType = z.infer<typeof columnTypeSchema>;
 
-const columnSchema = z.object({ name: identifier, type: columnTypeSchema });
+const columnSchema = z.object({
+  name: identifier,
+  type: columnTypeSchema,
+  /** JSON formats: the record's field (DynamoDB attribute) the column is read from, when its name differs. */
+  field: z
+    .string()
+    .regex(/^[^"\\\u0000-\u001f]+$/, 'a field name without double quotes, backslashes or control characters')
+    .optional(),
+});
 export type Column = z.infer<typeof columnSchema>;
 
 const duration = z.string().regex(DURATION, 'a duration such as 30s, 5m, 2h or 7d');
@@ -33,13 +41,14 @@ export const tableDefinitionSchema = z
     /** The Iceberg table's own data location (Athena needs it; Trino uses it when given). */
     location: s3Uri.optional(),
     staging: z.object({
-      /** Where DMS writes this table's change files (CDC files, and full-load files with IncludeOpForFullLoad). */
+      /** Where the change files land (DMS: CDC files, and full-load files with IncludeOpForFullLoad). */
       location: s3Uri,
-      format: z.enum(['csv']).default('csv'),
+      /** How the change files are written (src/formats). `csv`, the name before there were others, means dms-csv. */
+      format: z.preprocess((v) => (v === 'csv' ? 'dms-csv' : v), z.enum(['dms-csv', 'debezium-json', 'dynamodb-stream']).default('dms-csv')),
       /** DMS writes NULL as an empty field unless CsvNullValue says otherwise. */
       nullValue: z.string().default(''),
     }),
-    /** Columns of the change file after `Op` and the commit timestamp, in file order. */
+    /** The table's columns. DMS CSV: the fields after `Op` and the commit timestamp, in file order. */
     columns: z.array(columnSchema).min(1),
     primaryKey: z.array(identifier).min(1),
     ordering: z
@@ -148,6 +157,13 @@ export const tableDefinitionSchema = z
     }
     if (names.has(def.ordering.commitTimestamp)) {
       ctx.addIssue({ code: 'custom', message: 'the commit timestamp is its own file column, not one of columns', path: ['ordering'] });
+    }
+    if (def.staging.format !== 'dms-csv') {
+      if (def.ordering.sequence) {
+        ctx.addIssue({ code: 'custom', message: `${def.staging.format} orders changes by its own position; remove ordering.sequence`, path: ['ordering'] });
+      }
+    } else if (def.columns.some((c) => c.field)) {
+      ctx.addIssue({ code: 'custom', message: 'field applies to JSON formats; DMS CSV columns are read by position', path: ['columns'] });
     }
     if (def.ordering.sequence && !names.has(def.ordering.sequence)) {
       ctx.addIssue({ code: 'custom', message: `sequence column ${def.ordering.sequence} is not in columns`, path: ['ordering'] });

@@ -1,21 +1,15 @@
 import type { TableDefinition } from '../config/schema';
-import { dmlType, STAGING_SUFFIX, type Dialect } from './dialect';
-import { quoteIdent, quoteString } from './identifiers';
-import { COMMIT_TS_COLUMN, DELETED_COLUMN, FILE_OP_COLUMN, VERSION_COLUMN } from './metadata';
+import { formatOf } from '../formats/format';
+import { dmlType, type Dialect } from './dialect';
+import { backtick, quoteIdent, quoteString } from './identifiers';
+import { COMMIT_TS_COLUMN, DELETED_COLUMN, VERSION_COLUMN } from './metadata';
 
 /**
- * Idempotent DDL (IF NOT EXISTS / OR REPLACE) for one table: staging external table over the change files, the
- * Iceberg target, and the `_current` view. Statements run in order; re-running them changes nothing.
+ * Idempotent DDL (IF NOT EXISTS / OR REPLACE) for one table: the staging table over the change files (its shape is
+ * the format's), the Iceberg target, and the `_current` view. Statements run in order; re-running changes nothing.
  */
 export function renderTableDdl(def: TableDefinition, dialect: Dialect, opts: { warehouse?: string } = {}): string[] {
   return dialect.kind === 'trino' ? trinoDdl(def, dialect, opts.warehouse) : athenaDdl(def, dialect);
-}
-
-/** Every change-file column is read as text; the MERGE casts, so a bad value fails loudly instead of reading NULL. */
-function stagingColumns(def: TableDefinition, type: string, quote: (n: string) => string): string {
-  return [FILE_OP_COLUMN, def.ordering.commitTimestamp, ...def.columns.map((c) => c.name)]
-    .map((name) => `${quote(name)} ${type}`)
-    .join(', ');
 }
 
 function targetColumns(
@@ -47,15 +41,12 @@ function trinoDdl(def: TableDefinition, dialect: Dialect, warehouse?: string): s
   return [
     `CREATE SCHEMA IF NOT EXISTS ${icebergCatalog}.${quoteIdent(def.database)}${schemaLocation}`,
     `CREATE SCHEMA IF NOT EXISTS ${hiveCatalog}.${quoteIdent(def.database)}`,
-    `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (${stagingColumns(def, 'varchar', quoteIdent)}) ` +
-      `WITH (external_location = ${quoteString(def.staging.location)}, format = 'CSV')`,
+    formatOf(def).stagingTable(def, dialect),
     `CREATE TABLE IF NOT EXISTS ${dialect.target(def)} (${targetColumns(def, dmlType, quoteIdent, 'timestamp(6)')}) ` +
       `WITH (${properties.join(', ')})`,
     currentView(def, dialect),
   ];
 }
-
-const backtick = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
 
 /** Athena's transforms put the width first: bucket(16, id), truncate(1000, id) where Trino writes bucket(id, 16). */
 export function athenaPartitionSpec(spec: string): string {
@@ -73,8 +64,7 @@ function athenaDdl(def: TableDefinition, dialect: Dialect): string[] {
     : '';
   return [
     `CREATE DATABASE IF NOT EXISTS ${db}`,
-    `CREATE EXTERNAL TABLE IF NOT EXISTS ${db}.${backtick(def.table + STAGING_SUFFIX)} (${stagingColumns(def, 'string', backtick)}) ` +
-      `ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION ${quoteString(def.staging.location)}`,
+    formatOf(def).stagingTable(def, dialect),
     `CREATE TABLE IF NOT EXISTS ${db}.${backtick(def.table)} (${targetColumns(def, dialect.ddlType, backtick, 'timestamp')})` +
       `${partitioned} LOCATION ${quoteString(def.location)} ` +
       `TBLPROPERTIES ('table_type' = 'ICEBERG', 'format' = 'parquet', 'write_compression' = 'zstd')`,

@@ -1,18 +1,19 @@
 import type { KeyRange } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
-import { dmlType, type Dialect } from './dialect';
-import { quoteIdent, quoteString } from './identifiers';
-import { COMMIT_TS_COLUMN, DELETED_COLUMN, FILE_OP_COLUMN, OP_COLUMN, VERSION_COLUMN } from './metadata';
+import { formatOf } from '../formats/format';
+import type { Dialect } from './dialect';
+import { quoteIdent } from './identifiers';
+import { COMMIT_TS_COLUMN, DELETED_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN, VERSION_COLUMN } from './metadata';
 
-const SEQUENCE_WIDTH = 40;
 const VERSION_SEPARATOR = 'chr(1)';
 
 /**
  * One MERGE that applies a batch of change files to the Iceberg target, atomically.
  *
  * Ordering rule (explicit, tested): a change is newer than another when its commit time is later; equal commit
- * times are ordered by the sequence column (when the table has one), then by the change file's path under the
- * staging location (DMS names files by time), then by operation I < U < D. The rule is encoded as one sortable
+ * times are ordered by the format's sequence (DMS: the table's sequence column, when it has one; Debezium: the
+ * source position; DynamoDB: SequenceNumber), then by the change file's path under the staging location (DMS
+ * names files by time), then by operation I < U < D. The rule is encoded as one sortable
  * string, the version (fields joined by U+0001); each key keeps only its newest change of the batch, and a change reaches the target only
  * when its version is greater than the row's. Replays, duplicates and out-of-order files therefore change nothing.
  */
@@ -77,31 +78,22 @@ function targetPruning(keyRange: KeyRange | undefined): string[] {
   return [`t.${quoteIdent(keyRange.column)} BETWEEN ${keyRange.min} AND ${keyRange.max}`];
 }
 
-/** The batch's changes, cast to their types, newest per key. Reads only the listed files ("$path"). */
+/**
+ * The batch's changes, read by the table's format and typed, newest per key. Reads only the listed files ("$path").
+ * The version puts the ordering rule in one string: commit time, the format's sequence, the file's path under
+ * staging, the operation.
+ */
 export function renderDedupedSource(def: TableDefinition, dialect: Dialect, filePaths: string[]): string {
   const q = quoteIdent;
-  const nullable = (column: string) => `NULLIF(${q(column)}, ${quoteString(def.staging.nullValue)})`;
-  const commitTs = `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6))`;
-  const sequenceColumn = def.ordering.sequence ? def.columns.find((c) => c.name === def.ordering.sequence) : undefined;
-  // Numeric sequences are padded so that the version string sorts them as numbers (DMS's AR_H_CHANGE_SEQ has 35
-  // digits). Validation guarantees a sequence is never null.
-  const sequence = !sequenceColumn
-    ? `''`
-    : sequenceColumn.type === 'string'
-      ? q(sequenceColumn.name)
-      : `lpad(${q(sequenceColumn.name)}, ${SEQUENCE_WIDTH}, '0')`;
-  const relativePath = `substr("$path", ${def.staging.location.length + 1})`;
-  const opRank = `CASE ${q(FILE_OP_COLUMN)} WHEN 'I' THEN '1' WHEN 'U' THEN '2' ELSE '3' END`;
+  const relativePath = `substr(${q(PATH_COLUMN)}, ${def.staging.location.length + 1})`;
+  const opRank = `CASE ${q(OP_COLUMN)} WHEN 'I' THEN '1' WHEN 'U' THEN '2' ELSE '3' END`;
   // The separator sorts below every character the fields can hold, so the string compares as the tuple would.
-  const version = [`to_iso8601(${commitTs})`, sequence, relativePath, opRank].join(` || ${VERSION_SEPARATOR} || `);
-  const typed = def.columns.map((c) => `CAST(${nullable(c.name)} AS ${dmlType(c.type)}) AS ${q(c.name)}`);
+  const version = [`to_iso8601(${q(COMMIT_TS_COLUMN)})`, q(SEQUENCE_COLUMN), relativePath, opRank].join(` || ${VERSION_SEPARATOR} || `);
   const outputColumns = [...def.columns.map((c) => q(c.name)), q(OP_COLUMN), q(VERSION_COLUMN), q(COMMIT_TS_COLUMN)];
-
-  const changes =
-    `SELECT ${q(FILE_OP_COLUMN)} AS ${q(OP_COLUMN)}, ${version} AS ${q(VERSION_COLUMN)}, ${commitTs} AS ${q(COMMIT_TS_COLUMN)}, ${typed.join(', ')} ` +
-    `FROM ${dialect.staging(def)} WHERE "$path" IN (${filePaths.map(quoteString).join(', ')})`;
+  const changes = formatOf(def).changes(def, dialect, filePaths);
+  const versioned = `SELECT *, ${version} AS ${q(VERSION_COLUMN)} FROM (${changes}) AS changes`;
   const ranked =
     `SELECT *, row_number() OVER (PARTITION BY ${def.primaryKey.map(q).join(', ')} ORDER BY ${q(VERSION_COLUMN)} DESC) AS _icetide_rank ` +
-    `FROM (${changes}) AS changes`;
+    `FROM (${versioned}) AS versioned`;
   return `SELECT ${outputColumns.join(', ')} FROM (${ranked}) AS ranked WHERE _icetide_rank = 1`;
 }

@@ -12,3 +12,6 @@ export const DELETED_COLUMN = '_icetide_deleted';
 export const OP_COLUMN = '_icetide_op';
 /** The file columns every DMS change file starts with: Op, then the commit timestamp. */
 export const FILE_OP_COLUMN = 'op';
+/** Inside the MERGE's source: the change file a change came from, and its position within the format's order. */
+export const PATH_COLUMN = '_icetide_path';
+export const SEQUENCE_COLUMN = '_icetide_sequence';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { parseTableDefinition } from '../../src/config/schema';
 import { renderDmsCsv, type ChangeEvent } from '../../src/changes/dms-csv';
-import { checkChangeFile } from '../../src/changes/validate';
+import { checkChangeFile } from '../../src/formats/format';
 import { shopOrders } from './fixtures';
 
 const base = shopOrders({ name: 'seq', type: 'bigint' }, { name: 'note', type: 'string' });
@@ -20,7 +20,7 @@ describe('parseTableDefinition', () => {
   it('applies defaults', () => {
     const d = parse();
     assert.equal(d.version, 1);
-    assert.deepEqual(d.staging, { location: 's3://bucket/cdc/orders/', format: 'csv', nullValue: '' });
+    assert.deepEqual(d.staging, { location: 's3://bucket/cdc/orders/', format: 'dms-csv', nullValue: '' });
     assert.deepEqual(d.cleanup, { mode: 'delete' });
     assert.equal(d.deletes, 'tombstone');
     assert.equal(d.badInput, 'fail');

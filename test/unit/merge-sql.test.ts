@@ -108,14 +108,16 @@ describe('renderMerge / renderDedupedSource', () => {
 
   it('builds the version string: iso ts, padded sequence, relative path, op rank joined by chr(1)', () => {
     const sql = renderDedupedSource(def(), trinoDialect(), FILES);
-    const relative = `substr("$path", ${'s3://bucket/cdc/orders/'.length + 1})`;
+    const relative = `substr("_icetide_path", ${'s3://bucket/cdc/orders/'.length + 1})`;
     assert.ok(
       sql.includes(
-        `to_iso8601(CAST("commit_ts" AS timestamp(6))) || chr(1) || lpad("seq", 40, '0') || chr(1) || ${relative} || chr(1) || ` +
-          `CASE "op" WHEN 'I' THEN '1' WHEN 'U' THEN '2' ELSE '3' END AS "_icetide_version"`,
+        `to_iso8601("_icetide_commit_ts") || chr(1) || "_icetide_sequence" || chr(1) || ${relative} || chr(1) || ` +
+          `CASE "_icetide_op" WHEN 'I' THEN '1' WHEN 'U' THEN '2' ELSE '3' END AS "_icetide_version"`,
       ),
       sql,
     );
+    // DMS CSV: the commit time is its timestamp column, the sequence the table's sequence column, padded.
+    assert.ok(sql.includes(`"op" AS "_icetide_op", CAST("commit_ts" AS timestamp(6)) AS "_icetide_commit_ts", lpad("seq", 40, '0') AS "_icetide_sequence"`), sql);
   });
 
   it('does not pad a string sequence, and uses an empty sequence when there is none', () => {
@@ -130,10 +132,10 @@ describe('renderMerge / renderDedupedSource', () => {
       trinoDialect(),
       FILES,
     );
-    assert.ok(strSeq.includes(`|| chr(1) || "seq" || chr(1) ||`), strSeq);
+    assert.ok(strSeq.includes(`"seq" AS "_icetide_sequence"`), strSeq);
     assert.ok(!strSeq.includes('lpad'));
     const noSeq = renderDedupedSource(def({ ordering: {} }), trinoDialect(), FILES);
-    assert.ok(noSeq.includes(`to_iso8601(CAST("commit_ts" AS timestamp(6))) || chr(1) || '' || chr(1) || substr(`), noSeq);
+    assert.ok(noSeq.includes(`'' AS "_icetide_sequence"`), noSeq);
     assert.ok(!noSeq.includes('lpad'));
   });
 

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { comparePosition, isChangeFile, selectBatch, type BatchBounds } from '../../src/changes/select';
+import { debeziumJson } from '../../src/formats/debezium-json';
+import { dmsCsv } from '../../src/formats/dms-csv';
 import type { StagedFile } from '../../src/storage/staging';
 
 const P = 's3://bucket/cdc/orders/';
 const f = (name: string, lastModified: number, size = 100): StagedFile => ({ uri: P + name, size, lastModified });
-const wide: BatchBounds = { location: P, cutoff: 1_000, maxFiles: 100, maxBytes: 1e9, maxListBytes: 1e6 };
+const wide: BatchBounds = { location: P, format: dmsCsv, cutoff: 1_000, maxFiles: 100, maxBytes: 1e9, maxListBytes: 1e6 };
 const names = (files: StagedFile[]) => files.map((x) => x.uri.slice(P.length));
 
 describe('selectBatch', () => {
@@ -28,8 +30,15 @@ describe('selectBatch', () => {
     assert.deepEqual(names(sel.files), ['a.csv', 'b.csv.gz']);
     assert.deepEqual(sel.ignored, [P + 'c.parquet', P + 'd.csv.tmp', P + '_SUCCESS', P + 'e.CSV']);
     assert.equal(sel.deferred, 0);
-    assert.equal(isChangeFile(P + 'x.csv.gz', P), true);
-    assert.equal(isChangeFile(P + 'x.csv.gz.part', P), false);
+    assert.equal(isChangeFile(P + 'x.csv.gz', P, dmsCsv), true);
+    assert.equal(isChangeFile(P + 'x.csv.gz.part', P, dmsCsv), false);
+  });
+
+  it("takes the names of the table's format: JSON lines for Debezium and DynamoDB", () => {
+    const listing = [f('a.json', 1), f('b.jsonl.gz', 2), f('c.ndjson', 3), f('d.csv', 4), f('manifest-summary.json.tmp', 5)];
+    const sel = selectBatch(listing, { ...wide, format: debeziumJson });
+    assert.deepEqual(names(sel.files), ['a.json', 'b.jsonl.gz', 'c.ndjson']);
+    assert.deepEqual(sel.ignored, [P + 'd.csv', P + 'manifest-summary.json.tmp']);
   });
 
   it('leaves alone names the engines hide (a leading _ or . in a file or folder under staging)', () => {
@@ -38,8 +47,8 @@ describe('selectBatch', () => {
     assert.deepEqual(names(sel.files), ['2026/11/f_g.csv']);
     assert.deepEqual(sel.ignored.length, 4);
     // Only what lies under staging counts: a prefix such as s3://b/_raw/ is the table's own location.
-    assert.equal(isChangeFile('s3://b/_raw/orders/x.csv', 's3://b/_raw/orders/'), true);
-    assert.equal(isChangeFile('s3://b/other/x.csv', P), false);
+    assert.equal(isChangeFile('s3://b/_raw/orders/x.csv', 's3://b/_raw/orders/', dmsCsv), true);
+    assert.equal(isChangeFile('s3://b/other/x.csv', P, dmsCsv), false);
   });
 
   it('maxFiles cuts the batch', () => {

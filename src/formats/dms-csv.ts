@@ -1,0 +1,112 @@
+import { Readable, pipeline } from 'node:stream';
+import { parse } from 'csv-parse';
+import { FileCheckRecorder, isBadContent, isTimestamp, textValueOk, type FileCheck } from '../changes/validate';
+import type { TableDefinition } from '../config/schema';
+import { dmlType, STAGING_SUFFIX } from '../sql/dialect';
+import { backtick, quoteIdent, quoteString } from '../sql/identifiers';
+import { COMMIT_TS_COLUMN, FILE_OP_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
+import type { ChangeFormat } from './format';
+
+/** Numeric sequences are padded so that text order is number order (DMS's AR_H_CHANGE_SEQ has 35 digits). */
+export const SEQUENCE_WIDTH = 40;
+
+/**
+ * AWS DMS CSV (optionally gzip): no header; `Op` (I, U, D), the commit timestamp (TimestampColumnName,
+ * `yyyy-MM-dd HH:mm:ss.ffffff`), then the row's columns in definition order. Ordering: commit time, then the
+ * table's sequence column when it has one (DMS $AR_H_CHANGE_SEQ).
+ */
+export const dmsCsv: ChangeFormat = {
+  isChangeFile: (name) => /\.csv(\.gz)?$/.test(name),
+
+  stagingTable(def, dialect) {
+    // Every field is read as text; the MERGE casts, so a bad value fails loudly instead of reading as NULL.
+    const fields = (type: string, quote: (n: string) => string) =>
+      [FILE_OP_COLUMN, def.ordering.commitTimestamp, ...def.columns.map((c) => c.name)].map((name) => `${quote(name)} ${type}`).join(', ');
+    return dialect.kind === 'trino'
+      ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (${fields('varchar', quoteIdent)}) ` +
+          `WITH (external_location = ${quoteString(def.staging.location)}, format = 'CSV')`
+      : `CREATE EXTERNAL TABLE IF NOT EXISTS ${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)} (${fields('string', backtick)}) ` +
+          `ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION ${quoteString(def.staging.location)}`;
+  },
+
+  changes(def, dialect, filePaths) {
+    const q = quoteIdent;
+    const nullable = (column: string) => `NULLIF(${q(column)}, ${quoteString(def.staging.nullValue)})`;
+    const sequenceColumn = def.ordering.sequence ? def.columns.find((c) => c.name === def.ordering.sequence) : undefined;
+    // Validation guarantees a sequence is never null.
+    const sequence = !sequenceColumn
+      ? `''`
+      : sequenceColumn.type === 'string'
+        ? q(sequenceColumn.name)
+        : `lpad(${q(sequenceColumn.name)}, ${SEQUENCE_WIDTH}, '0')`;
+    const typed = def.columns.map((c) => `CAST(${nullable(c.name)} AS ${dmlType(c.type)}) AS ${q(c.name)}`);
+    return (
+      `SELECT "$path" AS ${q(PATH_COLUMN)}, ${q(FILE_OP_COLUMN)} AS ${q(OP_COLUMN)}, ` +
+      `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6)) AS ${q(COMMIT_TS_COLUMN)}, ${sequence} AS ${q(SEQUENCE_COLUMN)}, ${typed.join(', ')} ` +
+      `FROM ${dialect.staging(def)} WHERE "$path" IN (${filePaths.map(quoteString).join(', ')})`
+    );
+  },
+
+  check: checkCsv,
+};
+
+async function checkCsv(
+  def: TableDefinition,
+  uri: string,
+  source: string | Readable,
+  options: ConstructorParameters<typeof FileCheckRecorder>[2],
+): Promise<FileCheck> {
+  const recorder = new FileCheckRecorder(def, uri, options);
+  // Streamed: memory holds one record at a time, whatever the file's size.
+  const records = parse({ relax_column_count: true, info: true, raw: true, skip_empty_lines: true });
+  pipeline(typeof source === 'string' ? Readable.from([source]) : source, records, () => undefined);
+  try {
+    for await (const { record, info, raw } of records as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
+      // info.lines is where the record ends; a quoted field may span lines, and the row is named by its first.
+      // raw also holds the blank lines skipped before the record.
+      const line =
+        info.lines -
+        (raw
+          .replace(/^(\r?\n)+/, '')
+          .replace(/\r?\n$/, '')
+          .split('\n').length -
+          1);
+      recorder.row();
+      checkRecord(def, recorder, record, line);
+    }
+  } catch (err) {
+    if (!isBadContent(err)) throw err;
+    return recorder.unreadable((err as { lines?: number }).lines ?? 0, `not a CSV change file: ${(err as Error).message}`);
+  }
+  return recorder.result();
+}
+
+function checkRecord(def: TableDefinition, recorder: FileCheckRecorder, record: string[], line: number): void {
+  const report = (problem: string) => recorder.report(line, problem);
+  const expectedFields = 2 + def.columns.length;
+  if (record.length !== expectedFields) {
+    report(
+      `expected ${expectedFields} fields (Op, ${def.ordering.commitTimestamp}, ${def.columns.map((c) => c.name).join(', ')}), found ${record.length}`,
+    );
+    return;
+  }
+  const [op, commitTs, ...values] = record;
+  if (op !== 'I' && op !== 'U' && op !== 'D') report(`unknown Op '${op}' (expected I, U or D)`);
+  if (!isTimestamp(commitTs)) report(`commit timestamp '${commitTs}' is not yyyy-MM-dd HH:mm:ss[.ffffff]`);
+  else recorder.commitTime(line, commitTs);
+  def.columns.forEach((column, i) => {
+    const value = values[i];
+    if (column.name === def.primaryKey[0]) recorder.firstKey(value);
+    if (value === def.staging.nullValue) {
+      if (def.primaryKey.includes(column.name)) report(`primary key column ${column.name} is null`);
+      return;
+    }
+    if (!textValueOk(column.type, value)) report(`column ${column.name}: '${value}' is not a ${column.type}`);
+  });
+  if (def.ordering.sequence) {
+    const index = def.columns.findIndex((c) => c.name === def.ordering.sequence);
+    if (def.columns[index].type !== 'string' && !/^\d+$/.test(values[index])) {
+      report(`sequence column ${def.ordering.sequence}: '${values[index]}' is not a non-negative integer`);
+    }
+  }
+}

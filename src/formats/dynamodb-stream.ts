@@ -1,0 +1,121 @@
+import type { FileCheckRecorder } from '../changes/validate';
+import type { Column, TableDefinition } from '../config/schema';
+import { quoteIdent, quoteString } from '../sql/identifiers';
+import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
+import { SEQUENCE_WIDTH } from './dms-csv';
+import type { ChangeFormat } from './format';
+import { castJsonText, checkJsonLines, fieldOf, isJsonLinesFile, jsonLinesStagingTable, jsonPath, jsonText, jsonValueProblem, jsonRecords } from './json-lines';
+
+const OPS: Record<string, 'I' | 'U' | 'D'> = { INSERT: 'I', MODIFY: 'U', REMOVE: 'D' };
+
+/** Attribute-value types read as a scalar, in order; the rest (sets, lists, maps, binary) are kept as JSON text. */
+const SCALAR_TYPES = ['S', 'N', 'BOOL'] as const;
+const STRUCTURE_TYPES = ['B', 'M', 'L', 'SS', 'NS', 'BS'] as const;
+
+/** ApproximateCreationDateTime above this is in milliseconds (Kinesis Data Streams records), else in seconds. */
+const MILLIS_ABOVE = 100_000_000_000;
+
+/**
+ * DynamoDB Streams records as JSON lines (what a Lambda on the stream writes to S3): `eventName` INSERT, MODIFY or
+ * REMOVE; key attributes from `dynamodb.Keys`, the others from `dynamodb.NewImage` (a REMOVE keeps only its key).
+ * Ordering: `dynamodb.ApproximateCreationDateTime` (epoch seconds, or milliseconds), then `dynamodb.SequenceNumber`
+ * (which orders the changes of one item). Typed attribute values map to the column's type: S and N as text cast
+ * to it, BOOL to boolean, NULL to NULL; M, L, sets and B only into string columns, as their DynamoDB JSON. Integers
+ * in timestamp columns are epoch seconds.
+ */
+export const dynamodbStream: ChangeFormat = {
+  isChangeFile: isJsonLinesFile,
+  stagingTable: jsonLinesStagingTable,
+
+  changes(def, dialect, filePaths) {
+    const q = quoteIdent;
+    const text = (...path: string[]) => jsonText('j', jsonPath(...path));
+    const op = `CASE ${text('eventName')} ${Object.entries(OPS)
+      .map(([from, to]) => `WHEN '${from}' THEN '${to}'`)
+      .join(' ')} END`;
+    const created = `CAST(${text('dynamodb', 'ApproximateCreationDateTime')} AS decimal(38, 9))`;
+    const nanos = `CAST(${created} * CASE WHEN ${created} > ${MILLIS_ABOVE} THEN 1000000 ELSE 1000000000 END AS bigint)`;
+    const commitTs = `CAST(from_unixtime_nanos(${nanos}) AT TIME ZONE 'UTC' AS timestamp(6))`;
+    const sequence = `lpad(${text('dynamodb', 'SequenceNumber')}, ${SEQUENCE_WIDTH}, '0')`;
+    const columns = def.columns.map((c) => `${castJsonText(attributeText(def, c), c.type, 'seconds')} AS ${q(c.name)}`);
+    return (
+      `SELECT ${q(PATH_COLUMN)}, ${op} AS ${q(OP_COLUMN)}, ${commitTs} AS ${q(COMMIT_TS_COLUMN)}, ${sequence} AS ${q(SEQUENCE_COLUMN)}, ` +
+      `${columns.join(', ')} FROM (${jsonRecords(def, dialect, filePaths)}) AS records`
+    );
+  },
+
+  check: (def, uri, source, options) => checkJsonLines(def, uri, source, options, (value, recorder, line) => checkRecord(def, recorder, line, value)),
+};
+
+/** SQL: the column's attribute value as text: the first scalar type present, or a structure's JSON for strings. */
+function attributeText(def: TableDefinition, column: Column): string {
+  const image = def.primaryKey.includes(column.name) ? 'Keys' : 'NewImage';
+  const at = (type: string) => jsonPath('dynamodb', image, fieldOf(column), type);
+  const scalars = SCALAR_TYPES.map((t) => jsonText('j', at(t)));
+  const structures = column.type === 'string' ? STRUCTURE_TYPES.map((t) => jsonText('j', at(t), true)) : [];
+  return `coalesce(${[...scalars, ...structures].join(', ')})`;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A typed attribute value as the plain JSON value castJsonText converts, or a problem. */
+function attributeValue(attribute: unknown, column: Column): { value: unknown } | { problem: string } {
+  if (!isObject(attribute) || Object.keys(attribute).length !== 1) return { problem: `${JSON.stringify(attribute)} is not a DynamoDB attribute value` };
+  const [[type, value]] = Object.entries(attribute);
+  if (type === 'NULL') return { value: null };
+  if (type === 'S' || type === 'N') return typeof value === 'string' ? { value } : { problem: `${type} value ${JSON.stringify(value)} is not a string` };
+  if (type === 'BOOL') return typeof value === 'boolean' ? { value } : { problem: `BOOL value ${JSON.stringify(value)} is not true or false` };
+  if ((STRUCTURE_TYPES as readonly string[]).includes(type)) {
+    return column.type === 'string' ? { value: JSON.stringify(value) } : { problem: `a DynamoDB ${type} value is not a ${column.type}` };
+  }
+  return { problem: `unknown DynamoDB attribute type ${quoteString(type)}` };
+}
+
+/** Renders epoch seconds (or milliseconds) with up to 9 decimals as `yyyy-MM-dd HH:mm:ss.ffffff`, as the SQL does. */
+function creationTime(value: number): string | undefined {
+  if (!Number.isFinite(value) || value < 0) return undefined;
+  const micros = Math.round(value > MILLIS_ABOVE ? value * 1_000 : value * 1_000_000);
+  const date = new Date(Math.floor(micros / 1000));
+  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() > 9999) return undefined;
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')}.${String(micros % 1_000_000).padStart(6, '0')}`;
+}
+
+function checkRecord(def: TableDefinition, recorder: FileCheckRecorder, line: number, record: unknown): void {
+  const report = (problem: string) => recorder.report(line, problem);
+  if (!isObject(record) || !isObject(record.dynamodb)) return report('not a DynamoDB Streams record (expected eventName and dynamodb)');
+  recorder.row();
+  const op = OPS[String(record.eventName)];
+  if (!op) report(`unknown eventName ${quoteString(String(record.eventName))} (expected INSERT, MODIFY or REMOVE)`);
+  const { dynamodb } = record;
+  const created = typeof dynamodb.ApproximateCreationDateTime === 'number' ? creationTime(dynamodb.ApproximateCreationDateTime) : undefined;
+  if (!created) report(`dynamodb.ApproximateCreationDateTime ${JSON.stringify(dynamodb.ApproximateCreationDateTime)} is not an epoch time`);
+  else recorder.commitTime(line, created);
+  const sequence = dynamodb.SequenceNumber;
+  if (typeof sequence !== 'string' || !/^\d{1,40}$/.test(sequence)) {
+    report(`dynamodb.SequenceNumber ${JSON.stringify(sequence)} is not a string of at most ${SEQUENCE_WIDTH} digits`);
+  }
+  if (!op) return;
+  for (const [image, required] of [['Keys', true], ['NewImage', op !== 'D']] as const) {
+    if (required && !isObject(dynamodb[image])) report(`dynamodb.${image} is missing (the stream's view type must include new images)`);
+  }
+  const keys = isObject(dynamodb.Keys) ? dynamodb.Keys : {};
+  const newImage = isObject(dynamodb.NewImage) ? dynamodb.NewImage : {};
+  for (const column of def.columns) {
+    const key = def.primaryKey.includes(column.name);
+    if (op === 'D' && !key) continue;
+    const attribute = (key ? keys : newImage)[fieldOf(column)];
+    if (attribute === undefined) {
+      if (key) report(`primary key column ${column.name} (attribute ${fieldOf(column)}) is missing from Keys`);
+      continue;
+    }
+    const read = attributeValue(attribute, column);
+    if ('problem' in read) {
+      report(`column ${column.name}: ${read.problem}`);
+      continue;
+    }
+    if (key && read.value === null) report(`primary key column ${column.name} is null`);
+    if (column.name === def.primaryKey[0]) recorder.firstKey(read.value);
+    const problem = jsonValueProblem(column.type, read.value, 'seconds');
+    if (problem) report(`column ${column.name}: ${problem}`);
+  }
+}

@@ -1,0 +1,44 @@
+import type { Readable } from 'node:stream';
+import type { CheckOptions, FileCheck } from '../changes/validate';
+import type { TableDefinition } from '../config/schema';
+import type { Dialect } from '../sql/dialect';
+import { debeziumJson } from './debezium-json';
+import { dmsCsv } from './dms-csv';
+import { dynamodbStream } from './dynamodb-stream';
+
+/**
+ * Everything icetide knows about one kind of change file: which objects are such files, how the engine reads them
+ * (a staging table over the raw files; the worker never becomes the data path), how a change's operation, commit
+ * time, sequence and values are found in them, and how the worker checks a file before it is merged.
+ */
+export interface ChangeFormat {
+  /** Whether a name under staging (relative to the location) is a change file of this format. */
+  isChangeFile(relativeName: string): boolean;
+  /** CREATE statement of the external staging table over the staging location. */
+  stagingTable(def: TableDefinition, dialect: Dialect): string;
+  /**
+   * A SELECT over the listed files giving one row per change: `"$path"`, the operation as OP_COLUMN ('I' | 'U' |
+   * 'D'), the commit time as COMMIT_TS_COLUMN (timestamp(6), UTC), SEQUENCE_COLUMN (text that sorts like the
+   * format's position; '' when it has none) and every column, typed. Records that are not changes (Debezium's delete
+   * tombstones) are left out. `checkFile` has accepted every record it reads, so no cast fails.
+   */
+  changes(def: TableDefinition, dialect: Dialect, filePaths: string[]): string;
+  /** Reads one file, streamed, and names every record the MERGE would refuse or misread (by line). */
+  check(def: TableDefinition, uri: string, source: string | Readable, options: CheckOptions): Promise<FileCheck>;
+}
+
+const FORMATS: Record<TableDefinition['staging']['format'], ChangeFormat> = {
+  'dms-csv': dmsCsv,
+  'debezium-json': debeziumJson,
+  'dynamodb-stream': dynamodbStream,
+};
+
+export const formatOf = (def: TableDefinition): ChangeFormat => FORMATS[def.staging.format];
+
+/**
+ * Checks a change file record by record before anything is merged, in the table's staging format: the file's
+ * structure, operation, commit time, key columns, values that would not cast, and changes too late to merge.
+ */
+export function checkChangeFile(def: TableDefinition, uri: string, source: string | Readable, options: CheckOptions = {}): Promise<FileCheck> {
+  return formatOf(def).check(def, uri, source, options);
+}
