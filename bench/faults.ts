@@ -6,7 +6,7 @@
  *   npm run bench:faults
  */
 import type { ActivityDeps } from '../src/activities';
-import type { ChangeEvent } from '../src/changes/dms-csv';
+import type { ChangeEvent } from '../src/changes/producers';
 import { ChaosEngine } from '../src/engines/chaos';
 import type { IngestResult } from '../src/shared';
 import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../local/harness/harness';

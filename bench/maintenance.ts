@@ -7,7 +7,7 @@
  *     10M-row table of 10,000-key partitions: bytes the compaction read, wall time (goal: growth <= 1.5x).
  *   npm run bench:maintenance
  */
-import type { ChangeEvent } from '../src/changes/dms-csv';
+import type { ChangeEvent } from '../src/changes/producers';
 import type { TableDefinition } from '../src/config/schema';
 import type { IngestResult, MaintainResult } from '../src/shared';
 import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../local/harness/harness';

@@ -6,7 +6,7 @@
 import { gzipSync } from 'node:zlib';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../src/activities';
-import { renderDmsCsv, type ChangeEvent } from '../src/changes/dms-csv';
+import { renderDmsCsv, type ChangeEvent } from '../src/changes/producers';
 import type { BatchPlan } from '../src/shared';
 import { openHarness, putChangeFile, tableFor, uniqueName, type Harness } from '../local/harness/harness';
 

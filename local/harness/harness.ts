@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { workerOptions } from '../../src/worker';
 import { createActivities, type ActivityDeps } from '../../src/activities';
-import { renderDmsCsv, type ChangeEvent } from '../../src/changes/dms-csv';
+import { renderChangeFile, type ChangeEvent } from '../../src/changes/producers';
 import { loadRuntimeConfig, type RuntimeConfig } from '../../src/config/runtime';
 import { parseTableDefinition, type TableDefinition, type TableDefinitionInput } from '../../src/config/schema';
 import { createActivityDeps, createS3Client } from '../../src/deps';
@@ -73,7 +73,7 @@ export async function createTable(h: Harness, def: TableDefinition): Promise<voi
   await createActivities(h.deps).ensureTable(def);
 }
 
-/** Writes a change file under the table's staging location; returns its s3:// URI. */
+/** Writes a change file (events in the table's format, or raw content) under staging; returns its s3:// URI. */
 export async function putChangeFile(
   h: Harness,
   def: TableDefinition,
@@ -81,7 +81,7 @@ export async function putChangeFile(
   events: ChangeEvent[] | string | Buffer,
 ): Promise<string> {
   const { bucket, key } = parseS3Uri(def.staging.location + name);
-  const body = Array.isArray(events) ? renderDmsCsv(def, events) : events;
+  const body = Array.isArray(events) ? renderChangeFile(def, events) : events;
   await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
   return `s3://${bucket}/${key}`;
 }

@@ -103,7 +103,10 @@ export class FileCheckRecorder {
     if (!this.check.maxCommitTs || normalized > this.check.maxCommitTs) this.check.maxCommitTs = normalized;
     const { purgedThrough } = this.options;
     if (purgedThrough && normalized < purgedThrough) {
-      this.report(line, `commit time ${normalized} is older than the tombstone purge horizon ${purgedThrough}: it could resurrect a deleted row`);
+      this.report(
+        line,
+        `commit time ${normalized} is older than the tombstone purge horizon ${purgedThrough}: it could resurrect a deleted row`,
+      );
     }
   }
 

@@ -3,7 +3,17 @@ import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
 import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
 import type { ChangeFormat } from './format';
-import { castJsonText, checkJsonLines, fieldOf, isJsonLinesFile, jsonLinesStagingTable, jsonPath, jsonRecords, jsonText, jsonValueProblem } from './json-lines';
+import {
+  castJsonText,
+  checkJsonLines,
+  fieldOf,
+  isJsonLinesFile,
+  jsonLinesStagingTable,
+  jsonPath,
+  jsonRecords,
+  jsonText,
+  jsonValueProblem,
+} from './json-lines';
 
 const OPS: Record<string, 'I' | 'U' | 'D'> = { c: 'I', r: 'I', u: 'U', d: 'D' };
 
@@ -43,7 +53,9 @@ export const debeziumJson: ChangeFormat = {
     const columns = def.columns.map((c) => {
       const after = jsonText(e, jsonPath('after', fieldOf(c)), c.type === 'string');
       // A delete carries its key in `before` only.
-      const value = def.primaryKey.includes(c.name) ? `coalesce(${after}, ${jsonText(e, jsonPath('before', fieldOf(c)), c.type === 'string')})` : after;
+      const value = def.primaryKey.includes(c.name)
+        ? `coalesce(${after}, ${jsonText(e, jsonPath('before', fieldOf(c)), c.type === 'string')})`
+        : after;
       return `${castJsonText(value, c.type, 'micros')} AS ${q(c.name)}`;
     });
     const envelopes = `SELECT ${q(PATH_COLUMN)}, coalesce(json_extract(j, '$.payload'), j) AS ${e} FROM (${jsonRecords(def, dialect, filePaths)}) AS records`;
@@ -53,7 +65,8 @@ export const debeziumJson: ChangeFormat = {
     );
   },
 
-  check: (def, uri, source, options) => checkJsonLines(def, uri, source, options, (value, recorder, line) => checkEvent(def, recorder, line, value)),
+  check: (def, uri, source, options) =>
+    checkJsonLines(def, uri, source, options, (value, recorder, line) => checkEvent(def, recorder, line, value)),
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -77,8 +90,13 @@ function checkEvent(def: TableDefinition, recorder: FileCheckRecorder, line: num
   if (typeof tsMs !== 'number' || !Number.isInteger(tsMs) || tsMs < 0 || tsMs >= 253402300800000) {
     report(`source.ts_ms ${JSON.stringify(tsMs)} is not a commit time in epoch milliseconds`);
   } else recorder.commitTime(line, utc(tsMs));
-  for (const [field, width] of [['lsn', POSITION_WIDTH], ['pos', POSITION_WIDTH], ['row', ROW_WIDTH]] as const) {
-    if (!isPosition(source[field], width)) report(`source.${field} ${JSON.stringify(source[field])} is not a non-negative integer of at most ${width} digits`);
+  for (const [field, width] of [
+    ['lsn', POSITION_WIDTH],
+    ['pos', POSITION_WIDTH],
+    ['row', ROW_WIDTH],
+  ] as const) {
+    if (!isPosition(source[field], width))
+      report(`source.${field} ${JSON.stringify(source[field])} is not a non-negative integer of at most ${width} digits`);
   }
   const image = op === 'D' ? envelope.before : envelope.after;
   if (!isObject(image)) {
@@ -104,4 +122,4 @@ function checkEvent(def: TableDefinition, recorder: FileCheckRecorder, line: num
 
 /** Debezium's default decimal encoding is base64 bytes: say which setting reads it as a number. */
 const hintFor = (type: string, value: unknown): string =>
-  type.startsWith('decimal') && typeof value === 'string' ? ' (set the connector\'s decimal.handling.mode to string or double)' : '';
+  type.startsWith('decimal') && typeof value === 'string' ? " (set the connector's decimal.handling.mode to string or double)" : '';

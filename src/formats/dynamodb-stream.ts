@@ -4,7 +4,17 @@ import { quoteIdent, quoteString } from '../sql/identifiers';
 import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
 import { SEQUENCE_WIDTH } from './dms-csv';
 import type { ChangeFormat } from './format';
-import { castJsonText, checkJsonLines, fieldOf, isJsonLinesFile, jsonLinesStagingTable, jsonPath, jsonText, jsonValueProblem, jsonRecords } from './json-lines';
+import {
+  castJsonText,
+  checkJsonLines,
+  fieldOf,
+  isJsonLinesFile,
+  jsonLinesStagingTable,
+  jsonPath,
+  jsonText,
+  jsonValueProblem,
+  jsonRecords,
+} from './json-lines';
 
 const OPS: Record<string, 'I' | 'U' | 'D'> = { INSERT: 'I', MODIFY: 'U', REMOVE: 'D' };
 
@@ -44,7 +54,8 @@ export const dynamodbStream: ChangeFormat = {
     );
   },
 
-  check: (def, uri, source, options) => checkJsonLines(def, uri, source, options, (value, recorder, line) => checkRecord(def, recorder, line, value)),
+  check: (def, uri, source, options) =>
+    checkJsonLines(def, uri, source, options, (value, recorder, line) => checkRecord(def, recorder, line, value)),
 };
 
 /** SQL: the column's attribute value as text: the first scalar type present, or a structure's JSON for strings. */
@@ -60,11 +71,14 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** A typed attribute value as the plain JSON value castJsonText converts, or a problem. */
 function attributeValue(attribute: unknown, column: Column): { value: unknown } | { problem: string } {
-  if (!isObject(attribute) || Object.keys(attribute).length !== 1) return { problem: `${JSON.stringify(attribute)} is not a DynamoDB attribute value` };
+  if (!isObject(attribute) || Object.keys(attribute).length !== 1)
+    return { problem: `${JSON.stringify(attribute)} is not a DynamoDB attribute value` };
   const [[type, value]] = Object.entries(attribute);
   if (type === 'NULL') return { value: null };
-  if (type === 'S' || type === 'N') return typeof value === 'string' ? { value } : { problem: `${type} value ${JSON.stringify(value)} is not a string` };
-  if (type === 'BOOL') return typeof value === 'boolean' ? { value } : { problem: `BOOL value ${JSON.stringify(value)} is not true or false` };
+  if (type === 'S' || type === 'N')
+    return typeof value === 'string' ? { value } : { problem: `${type} value ${JSON.stringify(value)} is not a string` };
+  if (type === 'BOOL')
+    return typeof value === 'boolean' ? { value } : { problem: `BOOL value ${JSON.stringify(value)} is not true or false` };
   if ((STRUCTURE_TYPES as readonly string[]).includes(type)) {
     return column.type === 'string' ? { value: JSON.stringify(value) } : { problem: `a DynamoDB ${type} value is not a ${column.type}` };
   }
@@ -95,7 +109,10 @@ function checkRecord(def: TableDefinition, recorder: FileCheckRecorder, line: nu
     report(`dynamodb.SequenceNumber ${JSON.stringify(sequence)} is not a string of at most ${SEQUENCE_WIDTH} digits`);
   }
   if (!op) return;
-  for (const [image, required] of [['Keys', true], ['NewImage', op !== 'D']] as const) {
+  for (const [image, required] of [
+    ['Keys', true],
+    ['NewImage', op !== 'D'],
+  ] as const) {
     if (required && !isObject(dynamodb[image])) report(`dynamodb.${image} is missing (the stream's view type must include new images)`);
   }
   const keys = isObject(dynamodb.Keys) ? dynamodb.Keys : {};

@@ -39,6 +39,11 @@ export const formatOf = (def: TableDefinition): ChangeFormat => FORMATS[def.stag
  * Checks a change file record by record before anything is merged, in the table's staging format: the file's
  * structure, operation, commit time, key columns, values that would not cast, and changes too late to merge.
  */
-export function checkChangeFile(def: TableDefinition, uri: string, source: string | Readable, options: CheckOptions = {}): Promise<FileCheck> {
+export function checkChangeFile(
+  def: TableDefinition,
+  uri: string,
+  source: string | Readable,
+  options: CheckOptions = {},
+): Promise<FileCheck> {
   return formatOf(def).check(def, uri, source, options);
 }

@@ -110,7 +110,9 @@ function numberProblem(type: ColumnType, value: number, unit: EpochUnit): string
     case 'date':
       return Number.isInteger(value) && Math.abs(value) < 3_000_000 ? undefined : `${value} is not a date (days since 1970-01-01)`;
     case 'timestamp':
-      return Number.isInteger(value) && Math.abs(value * EPOCH_NANOS[unit]) < MAX_EPOCH_NANOS ? undefined : `${value} is not a timestamp (epoch ${unit})`;
+      return Number.isInteger(value) && Math.abs(value * EPOCH_NANOS[unit]) < MAX_EPOCH_NANOS
+        ? undefined
+        : `${value} is not a timestamp (epoch ${unit})`;
     default:
       return bad;
   }

@@ -2,7 +2,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { renderDmsCsv, type ChangeEvent } from '../changes/dms-csv';
+import { renderDmsCsv, type ChangeEvent } from '../changes/producers';
 import { loadRuntimeConfig } from '../config/runtime';
 import { parseTableDefinition } from '../config/schema';
 import { createActivityDeps, createS3Client } from '../deps';

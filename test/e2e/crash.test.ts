@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Failpoint } from '../../src/activities';
-import type { ChangeEvent } from '../../src/changes/dms-csv';
+import type { ChangeEvent } from '../../src/changes/producers';
 import type { IngestResult, MaintainResult } from '../../src/shared';
 import { applyIngestSchedule } from '../../src/starters/schedule';
 import { trinoTag } from '../../src/engines/trino';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Failpoint } from '../../src/activities';
-import type { ChangeEvent } from '../../src/changes/dms-csv';
+import type { ChangeEvent } from '../../src/changes/producers';
 import type { TableDefinition } from '../../src/config/schema';
 import { ChaosEngine } from '../../src/engines/chaos';
 import type { IngestResult } from '../../src/shared';

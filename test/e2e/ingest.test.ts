@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
-import { renderDmsCsv, type ChangeEvent } from '../../src/changes/dms-csv';
+import { renderDmsCsv, type ChangeEvent } from '../../src/changes/producers';
 import { gzipSync } from 'node:zlib';
 import type { TableDefinition } from '../../src/config/schema';
 import { quarantineLocation } from '../../src/activities';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { ChangeEvent } from '../../src/changes/dms-csv';
+import type { ChangeEvent } from '../../src/changes/producers';
 import type { TableDefinition } from '../../src/config/schema';
 import { applyIngestSchedule } from '../../src/starters/schedule';
 import { ingestScheduleId, type IngestInput, type IngestResult, type MaintainResult } from '../../src/shared';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../../local/harness/stack';
 import assert from 'node:assert/strict';
-import type { ChangeEvent } from '../../src/changes/dms-csv';
+import type { ChangeEvent } from '../../src/changes/producers';
 import { ingestScheduleId, tableName, type IngestResult } from '../../src/shared';
 import { applyIngestSchedule, triggerIngest } from '../../src/starters/schedule';
 import { createTable, listUris, putChangeFile, tableFor, uniqueName } from '../../local/harness/harness';

@@ -1,8 +1,9 @@
-import type { ChangeEvent } from '../../src/changes/dms-csv';
+import type { ChangeEvent } from '../../src/changes/producers';
 
 /**
  * The test's own model of what the table must hold, written from the documented rule and not from icetide's SQL:
- * for each key, the newest change ever delivered wins — newest by commit time, then sequence (as a number), then
+ * for each key, the newest change ever delivered wins — newest by commit time, then position (Debezium's LSN,
+ * DynamoDB's SequenceNumber; else the seq column, as a number), then
  * file name, then D over U over I. A key whose newest change is a delete is absent.
  */
 export interface DeliveredChange {
@@ -16,8 +17,8 @@ function newer(a: DeliveredChange, b: DeliveredChange): boolean {
   const ta = a.event.ts.padEnd(26, '0');
   const tb = b.event.ts.padEnd(26, '0');
   if (ta !== tb) return ta > tb;
-  const sa = BigInt(a.event.values.seq ?? 0);
-  const sb = BigInt(b.event.values.seq ?? 0);
+  const sa = BigInt(a.event.position ?? a.event.values.seq ?? 0);
+  const sb = BigInt(b.event.position ?? b.event.values.seq ?? 0);
   if (sa !== sb) return sa > sb;
   if (a.file !== b.file) return a.file > b.file;
   return OP_RANK[a.event.op] > OP_RANK[b.event.op];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { parseTableDefinition } from '../../src/config/schema';
-import { renderDmsCsv, type ChangeEvent } from '../../src/changes/dms-csv';
+import { renderDmsCsv, type ChangeEvent } from '../../src/changes/producers';
 import { checkChangeFile } from '../../src/formats/format';
 import { shopOrders } from './fixtures';
 

@@ -117,7 +117,12 @@ describe('renderMerge / renderDedupedSource', () => {
       sql,
     );
     // DMS CSV: the commit time is its timestamp column, the sequence the table's sequence column, padded.
-    assert.ok(sql.includes(`"op" AS "_icetide_op", CAST("commit_ts" AS timestamp(6)) AS "_icetide_commit_ts", lpad("seq", 40, '0') AS "_icetide_sequence"`), sql);
+    assert.ok(
+      sql.includes(
+        `"op" AS "_icetide_op", CAST("commit_ts" AS timestamp(6)) AS "_icetide_commit_ts", lpad("seq", 40, '0') AS "_icetide_sequence"`,
+      ),
+      sql,
+    );
   });
 
   it('does not pad a string sequence, and uses an empty sequence when there is none', () => {

@@ -1,0 +1,124 @@
+import type { Column, TableDefinition } from '../config/schema';
+import { fieldOf } from '../formats/json-lines';
+
+/**
+ * Change files as the upstream tools write them (DMS, Debezium, a Lambda on a DynamoDB stream), from one neutral
+ * list of changes: what the demo, the tests and the benchmarks land in staging.
+ */
+
+/** One change: operation, commit time (UTC) and the row's values by column. */
+export interface ChangeEvent {
+  op: 'I' | 'U' | 'D';
+  /** `yyyy-MM-dd HH:mm:ss.ffffff` */
+  ts: string;
+  values: Record<string, string | number | null>;
+  /** Position among changes with the same commit time (Debezium's LSN, DynamoDB's SequenceNumber); default 0. */
+  position?: number;
+}
+
+const field = (value: string): string => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+
+/** Renders change events as a DMS CSV change file (no header, NULL as the table's null value). */
+export function renderDmsCsv(def: TableDefinition, events: ChangeEvent[]): string {
+  return events
+    .map((e) =>
+      [
+        e.op,
+        e.ts,
+        ...def.columns.map((c) => {
+          const v = e.values[c.name];
+          return v === null || v === undefined ? def.staging.nullValue : String(v);
+        }),
+      ]
+        .map(field)
+        .join(','),
+    )
+    .map((line) => `${line}\n`)
+    .join('');
+}
+
+const epochMicros = (ts: string): bigint => {
+  const [seconds, fraction = ''] = ts.split('.');
+  return BigInt(Date.parse(`${seconds.replace(' ', 'T')}Z`)) * 1000n + BigInt(fraction.padEnd(6, '0'));
+};
+
+/** A column's value as Debezium's JSON converter writes it: numbers as numbers, decimals as strings (decimal.handling.mode=string), timestamps as MicroTimestamp. */
+function debeziumValue(column: Column, value: string | number | null | undefined): unknown {
+  if (value === null || value === undefined) return null;
+  if (['bigint', 'int', 'double'].includes(column.type)) return Number(value);
+  if (column.type === 'boolean') return String(value) === 'true';
+  if (column.type === 'timestamp') return Number(epochMicros(String(value)));
+  return String(value);
+}
+
+/** Debezium JSON lines: one envelope per change (a delete followed by its null tombstone), optionally with the schema wrapper. */
+export function renderDebeziumJson(def: TableDefinition, events: ChangeEvent[], options: { wrapped?: boolean } = {}): string {
+  const image = (e: ChangeEvent, columns: Column[]) =>
+    Object.fromEntries(columns.map((c) => [fieldOf(c), debeziumValue(c, e.values[c.name])]));
+  const keys = def.columns.filter((c) => def.primaryKey.includes(c.name));
+  return events
+    .flatMap((e) => {
+      const tsMs = Number(epochMicros(e.ts) / 1000n);
+      const envelope = {
+        before: e.op === 'D' ? image(e, keys) : null,
+        after: e.op === 'D' ? null : image(e, def.columns),
+        source: { connector: 'postgresql', ts_ms: tsMs, lsn: e.position ?? 0 },
+        op: { I: 'c', U: 'u', D: 'd' }[e.op],
+        ts_ms: tsMs + 5,
+      };
+      const line = JSON.stringify(options.wrapped ? { schema: { type: 'struct' }, payload: envelope } : envelope);
+      return e.op === 'D' ? [line, 'null'] : [line];
+    })
+    .map((line) => `${line}\n`)
+    .join('');
+}
+
+function attributeValue(column: Column, value: string | number | null | undefined): Record<string, unknown> {
+  if (value === null || value === undefined) return { NULL: true };
+  if (['bigint', 'int', 'double'].includes(column.type) || column.type.startsWith('decimal')) return { N: String(value) };
+  if (column.type === 'boolean') return { BOOL: String(value) === 'true' };
+  if (column.type === 'timestamp') return { S: `${String(value).replace(' ', 'T')}Z` };
+  return { S: String(value) };
+}
+
+/** DynamoDB Streams records as JSON lines, as a Lambda on the stream writes them (NEW_AND_OLD_IMAGES view). */
+export function renderDynamoDbStream(def: TableDefinition, events: ChangeEvent[]): string {
+  const image = (e: ChangeEvent, columns: Column[]) =>
+    Object.fromEntries(columns.map((c) => [fieldOf(c), attributeValue(c, e.values[c.name])]));
+  const keys = def.columns.filter((c) => def.primaryKey.includes(c.name));
+  return events
+    .map((e, i) => {
+      const micros = epochMicros(e.ts);
+      const dynamodb = {
+        ApproximateCreationDateTime: Number(micros / 1_000_000n) + Number(micros % 1_000_000n) / 1e6,
+        Keys: image(e, keys),
+        ...(e.op === 'D' ? {} : { NewImage: image(e, def.columns) }),
+        SequenceNumber: String(e.position ?? 0).padStart(21, '0'),
+        SizeBytes: 64,
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+      };
+      const eventName = { I: 'INSERT', U: 'MODIFY', D: 'REMOVE' }[e.op];
+      return JSON.stringify({
+        eventID: String(i),
+        eventName,
+        eventVersion: '1.1',
+        eventSource: 'aws:dynamodb',
+        awsRegion: 'us-east-1',
+        dynamodb,
+      });
+    })
+    .map((line) => `${line}\n`)
+    .join('');
+}
+
+/** The change file of the table's format. */
+export function renderChangeFile(def: TableDefinition, events: ChangeEvent[]): string {
+  switch (def.staging.format) {
+    case 'debezium-json':
+      return renderDebeziumJson(def, events);
+    case 'dynamodb-stream':
+      return renderDynamoDbStream(def, events);
+    default:
+      return renderDmsCsv(def, events);
+  }
+}

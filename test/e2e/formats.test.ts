@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { WorkflowFailedError } from '@temporalio/client';
+import { renderChangeFile, type ChangeEvent } from '../../src/changes/producers';
+import type { TableDefinition } from '../../src/config/schema';
+import type { IngestResult, Watermark } from '../../src/shared';
+import { createTable, listUris, putChangeFile, tableFor, uniqueName } from '../../local/harness/harness';
+import { seededRandom } from '../../local/harness/random';
+import { useStackWithWorker } from '../support/suite';
+import { asStrings, ReferenceTable } from '../support/reference';
+
+const COLUMNS = ['tenant', 'id', 'seq', 'name', 'amount', 'updated_at'];
+const ts = (second: number) =>
+  `2026-11-21 10:${String(Math.floor(second / 60) % 60).padStart(2, '0')}:${String(second % 60).padStart(2, '0')}.000000`;
+/** A change at `second`; position breaks ties of equal commit times (the seq column mirrors it for the reference). */
+const ev = (
+  op: ChangeEvent['op'],
+  second: number,
+  tenant: string,
+  id: number,
+  seq: number,
+  name: string | null,
+  amount: string | null,
+): ChangeEvent => ({
+  op,
+  ts: ts(second),
+  position: seq,
+  values: { tenant, id, seq, name, amount, updated_at: name === null ? null : ts(second) },
+});
+
+interface FormatCase {
+  format: TableDefinition['staging']['format'];
+  extension: string;
+  encode(text: string): string | Buffer;
+}
+const CASES: FormatCase[] = [
+  { format: 'dms-csv', extension: '.csv.gz', encode: (text) => gzipSync(text) },
+  { format: 'debezium-json', extension: '.json', encode: (text) => text },
+  { format: 'dynamodb-stream', extension: '.json.gz', encode: (text) => gzipSync(text) },
+];
+
+const definition = (c: FormatCase, database: string): TableDefinition =>
+  tableFor(database, {
+    staging: { location: `s3://icetide-staging/${database}/orders/`, format: c.format },
+    columns: [
+      // JSON formats read tenant from a camelCase field, as DynamoDB attributes usually are.
+      { name: 'tenant', type: 'string', ...(c.format === 'dms-csv' ? {} : { field: 'tenantId' }) },
+      { name: 'id', type: 'bigint' },
+      { name: 'seq', type: 'bigint' },
+      { name: 'name', type: 'string' },
+      { name: 'amount', type: 'decimal(10,2)' },
+      { name: 'updated_at', type: 'timestamp' },
+    ],
+    ordering: c.format === 'dms-csv' ? { commitTimestamp: 'commit_ts', sequence: 'seq' } : {},
+    batch: { maxFiles: 2 },
+  });
+
+describe('change formats on the local stack: every format merges to the same reference', function () {
+  this.timeout(300_000);
+  const stack = useStackWithWorker('formats_tq');
+
+  const runBatch = (def: TableDefinition, watermark?: Watermark): Promise<IngestResult> =>
+    stack.h.client.workflow.execute('ingestBatch', {
+      taskQueue: stack.taskQueue,
+      workflowId: uniqueName(`formats-${def.database}`),
+      args: [{ version: 1, table: def, watermark }],
+    });
+
+  const tableRows = async (def: TableDefinition) =>
+    asStrings(
+      await stack.h.trino.query(
+        `SELECT tenant, id, seq, name, amount, CAST(updated_at AS varchar) AS updated_at FROM iceberg."${def.database}".orders_current ORDER BY tenant, id`,
+      ),
+      COLUMNS,
+    );
+
+  for (const c of CASES) {
+    it(`${c.format}: inserts, updates, deletes, duplicates, out-of-order and stale changes over several batches equal the reference`, async () => {
+      const def = definition(c, uniqueName(c.format.replace(/-/g, '_')));
+      await createTable(stack.h, def);
+      const reference = new ReferenceTable(def.primaryKey);
+      const random = seededRandom(20261125);
+      let clock = 0;
+      let seq = 100;
+      const randomEvents = (n: number): ChangeEvent[] =>
+        Array.from({ length: n }, () => {
+          const op = (['I', 'U', 'U', 'D'] as const)[Math.floor(random() * 4)];
+          const id = 1 + Math.floor(random() * 10);
+          const tenant = random() < 0.5 ? 'acme' : 'globex';
+          seq += 1;
+          return op === 'D'
+            ? ev('D', (clock += 1), tenant, id, seq, null, null)
+            : ev(op, (clock += 1), tenant, id, seq, `n${seq}`, (random() * 1000).toFixed(2));
+        });
+      const files: ChangeEvent[][] = [
+        // a duplicate and an out-of-order pair in one file
+        [
+          ev('U', 300, 'edge', 1, 2, 'one-v2', '2.00'),
+          ev('I', 299, 'edge', 1, 1, 'one-v1', '1.00'),
+          ev('U', 300, 'edge', 1, 2, 'one-v2', '2.00'),
+        ],
+        randomEvents(20),
+        // equal commit times broken by the position; a delete and a re-insert
+        [
+          ev('U', 301, 'edge', 3, 10, 'three-10', '10.00'),
+          ev('U', 301, 'edge', 3, 9, 'three-9', '9.00'),
+          ev('I', 290, 'edge', 2, 1, 'two', '2.00'),
+          ev('D', 302, 'edge', 2, 2, null, null),
+          ev('I', 303, 'edge', 2, 3, 'two-again', '2.50'),
+        ],
+        randomEvents(20),
+        // a delete of a key never seen, before its insert arrives; key 5 inserted, then deleted
+        [ev('D', 305, 'edge', 4, 2, null, null), ev('I', 310, 'edge', 5, 1, 'five', '5.00'), ev('D', 312, 'edge', 5, 3, null, null)],
+        // stale changes arriving late: none may bring a row back or win
+        [
+          ev('I', 304, 'edge', 4, 1, 'four-stale', '4.00'),
+          ev('U', 298, 'edge', 1, 0, 'one-stale', '0.50'),
+          ev('U', 311, 'edge', 5, 2, 'five-stale', '5.50'),
+        ],
+        randomEvents(20),
+      ];
+
+      let watermark: Watermark | undefined;
+      const pending: string[] = [];
+      for (const [i, events] of files.entries()) {
+        const name = `20261121-10${String(i).padStart(4, '0')}${c.extension}`;
+        pending.push(await putChangeFile(stack.h, def, name, c.encode(renderChangeFile(def, events))));
+        reference.deliver(name, events);
+        if (pending.length < 2 && i < files.length - 1) continue;
+        const result = await runBatch(def, watermark);
+        assert.equal(result.outcome, 'merged');
+        assert.equal(result.files, pending.length);
+        pending.length = 0;
+        assert.deepEqual(await listUris(stack.h, def.staging.location), [], 'staging holds nothing once merged');
+        watermark = result.watermark;
+        assert.deepEqual(await tableRows(def), reference.rows(COLUMNS), `table differs from the reference after file ${i + 1}`);
+      }
+      assert.equal(watermark?.appliedThrough, reference.maxCommitTs());
+      const edge = (await tableRows(def)).filter((r) => r.tenant === 'edge').map((r) => `${r.id}:${r.name}`);
+      assert.deepEqual(edge, ['1:one-v2', '2:two-again', '3:three-10']);
+    });
+
+    it(`${c.format}: a corrupt record fails the batch naming the table, the file and the line; nothing is merged`, async () => {
+      const def = definition(c, uniqueName(`bad_${c.format.replace(/-/g, '_')}`));
+      await createTable(stack.h, def);
+      const good = renderChangeFile(def, [ev('I', 1, 'a', 1, 1, 'one', '1.00')]);
+      const bad = renderChangeFile(def, [ev('I', 2, 'a', 2, 2, 'two', '2.00')])
+        .replace('"2.00"', '"two dollars"')
+        .replace(',2.00,', ',two dollars,');
+      await putChangeFile(stack.h, def, `a${c.extension}`, c.encode(good));
+      const badUri = await putChangeFile(stack.h, def, `b${c.extension}`, c.encode(`${good}${bad}`));
+      const err = await runBatch(def).catch((e: unknown) => e);
+      assert.ok(err instanceof WorkflowFailedError, String(err));
+      const message = String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message);
+      assert.match(
+        message,
+        new RegExp(
+          `table ${def.database}\\.orders: change file ${badUri} has bad rows, nothing was merged: line 2: column amount: '?two dollars'? is not a decimal\\(10,2\\)`,
+        ),
+      );
+      assert.deepEqual(await tableRows(def), [], 'nothing merged');
+      assert.equal((await listUris(stack.h, def.staging.location)).length, 2, 'both files stay in staging');
+    });
+  }
+});
