@@ -162,4 +162,113 @@ describe('change formats on the local stack: every format merges to the same ref
       assert.equal((await listUris(stack.h, def.staging.location)).length, 2, 'both files stay in staging');
     });
   }
+
+  it('JSON values: every encoding the check accepts converts in the engine to the value it stands for', async () => {
+    const typed = (format: 'debezium-json' | 'dynamodb-stream', database: string) =>
+      tableFor(database, {
+        staging: { location: `s3://icetide-staging/${database}/books/`, format },
+        columns: [
+          { name: 'id', type: 'bigint', field: 'bookId' },
+          { name: 'n', type: 'int' },
+          { name: 'x', type: 'double' },
+          { name: 'price', type: 'decimal(10,2)' },
+          { name: 'ok', type: 'boolean' },
+          { name: 'day', type: 'date' },
+          { name: 'at', type: 'timestamp' },
+          { name: 'note', type: 'string' },
+        ],
+        primaryKey: ['id'],
+        ordering: {},
+        partitioning: [],
+      });
+    const read = async (def: TableDefinition) =>
+      asStrings(
+        await stack.h.trino.query(
+          `SELECT id, n, x, CAST(price AS varchar) AS price, ok, CAST(day AS varchar) AS day, CAST("at" AS varchar) AS "at", note FROM iceberg."${def.database}".orders_current ORDER BY id`,
+        ),
+        ['id', 'n', 'x', 'price', 'ok', 'day', 'at', 'note'],
+      );
+    const expected = [
+      { id: '1', n: '7', x: '1.5', price: '12.50', ok: 'true', day: '2022-01-08', at: '2023-11-14 22:13:20.123456', note: 'plain' },
+      {
+        id: '2',
+        n: '100',
+        x: '0.25',
+        price: '0.10',
+        ok: 'false',
+        day: '2024-02-29',
+        at: '2024-01-01 08:00:00.000000',
+        note: '{"a":[1,"b"]}',
+      },
+      { id: '3', n: null, x: null, price: null, ok: null, day: null, at: '2024-01-01 10:30:00.000000', note: null },
+    ];
+
+    const debeziumDef = typed('debezium-json', uniqueName('json_types'));
+    await createTable(stack.h, debeziumDef);
+    const change = (tsMs: number, after: object) => JSON.stringify({ op: 'c', before: null, after, source: { ts_ms: tsMs, lsn: 1 } });
+    await putChangeFile(
+      stack.h,
+      debeziumDef,
+      'a.json',
+      [
+        change(1, { bookId: 1, n: 7, x: 1.5, price: '12.5', ok: true, day: 19000, at: 1_700_000_000_123_456, note: 'plain' }),
+        // an integer written with an exponent, a decimal as a JSON number, an ISO timestamp with an offset, a structure into a string
+        change(2, {
+          bookId: 2,
+          n: 1.0e2,
+          x: '0.25',
+          price: 0.1,
+          ok: 'false',
+          day: '2024-02-29',
+          at: '2024-01-01T10:00:00+02:00',
+          note: { a: [1, 'b'] },
+        }),
+        change(3, { bookId: 3, n: null, at: '2024-01-01T10:30' }),
+      ].join('\n'),
+    );
+    assert.equal((await runBatch(debeziumDef)).outcome, 'merged');
+    assert.deepEqual(await read(debeziumDef), expected);
+
+    const dynamoDef = typed('dynamodb-stream', uniqueName('ddb_types'));
+    await createTable(stack.h, dynamoDef);
+    const insert = (created: number, id: string, image: object) =>
+      JSON.stringify({
+        eventName: 'INSERT',
+        dynamodb: {
+          ApproximateCreationDateTime: created,
+          Keys: { bookId: { N: id } },
+          NewImage: { bookId: { N: id }, ...image },
+          SequenceNumber: '1',
+        },
+      });
+    await putChangeFile(
+      stack.h,
+      dynamoDef,
+      'a.json',
+      [
+        insert(1_700_000_000, '1', {
+          n: { N: '7' },
+          x: { N: '1.5' },
+          price: { N: '12.5' },
+          ok: { BOOL: true },
+          day: { S: '2022-01-08' },
+          at: { S: '2023-11-14T22:13:20.123456Z' },
+          note: { S: 'plain' },
+        }),
+        insert(1_700_000_000_500, '2', {
+          n: { N: '100' },
+          x: { N: '0.25' },
+          price: { N: '0.1' },
+          ok: { BOOL: false },
+          day: { N: '19782' },
+          at: { N: '1704096000' },
+          note: { M: { a: { L: [{ N: '1' }, { S: 'b' }] } } },
+        }),
+        insert(1_700_000_001, '3', { n: { NULL: true }, at: { S: '2024-01-01T10:30:00' } }),
+      ].join('\n'),
+    );
+    assert.equal((await runBatch(dynamoDef)).outcome, 'merged');
+    const dynamoExpected = expected.map((r) => (r.id === '2' ? { ...r, note: '{"a":{"L":[{"N":"1"},{"S":"b"}]}}' } : r));
+    assert.deepEqual(await read(dynamoDef), dynamoExpected);
+  });
 });

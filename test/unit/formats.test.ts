@@ -1,0 +1,275 @@
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { parseTableDefinition, type TableDefinitionInput } from '../../src/config/schema';
+import { checkChangeFile } from '../../src/formats/format';
+import { castJsonText, jsonValueProblem } from '../../src/formats/json-lines';
+import { renderMerge } from '../../src/sql/merge';
+import { trinoDialect } from '../../src/sql/dialect';
+import { renderTableDdl } from '../../src/sql/ddl';
+import { athenaDialect } from '../../src/sql/dialect';
+
+const table = (format: 'debezium-json' | 'dynamodb-stream', over: Partial<TableDefinitionInput> = {}) =>
+  parseTableDefinition({
+    database: 'shop',
+    table: 'books',
+    location: 's3://lake/books/',
+    staging: { location: 's3://bucket/cdc/books/', format },
+    columns: [
+      { name: 'id', type: 'bigint', field: 'bookId' },
+      { name: 'title', type: 'string' },
+      { name: 'price', type: 'decimal(10,2)' },
+    ],
+    primaryKey: ['id'],
+    ...over,
+  });
+const URI = 's3://bucket/cdc/books/f.json';
+const lines = (...records: unknown[]) => records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
+
+const debezium = (op: string, tsMs: number, after: unknown, before: unknown = null, source: object = {}) => ({
+  before,
+  after,
+  op,
+  source: { ts_ms: tsMs, lsn: 7, ...source },
+});
+
+describe('debezium-json: the worker check', () => {
+  const def = table('debezium-json');
+
+  it('counts changes (not the null tombstone after a delete), keeps the newest commit time and the key range', async () => {
+    const c = await checkChangeFile(
+      def,
+      URI,
+      lines(
+        debezium('c', 1_700_000_000_123, { bookId: 5, title: 'a', price: '1.50' }),
+        debezium('d', 1_700_000_001_000, null, { bookId: 9 }),
+        'null',
+        { schema: { type: 'struct' }, payload: debezium('u', 1_700_000_000_500, { bookId: 2, title: null, price: 3 }) },
+        { schema: null, payload: null },
+      ),
+    );
+    assert.deepEqual(c, {
+      uri: URI,
+      rows: 3,
+      maxCommitTs: '2023-11-14 22:13:21.000000',
+      keyRange: { column: 'id', min: '2', max: '9' },
+      problems: [],
+    });
+  });
+
+  it('names every problem with its line: not JSON, unknown or truncate op, missing key, base64 decimal, bad ts_ms', async () => {
+    const c = await checkChangeFile(
+      def,
+      URI,
+      lines(
+        '{not json',
+        debezium('t', 1, null),
+        debezium('x', 1, { bookId: 1 }),
+        debezium('c', 1, { title: 'no key' }),
+        debezium('u', 1, { bookId: 1, price: 'AeI=' }),
+        debezium('c', -5, { bookId: 1 }),
+        debezium('d', 1, null, null),
+        debezium('c', 1, { bookId: 1 }, null, { lsn: -1 }),
+      ),
+    );
+    assert.deepEqual(
+      c.problems.map((p) => `${p.line}: ${p.problem}`),
+      [
+        `1: not JSON: ${(() => {
+          try {
+            JSON.parse('{not json');
+          } catch (err) {
+            return (err as Error).message;
+          }
+        })()}`,
+        "2: unknown op 't' (truncate events are not applied: truncate the table by hand)",
+        "3: unknown op 'x' (expected c, r, u or d)",
+        '4: primary key column id is null',
+        "5: column price: 'AeI=' is not a decimal(10,2) (set the connector's decimal.handling.mode to string or double)",
+        '6: source.ts_ms -5 is not a commit time in epoch milliseconds',
+        '7: before is not an object (a delete needs its key in before: REPLICA IDENTITY on Postgres)',
+        '8: source.lsn -1 is not a non-negative integer of at most 20 digits',
+      ],
+    );
+  });
+
+  it('numbers lines as the engine splits them (\\n, \\r\\n, \\r), skipping blank lines, across any chunking', async () => {
+    const bad = JSON.stringify(debezium('c', 1, { bookId: 'x' }));
+    const good = JSON.stringify(debezium('c', 1, { bookId: 1 }));
+    const text = `${good}\r\n\r\n${good}\r${bad}\n`;
+    const whole = await checkChangeFile(def, URI, text);
+    assert.deepEqual(whole.problems, [{ line: 4, problem: "column id: 'x' is not a bigint" }]);
+    assert.equal(whole.rows, 3);
+    // One byte at a time: a \r\n split across chunks is still one line end.
+    const chunked = await checkChangeFile(def, URI, Readable.from([...Buffer.from(text)].map((b) => Buffer.from([b]))));
+    assert.deepEqual(chunked, whole);
+  });
+
+  it('refuses changes older than the tombstone purge horizon', async () => {
+    const c = await checkChangeFile(def, URI, lines(debezium('u', Date.UTC(2026, 10, 20), { bookId: 1 })), {
+      purgedThrough: '2026-11-21 00:00:00.000000',
+    });
+    assert.match(c.problems[0].problem, /older than the tombstone purge horizon 2026-11-21 00:00:00.000000/);
+  });
+
+  it('reads values from the field a column names, and keys of a delete from before', () => {
+    const sql = renderMerge(def, trinoDialect(), [URI]);
+    assert.ok(sql.includes(`coalesce(json_extract(j, '$.payload'), j) AS e`), sql);
+    assert.ok(
+      sql.includes(`coalesce(json_extract_scalar(e, '$["after"]["bookId"]'), json_extract_scalar(e, '$["before"]["bookId"]'))`),
+      sql,
+    );
+    assert.ok(sql.includes(`WHERE json_extract_scalar(e, '$["op"]') IS NOT NULL`), sql);
+    assert.ok(sql.includes(`FROM "hive"."shop"."books__cdc" WHERE "$path" IN ('${URI}') AND trim(line) <> ''`), sql);
+  });
+});
+
+describe('dynamodb-stream: the worker check', () => {
+  const def = table('dynamodb-stream', {
+    columns: [
+      { name: 'id', type: 'bigint', field: 'bookId' },
+      { name: 'title', type: 'string' },
+      { name: 'price', type: 'decimal(10,2)' },
+      { name: 'tags', type: 'string' },
+    ],
+  });
+  const record = (eventName: string, created: unknown, keys: unknown, newImage?: unknown, sequence: unknown = '000000000000000000101') => ({
+    eventName,
+    dynamodb: { ApproximateCreationDateTime: created, Keys: keys, ...(newImage ? { NewImage: newImage } : {}), SequenceNumber: sequence },
+  });
+
+  it('takes keys from Keys and the rest from NewImage; REMOVE needs only Keys; seconds and milliseconds read alike', async () => {
+    const c = await checkChangeFile(
+      def,
+      URI,
+      lines(
+        record(
+          'INSERT',
+          1_700_000_000,
+          { bookId: { N: '3' } },
+          { bookId: { N: '3' }, title: { S: 'x' }, price: { N: '9.5' }, tags: { SS: ['a', 'b'] } },
+        ),
+        record(
+          'MODIFY',
+          1_700_000_001_250,
+          { bookId: { N: '4' } },
+          { bookId: { N: '4' }, title: { NULL: true }, tags: { M: { a: { S: 'b' } } } },
+        ),
+        record('REMOVE', 1_700_000_000.5, { bookId: { N: '1' } }),
+      ),
+    );
+    assert.deepEqual(c, {
+      uri: URI,
+      rows: 3,
+      maxCommitTs: '2023-11-14 22:13:21.250000',
+      keyRange: { column: 'id', min: '1', max: '4' },
+      problems: [],
+    });
+  });
+
+  it('names every problem with its line', async () => {
+    const c = await checkChangeFile(
+      def,
+      URI,
+      lines(
+        { not: 'a stream record' },
+        record('UPSERT', 1, { bookId: { N: '1' } }, {}),
+        record('MODIFY', 1, { bookId: { N: '1' } }),
+        record('INSERT', 'yesterday', { bookId: { N: '1' } }, { price: { M: {} } }, 'x'),
+        record('INSERT', 1, { bookId: { S: 'one' } }, { title: { Q: 'x' } }),
+        record('INSERT', 1, {}, {}),
+      ),
+    );
+    assert.deepEqual(
+      c.problems.map((p) => `${p.line}: ${p.problem}`),
+      [
+        '1: not a DynamoDB Streams record (expected eventName and dynamodb)',
+        "2: unknown eventName 'UPSERT' (expected INSERT, MODIFY or REMOVE)",
+        "3: dynamodb.NewImage is missing (the stream's view type must include new images)",
+        '4: dynamodb.ApproximateCreationDateTime "yesterday" is not an epoch time',
+        '4: dynamodb.SequenceNumber "x" is not a string of at most 40 digits',
+        '4: column price: a DynamoDB M value is not a decimal(10,2)',
+        "5: column id: 'one' is not a bigint",
+        "5: column title: unknown DynamoDB attribute type 'Q'",
+        '6: primary key column id (attribute bookId) is missing from Keys',
+      ],
+    );
+  });
+
+  it('reads key columns from Keys and other columns from NewImage; structures only into strings', () => {
+    const sql = renderMerge(def, trinoDialect(), [URI]);
+    assert.ok(sql.includes(`json_extract_scalar(j, '$["dynamodb"]["Keys"]["bookId"]["N"]')`), sql);
+    assert.ok(sql.includes(`json_extract_scalar(j, '$["dynamodb"]["NewImage"]["price"]["N"]')`), sql);
+    assert.ok(sql.includes(`nullif(json_format(json_extract(j, '$["dynamodb"]["NewImage"]["tags"]["SS"]')), 'null')`), sql);
+    assert.ok(!sql.includes(`["price"]["M"]`), 'a decimal column never reads a map');
+  });
+});
+
+describe('JSON values: what the check accepts is what the SQL converts', () => {
+  it('accepts each encoding castJsonText converts and refuses the rest', () => {
+    const ok: [string, unknown][] = [
+      ['bigint', 42],
+      ['bigint', '-42'],
+      ['bigint', 1e2],
+      ['int', 2 ** 31 - 1],
+      ['double', 1.5e300],
+      ['double', '2.5'],
+      ['decimal(10,2)', 12345678.99],
+      ['decimal(10,2)', '-1.25'],
+      ['boolean', true],
+      ['boolean', 'FALSE'],
+      ['date', 19000],
+      ['date', '2024-02-29'],
+      ['timestamp', 1_700_000_000_123_456],
+      ['timestamp', '2024-01-01T10:00:00.123456Z'],
+      ['timestamp', '2024-01-01T10:00:00+02:00'],
+      ['timestamp', '2024-01-01T10:00'],
+      ['string', { any: ['structure'] }],
+      ['bigint', null],
+    ];
+    for (const [type, value] of ok) assert.equal(jsonValueProblem(type, value, 'micros'), undefined, `${type} ${JSON.stringify(value)}`);
+    const refused: [string, unknown][] = [
+      ['bigint', 1.5],
+      ['bigint', 2 ** 64],
+      ['int', 2 ** 31],
+      ['decimal(10,2)', 123456789],
+      ['decimal(10,2)', 'AeI='],
+      ['boolean', 1],
+      ['date', '2024-02-30'],
+      ['timestamp', '2024-01-01 10:00:00'],
+      ['timestamp', 2 ** 62],
+      ['double', { a: 1 }],
+      ['bigint', [1]],
+    ];
+    for (const [type, value] of refused)
+      assert.notEqual(jsonValueProblem(type, value, 'micros'), undefined, `${type} ${JSON.stringify(value)}`);
+  });
+
+  it('integers in timestamp columns are the format epoch unit', () => {
+    assert.match(castJsonText('v', 'timestamp', 'micros'), /from_unixtime_nanos\(CAST\(v AS bigint\) \* 1000\)/);
+    assert.match(castJsonText('v', 'timestamp', 'seconds'), /from_unixtime_nanos\(CAST\(v AS bigint\) \* 1000000000\)/);
+    assert.equal(jsonValueProblem('timestamp', 1_700_000_000_123_456, 'seconds'), '1700000000123456 is not a timestamp (epoch seconds)');
+  });
+});
+
+describe('JSON formats: staging tables and definitions', () => {
+  it('stage JSON lines as a one-column text table on both engines', () => {
+    const def = table('debezium-json');
+    assert.equal(
+      renderTableDdl(def, trinoDialect())[2],
+      `CREATE TABLE IF NOT EXISTS "hive"."shop"."books__cdc" (line varchar) WITH (external_location = 's3://bucket/cdc/books/', format = 'TEXTFILE')`,
+    );
+    assert.equal(
+      renderTableDdl(def, athenaDialect())[1],
+      "CREATE EXTERNAL TABLE IF NOT EXISTS `shop`.`books__cdc` (line string) STORED AS TEXTFILE LOCATION 's3://bucket/cdc/books/'",
+    );
+  });
+
+  it('refuses a sequence column (the format orders by its own position) and a field on DMS CSV', () => {
+    assert.throws(() => table('debezium-json', { ordering: { sequence: 'title' } }), /debezium-json orders changes by its own position/);
+    assert.throws(
+      () => parseTableDefinition({ ...table('debezium-json'), staging: { location: 's3://bucket/cdc/books/' } }),
+      /field applies to JSON formats/,
+    );
+    assert.throws(() => table('dynamodb-stream', { columns: [{ name: 'id', type: 'bigint', field: 'a"b' }] }), /without double quotes/);
+  });
+});
