@@ -94,6 +94,8 @@ export interface BatchPlan {
   emptyFiles: number;
   maxCommitTs?: string;
   keyRange?: KeyRange;
+  /** A folder format's batch (one DynamoDB export): the export's time, which its rows carry. */
+  exportTime?: string;
   last?: FilePosition;
   deferredFiles: number;
   ignoredFiles: string[];

@@ -54,6 +54,7 @@ export function createIngestActivities(deps: ActivityDeps) {
           const heartbeat = () => Context.current().heartbeat();
           const check = await checkChangeFile(def, file.uri, await staging.open(file.uri), {
             purgedThrough: input.purgedThrough,
+            open: (uri) => staging.open(uri),
             onProgress: heartbeat, // a file of any size keeps the activity alive while it is read
           });
           heartbeat();
@@ -62,7 +63,7 @@ export function createIngestActivities(deps: ActivityDeps) {
         for (const [i, file] of selection.files.entries()) {
           const check = checks[i];
           if (check.problems.length > 0) {
-            const detail = check.problems.map((p) => `line ${p.line}: ${p.problem}`).join('; ');
+            const detail = check.problems.map((p) => (p.line > 0 ? `line ${p.line}: ${p.problem}` : p.problem)).join('; ');
             if (def.badInput === 'fail') {
               throw ApplicationFailure.nonRetryable(
                 `table ${tableName(def)}: change file ${file.uri} has bad rows, nothing was merged: ${detail}`,
@@ -86,6 +87,7 @@ export function createIngestActivities(deps: ActivityDeps) {
           if (check.rows === 0) plan.emptyFiles++;
           if (check.maxCommitTs && (!plan.maxCommitTs || check.maxCommitTs > plan.maxCommitTs)) plan.maxCommitTs = check.maxCommitTs;
           plan.keyRange = widenKeyRange(plan.keyRange, check.keyRange);
+          if (formatOf(def).folder) plan.exportTime = check.maxCommitTs;
         }
         // Quarantined files count as passed: the retain mode's position moves over them too.
         const lastTaken = selection.files.at(-1);
@@ -95,9 +97,15 @@ export function createIngestActivities(deps: ActivityDeps) {
     },
 
     /** Submits the batch's MERGE. The token is the run's and the submission's, so a retried start finds the same query. */
-    async startMerge(input: { table: TableDefinition; files: string[]; keyRange?: KeyRange; token: string }): Promise<QueryHandle> {
+    async startMerge(input: {
+      table: TableDefinition;
+      files: string[];
+      keyRange?: KeyRange;
+      exportTime?: string;
+      token: string;
+    }): Promise<QueryHandle> {
       const mayExist = Context.current().info.attempt > 1;
-      const sql = renderMerge(input.table, dialect, input.files, input.keyRange);
+      const sql = renderMerge(input.table, dialect, input.files, { keyRange: input.keyRange, exportTime: input.exportTime });
       deps.failpoint?.('before-submit');
       return failFastOnPermanent(`table ${tableName(input.table)}: submitting the MERGE`, () =>
         engine.submit({ sql, idempotencyToken: input.token, mayExist }),
@@ -111,16 +119,34 @@ export function createIngestActivities(deps: ActivityDeps) {
       deps.failpoint?.('before-cleanup');
       const chunk = deps.cleanupChunk ?? 1000;
       await failFastOnPermanent(`table ${tableName(def)}: cleaning up merged files`, async () => {
-        for (let i = 0; i < input.files.length; i += chunk) {
-          const files = input.files.slice(i, i + chunk);
-          if (def.cleanup.mode === 'archive') await staging.move(files, def.staging.location, def.cleanup.location);
-          else await staging.delete(files);
-          Context.current().heartbeat(i);
-          deps.failpoint?.('cleanup-chunk');
+        for (const group of await mergedObjects(staging, def, input.files)) {
+          for (let i = 0; i < group.length; i += chunk) {
+            const files = group.slice(i, i + chunk);
+            if (def.cleanup.mode === 'archive') await staging.move(files, def.staging.location, def.cleanup.location);
+            else await staging.delete(files);
+            Context.current().heartbeat(i);
+            deps.failpoint?.('cleanup-chunk');
+          }
         }
       });
     },
   };
+}
+
+/**
+ * The objects a batch's files stand for, in the order to remove them. A folder format's change file (an export's
+ * summary) stands for its whole folder, and goes alone first: a cleanup cut short then never leaves a summary whose
+ * data is gone (which would read as an incomplete export); a retry lists the folder again and finishes.
+ */
+async function mergedObjects(staging: ActivityDeps['staging'], def: TableDefinition, files: string[]): Promise<string[][]> {
+  const folder = formatOf(def).folder;
+  if (!folder) return [files];
+  const groups: string[][] = [];
+  for (const file of files) {
+    const rest = (await staging.list(folder.of(file))).map((f) => f.uri).filter((uri) => uri !== file);
+    groups.push([file], rest);
+  }
+  return groups;
 }
 
 /** `fn` over `items` with at most `limit` calls in flight; results in the items' order. */

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import type { Column, TableDefinition } from '../config/schema';
 import { fieldOf } from '../formats/json-lines';
 
@@ -121,4 +122,48 @@ export function renderChangeFile(def: TableDefinition, events: ChangeEvent[]): s
     default:
       return renderDmsCsv(def, events);
   }
+}
+
+/**
+ * A full DynamoDB export of `rows` as DynamoDB writes it: data files (`{"Item": ...}` lines, gzipped) under
+ * `AWSDynamoDB/<exportId>/data/`, then `manifest-files.json`, then `manifest-summary.json` last: the order in which
+ * they appear is the order of the returned entries.
+ */
+export function renderDynamoDbExport(
+  def: TableDefinition,
+  rows: ChangeEvent['values'][],
+  options: { exportId: string; exportTime: string; dataFiles?: number },
+): { key: string; body: Buffer | string }[] {
+  const folder = `AWSDynamoDB/${options.exportId}/`;
+  const count = options.dataFiles ?? 2;
+  const parts = Array.from({ length: count }, (_, i) => rows.filter((_, r) => r % count === i));
+  const data = parts.map((part, i) => ({
+    key: `${folder}data/${options.exportId}-${i}.json.gz`,
+    items: part.length,
+    body: gzipSync(
+      part
+        .map(
+          (values) =>
+            `${JSON.stringify({ Item: Object.fromEntries(def.columns.map((c) => [fieldOf(c), attributeValue(c, values[c.name])])) })}\n`,
+        )
+        .join(''),
+    ),
+  }));
+  const manifest = data
+    .map((d) => JSON.stringify({ itemCount: d.items, md5Checksum: 'x', etag: 'y', dataFileS3Key: `exports/${d.key}` }))
+    .join('\n');
+  const summary = {
+    version: '2020-06-30',
+    exportArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${def.table}/export/${options.exportId}`,
+    exportTime: options.exportTime,
+    exportType: 'FULL_EXPORT',
+    itemCount: rows.length,
+    outputFormat: 'DYNAMODB_JSON',
+  };
+  return [
+    { key: `${folder}_started`, body: '' },
+    ...data.map(({ key, body }) => ({ key, body })),
+    { key: `${folder}manifest-files.json`, body: `${manifest}\n` },
+    { key: `${folder}manifest-summary.json`, body: JSON.stringify(summary, null, 2) },
+  ];
 }

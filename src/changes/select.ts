@@ -7,7 +7,7 @@ import type { StagedFile } from '../storage/staging';
  * merging such a file would read nothing from it and then delete it, so they are left alone like any other stray
  * object.
  */
-export const isChangeFile = (uri: string, location: string, format: Pick<ChangeFormat, 'isChangeFile'>): boolean => {
+export const isChangeFile = (uri: string, location: string, format: Pick<ChangeFormat, 'isChangeFile' | 'folder'>): boolean => {
   const relative = uri.slice(location.length);
   return uri.startsWith(location) && format.isChangeFile(relative) && !/(^|\/)[._]/.test(relative);
 };
@@ -24,8 +24,8 @@ export const comparePosition = (a: FilePosition, b: FilePosition): number =>
 export interface BatchBounds {
   /** The table's staging location (s3://bucket/prefix/). */
   location: string;
-  /** Which names are change files. */
-  format: Pick<ChangeFormat, 'isChangeFile'>;
+  /** Which names are change files (and, for a folder format, which belong to one). */
+  format: Pick<ChangeFormat, 'isChangeFile' | 'folder'>;
   /** Only files that landed at or before the cutoff (ms since epoch); a file still being written is newer. */
   cutoff: number;
   /** Retain mode: only files after this position. */
@@ -50,7 +50,10 @@ export interface Selection {
  */
 export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selection {
   const changeFile = (f: StagedFile) => isChangeFile(f.uri, bounds.location, bounds.format);
-  const ignored = listing.filter((f) => !changeFile(f)).map((f) => f.uri);
+  const inFolder = (f: StagedFile) => !!bounds.format.folder?.contains(f.uri.slice(bounds.location.length));
+  const ignored = listing.filter((f) => !changeFile(f) && !inFolder(f)).map((f) => f.uri);
+  // A folder format's change is a whole export: one per batch, however small.
+  const maxFiles = bounds.format.folder ? 1 : bounds.maxFiles;
   const candidates = listing
     .filter((f) => changeFile(f) && f.lastModified <= bounds.cutoff)
     .filter((f) => !bounds.after || comparePosition(f, bounds.after) > 0)
@@ -60,7 +63,7 @@ export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selecti
   let listBytes = 0;
   for (const file of candidates) {
     const entryBytes = Buffer.byteLength(file.uri) + 4; // quotes, comma, space
-    const fits = files.length < bounds.maxFiles && bytes + file.size <= bounds.maxBytes && listBytes + entryBytes <= bounds.maxListBytes;
+    const fits = files.length < maxFiles && bytes + file.size <= bounds.maxBytes && listBytes + entryBytes <= bounds.maxListBytes;
     if (!fits && files.length > 0) break;
     files.push(file);
     bytes += file.size;

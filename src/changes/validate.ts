@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { ColumnType, TableDefinition } from '../config/schema';
 
 export interface KeyRange {
@@ -30,6 +31,8 @@ export interface CheckOptions {
   purgedThrough?: string;
   /** Called every few thousand records, so a file of any size keeps the activity's heartbeat going. */
   onProgress?: () => void;
+  /** Opens another file of the same change (a DynamoDB export's manifest and data files), streamed. */
+  open?: (uri: string) => Promise<Readable>;
 }
 
 const TIMESTAMP = /^(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?$/;
@@ -93,8 +96,18 @@ export class FileCheckRecorder {
     if (this.check.rows % PROGRESS_EVERY === 0) this.options.onProgress?.();
   }
 
+  /** Prefixes the problems reported from now on: which file of a multi-file change they are in. */
+  problemPrefix = '';
+
   report(line: number, problem: string): void {
-    if (this.check.problems.length < MAX_PROBLEMS) this.check.problems.push({ line, problem });
+    if (this.check.problems.length < MAX_PROBLEMS) this.check.problems.push({ line, problem: this.problemPrefix + problem });
+  }
+
+  /** The change's operation; an append table takes inserts only. */
+  operation(line: number, op: 'I' | 'U' | 'D'): void {
+    if (this.def.kind === 'append' && op !== 'I') {
+      this.report(line, `an append table takes inserts only, this change is ${op === 'U' ? 'an update' : 'a delete'} (use kind cdc)`);
+    }
   }
 
   /** A valid commit time `yyyy-MM-dd HH:mm:ss[.ffffff]` (UTC). */
@@ -124,9 +137,12 @@ export class FileCheckRecorder {
     }
   }
 
-  /** The file could not be read to the end: its last problem says why (keeping room for it). */
+  /** The file could not be read to the end: its last problem says why (keeping room for it). Line 0: the whole file. */
   unreadable(line: number, problem: string): FileCheck {
-    return { ...this.check, problems: [...this.check.problems.slice(0, MAX_PROBLEMS - 1), { line, problem }] };
+    return {
+      ...this.check,
+      problems: [...this.check.problems.slice(0, MAX_PROBLEMS - 1), { line, problem: this.problemPrefix + problem }],
+    };
   }
 
   result(): FileCheck {

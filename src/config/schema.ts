@@ -50,11 +50,17 @@ export const tableDefinitionSchema = z
       /** How the change files are written (src/formats). `csv`, the name before there were others, means dms-csv. */
       format: z.preprocess(
         (v) => (v === 'csv' ? 'dms-csv' : v),
-        z.enum(['dms-csv', 'debezium-json', 'dynamodb-stream']).default('dms-csv'),
+        z.enum(['dms-csv', 'debezium-json', 'dynamodb-stream', 'dynamodb-export']).default('dms-csv'),
       ),
       /** DMS writes NULL as an empty field unless CsvNullValue says otherwise. */
       nullValue: z.string().default(''),
     }),
+    /**
+     * cdc: changes upsert and delete rows by key. append: immutable records, insert-only and idempotent on the key
+     * (a change other than an insert is bad input). snapshot: each complete export replaces the table's contents
+     * (rows absent from it become tombstones), atomically.
+     */
+    kind: z.enum(['cdc', 'append', 'snapshot']).default('cdc'),
     /** The table's columns. DMS CSV: the fields after `Op` and the commit timestamp, in file order. */
     columns: z.array(columnSchema).min(1),
     primaryKey: z.array(identifier).min(1),
@@ -164,6 +170,18 @@ export const tableDefinitionSchema = z
     }
     if (names.has(def.ordering.commitTimestamp)) {
       ctx.addIssue({ code: 'custom', message: 'the commit timestamp is its own file column, not one of columns', path: ['ordering'] });
+    }
+    if (def.kind === 'snapshot') {
+      if (def.staging.format !== 'dynamodb-export') {
+        ctx.addIssue({ code: 'custom', message: 'a snapshot table needs a format of complete exports (dynamodb-export)', path: ['kind'] });
+      }
+      if (def.deletes !== 'tombstone') {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'a snapshot table keeps tombstones, so a replayed older export cannot bring rows back; readers use the _current view',
+          path: ['deletes'],
+        });
+      }
     }
     if (def.staging.format !== 'dms-csv') {
       if (def.ordering.sequence) {

@@ -35,7 +35,7 @@ export const debeziumJson: ChangeFormat = {
   isChangeFile: isJsonLinesFile,
   stagingTable: jsonLinesStagingTable,
 
-  changes(def, dialect, filePaths) {
+  changes(def, dialect, { files }) {
     const q = quoteIdent;
     const e = 'e';
     const text = (...path: string[]) => jsonText(e, jsonPath(...path));
@@ -58,7 +58,7 @@ export const debeziumJson: ChangeFormat = {
         : after;
       return `${castJsonText(value, c.type, 'micros')} AS ${q(c.name)}`;
     });
-    const envelopes = `SELECT ${q(PATH_COLUMN)}, coalesce(json_extract(j, '$.payload'), j) AS ${e} FROM (${jsonRecords(def, dialect, filePaths)}) AS records`;
+    const envelopes = `SELECT ${q(PATH_COLUMN)}, coalesce(json_extract(j, '$.payload'), j) AS ${e} FROM (${jsonRecords(def, dialect, `"$path" IN (${files.map(quoteString).join(', ')})`)}) AS records`;
     return (
       `SELECT ${q(PATH_COLUMN)}, ${op} AS ${q(OP_COLUMN)}, ${commitTs} AS ${q(COMMIT_TS_COLUMN)}, ${sequence} AS ${q(SEQUENCE_COLUMN)}, ` +
       `${columns.join(', ')} FROM (${envelopes}) AS envelopes WHERE ${text('op')} IS NOT NULL`
@@ -85,6 +85,7 @@ function checkEvent(def: TableDefinition, recorder: FileCheckRecorder, line: num
     report(`unknown op ${quoteString(String(envelope.op))} (${why})`);
     return;
   }
+  recorder.operation(line, op);
   const source = isObject(envelope.source) ? envelope.source : {};
   const tsMs = source.ts_ms;
   if (typeof tsMs !== 'number' || !Number.isInteger(tsMs) || tsMs < 0 || tsMs >= 253402300800000) {

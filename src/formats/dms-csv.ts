@@ -29,7 +29,7 @@ export const dmsCsv: ChangeFormat = {
           `ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION ${quoteString(def.staging.location)}`;
   },
 
-  changes(def, dialect, filePaths) {
+  changes(def, dialect, { files }) {
     const q = quoteIdent;
     const nullable = (column: string) => `NULLIF(${q(column)}, ${quoteString(def.staging.nullValue)})`;
     const sequenceColumn = def.ordering.sequence ? def.columns.find((c) => c.name === def.ordering.sequence) : undefined;
@@ -43,7 +43,7 @@ export const dmsCsv: ChangeFormat = {
     return (
       `SELECT "$path" AS ${q(PATH_COLUMN)}, ${q(FILE_OP_COLUMN)} AS ${q(OP_COLUMN)}, ` +
       `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6)) AS ${q(COMMIT_TS_COLUMN)}, ${sequence} AS ${q(SEQUENCE_COLUMN)}, ${typed.join(', ')} ` +
-      `FROM ${dialect.staging(def)} WHERE "$path" IN (${filePaths.map(quoteString).join(', ')})`
+      `FROM ${dialect.staging(def)} WHERE "$path" IN (${files.map(quoteString).join(', ')})`
     );
   },
 
@@ -92,6 +92,7 @@ function checkRecord(def: TableDefinition, recorder: FileCheckRecorder, record: 
   }
   const [op, commitTs, ...values] = record;
   if (op !== 'I' && op !== 'U' && op !== 'D') report(`unknown Op '${op}' (expected I, U or D)`);
+  else recorder.operation(line, op);
   if (!isTimestamp(commitTs)) report(`commit timestamp '${commitTs}' is not yyyy-MM-dd HH:mm:ss[.ffffff]`);
   else recorder.commitTime(line, commitTs);
   def.columns.forEach((column, i) => {

@@ -1,8 +1,9 @@
 import type { FileCheckRecorder } from '../changes/validate';
-import type { Column, TableDefinition } from '../config/schema';
+import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
 import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
 import { SEQUENCE_WIDTH } from './dms-csv';
+import { attributeText, checkAttribute, isObject } from './dynamodb-values';
 import type { ChangeFormat } from './format';
 import {
   castJsonText,
@@ -12,15 +13,10 @@ import {
   jsonLinesStagingTable,
   jsonPath,
   jsonText,
-  jsonValueProblem,
   jsonRecords,
 } from './json-lines';
 
 const OPS: Record<string, 'I' | 'U' | 'D'> = { INSERT: 'I', MODIFY: 'U', REMOVE: 'D' };
-
-/** Attribute-value types read as a scalar, in order; the rest (sets, lists, maps, binary) are kept as JSON text. */
-const SCALAR_TYPES = ['S', 'N', 'BOOL'] as const;
-const STRUCTURE_TYPES = ['B', 'M', 'L', 'SS', 'NS', 'BS'] as const;
 
 /** ApproximateCreationDateTime above this is in milliseconds (Kinesis Data Streams records), else in seconds. */
 const MILLIS_ABOVE = 100_000_000_000;
@@ -37,7 +33,7 @@ export const dynamodbStream: ChangeFormat = {
   isChangeFile: isJsonLinesFile,
   stagingTable: jsonLinesStagingTable,
 
-  changes(def, dialect, filePaths) {
+  changes(def, dialect, { files }) {
     const q = quoteIdent;
     const text = (...path: string[]) => jsonText('j', jsonPath(...path));
     const op = `CASE ${text('eventName')} ${Object.entries(OPS)
@@ -47,43 +43,19 @@ export const dynamodbStream: ChangeFormat = {
     const nanos = `CAST(${created} * CASE WHEN ${created} > ${MILLIS_ABOVE} THEN 1000000 ELSE 1000000000 END AS bigint)`;
     const commitTs = `CAST(from_unixtime_nanos(${nanos}) AT TIME ZONE 'UTC' AS timestamp(6))`;
     const sequence = `lpad(${text('dynamodb', 'SequenceNumber')}, ${SEQUENCE_WIDTH}, '0')`;
-    const columns = def.columns.map((c) => `${castJsonText(attributeText(def, c), c.type, 'seconds')} AS ${q(c.name)}`);
+    const columns = def.columns.map((c) => {
+      const image = def.primaryKey.includes(c.name) ? 'Keys' : 'NewImage';
+      return `${castJsonText(attributeText('j', ['dynamodb', image, fieldOf(c)], c), c.type, 'seconds')} AS ${q(c.name)}`;
+    });
     return (
       `SELECT ${q(PATH_COLUMN)}, ${op} AS ${q(OP_COLUMN)}, ${commitTs} AS ${q(COMMIT_TS_COLUMN)}, ${sequence} AS ${q(SEQUENCE_COLUMN)}, ` +
-      `${columns.join(', ')} FROM (${jsonRecords(def, dialect, filePaths)}) AS records`
+      `${columns.join(', ')} FROM (${jsonRecords(def, dialect, `"$path" IN (${files.map(quoteString).join(', ')})`)}) AS records`
     );
   },
 
   check: (def, uri, source, options) =>
     checkJsonLines(def, uri, source, options, (value, recorder, line) => checkRecord(def, recorder, line, value)),
 };
-
-/** SQL: the column's attribute value as text: the first scalar type present, or a structure's JSON for strings. */
-function attributeText(def: TableDefinition, column: Column): string {
-  const image = def.primaryKey.includes(column.name) ? 'Keys' : 'NewImage';
-  const at = (type: string) => jsonPath('dynamodb', image, fieldOf(column), type);
-  const scalars = SCALAR_TYPES.map((t) => jsonText('j', at(t)));
-  const structures = column.type === 'string' ? STRUCTURE_TYPES.map((t) => jsonText('j', at(t), true)) : [];
-  return `coalesce(${[...scalars, ...structures].join(', ')})`;
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** A typed attribute value as the plain JSON value castJsonText converts, or a problem. */
-function attributeValue(attribute: unknown, column: Column): { value: unknown } | { problem: string } {
-  if (!isObject(attribute) || Object.keys(attribute).length !== 1)
-    return { problem: `${JSON.stringify(attribute)} is not a DynamoDB attribute value` };
-  const [[type, value]] = Object.entries(attribute);
-  if (type === 'NULL') return { value: null };
-  if (type === 'S' || type === 'N')
-    return typeof value === 'string' ? { value } : { problem: `${type} value ${JSON.stringify(value)} is not a string` };
-  if (type === 'BOOL')
-    return typeof value === 'boolean' ? { value } : { problem: `BOOL value ${JSON.stringify(value)} is not true or false` };
-  if ((STRUCTURE_TYPES as readonly string[]).includes(type)) {
-    return column.type === 'string' ? { value: JSON.stringify(value) } : { problem: `a DynamoDB ${type} value is not a ${column.type}` };
-  }
-  return { problem: `unknown DynamoDB attribute type ${quoteString(type)}` };
-}
 
 /** Renders epoch seconds (or milliseconds) with up to 9 decimals as `yyyy-MM-dd HH:mm:ss.ffffff`, as the SQL does. */
 function creationTime(value: number): string | undefined {
@@ -100,6 +72,7 @@ function checkRecord(def: TableDefinition, recorder: FileCheckRecorder, line: nu
   recorder.row();
   const op = OPS[String(record.eventName)];
   if (!op) report(`unknown eventName ${quoteString(String(record.eventName))} (expected INSERT, MODIFY or REMOVE)`);
+  else recorder.operation(line, op);
   const { dynamodb } = record;
   const created = typeof dynamodb.ApproximateCreationDateTime === 'number' ? creationTime(dynamodb.ApproximateCreationDateTime) : undefined;
   if (!created) report(`dynamodb.ApproximateCreationDateTime ${JSON.stringify(dynamodb.ApproximateCreationDateTime)} is not an epoch time`);
@@ -125,14 +98,6 @@ function checkRecord(def: TableDefinition, recorder: FileCheckRecorder, line: nu
       if (key) report(`primary key column ${column.name} (attribute ${fieldOf(column)}) is missing from Keys`);
       continue;
     }
-    const read = attributeValue(attribute, column);
-    if ('problem' in read) {
-      report(`column ${column.name}: ${read.problem}`);
-      continue;
-    }
-    if (key && read.value === null) report(`primary key column ${column.name} is null`);
-    if (column.name === def.primaryKey[0]) recorder.firstKey(read.value);
-    const problem = jsonValueProblem(column.type, read.value, 'seconds');
-    if (problem) report(`column ${column.name}: ${problem}`);
+    checkAttribute(recorder, line, column, key, attribute, def.primaryKey[0]);
   }
 }

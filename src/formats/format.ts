@@ -4,6 +4,7 @@ import type { TableDefinition } from '../config/schema';
 import type { Dialect } from '../sql/dialect';
 import { debeziumJson } from './debezium-json';
 import { dmsCsv } from './dms-csv';
+import { dynamodbExport } from './dynamodb-export';
 import { dynamodbStream } from './dynamodb-stream';
 
 /**
@@ -14,23 +15,41 @@ import { dynamodbStream } from './dynamodb-stream';
 export interface ChangeFormat {
   /** Whether a name under staging (relative to the location) is a change file of this format. */
   isChangeFile(relativeName: string): boolean;
+  /**
+   * Formats whose change is a folder (a DynamoDB export) name it by one file, written last (its manifest). Such a
+   * batch takes one folder; the MERGE reads the folder's data files and cleanup removes the whole folder.
+   */
+  folder?: {
+    /** The folder a change file stands for. */
+    of(uri: string): string;
+    /** Whether a name under staging belongs to such a folder (data files, other manifests): neither taken nor stray. */
+    contains(relativeName: string): boolean;
+  };
   /** CREATE statement of the external staging table over the staging location. */
   stagingTable(def: TableDefinition, dialect: Dialect): string;
   /**
    * A SELECT over the listed files giving one row per change: `"$path"`, the operation as OP_COLUMN ('I' | 'U' |
    * 'D'), the commit time as COMMIT_TS_COLUMN (timestamp(6), UTC), SEQUENCE_COLUMN (text that sorts like the
    * format's position; '' when it has none) and every column, typed. Records that are not changes (Debezium's delete
-   * tombstones) are left out. `checkFile` has accepted every record it reads, so no cast fails.
+   * tombstones) are left out. `check` has accepted every record it reads, so no cast fails.
    */
-  changes(def: TableDefinition, dialect: Dialect, filePaths: string[]): string;
+  changes(def: TableDefinition, dialect: Dialect, batch: ChangeBatch): string;
   /** Reads one file, streamed, and names every record the MERGE would refuse or misread (by line). */
   check(def: TableDefinition, uri: string, source: string | Readable, options: CheckOptions): Promise<FileCheck>;
+}
+
+/** What the MERGE reads: the batch's change files, and for a folder format the export's time (from its manifest). */
+export interface ChangeBatch {
+  files: string[];
+  /** `yyyy-MM-dd HH:mm:ss.ffffff` */
+  exportTime?: string;
 }
 
 const FORMATS: Record<TableDefinition['staging']['format'], ChangeFormat> = {
   'dms-csv': dmsCsv,
   'debezium-json': debeziumJson,
   'dynamodb-stream': dynamodbStream,
+  'dynamodb-export': dynamodbExport,
 };
 
 export const formatOf = (def: TableDefinition): ChangeFormat => FORMATS[def.staging.format];

@@ -23,10 +23,9 @@ export function jsonLinesStagingTable(def: TableDefinition, dialect: Dialect): s
         `STORED AS TEXTFILE LOCATION ${quoteString(def.staging.location)}`;
 }
 
-/** The listed files' records as JSON values `j`, with their file; blank lines are skipped, as the check skips them. */
-export const jsonRecords = (def: TableDefinition, dialect: Dialect, filePaths: string[]): string =>
-  `SELECT "$path" AS ${quoteIdent(PATH_COLUMN)}, json_parse(line) AS j FROM ${dialect.staging(def)} ` +
-  `WHERE "$path" IN (${filePaths.map(quoteString).join(', ')}) AND trim(line) <> ''`;
+/** Records of the files `pathFilter` selects as JSON values `j`, with their file; blank lines are skipped, as the check skips them. */
+export const jsonRecords = (def: TableDefinition, dialect: Dialect, pathFilter: string): string =>
+  `SELECT "$path" AS ${quoteIdent(PATH_COLUMN)}, json_parse(line) AS j FROM ${dialect.staging(def)} WHERE ${pathFilter} AND trim(line) <> ''`;
 
 /** A JSON path of object members, each quoted, so any field name is addressed literally. */
 export const jsonPath = (...members: string[]): string => `$${members.map((m) => `["${m}"]`).join('')}`;
@@ -133,6 +132,16 @@ export async function checkJsonLines(
   record: (value: unknown, recorder: FileCheckRecorder, line: number) => void,
 ): Promise<FileCheck> {
   const recorder = new FileCheckRecorder(def, uri, options);
+  const unreadable = await readJsonLines(source, recorder, record);
+  return unreadable ? recorder.unreadable(unreadable.line, unreadable.problem) : recorder.result();
+}
+
+/** Reads JSON lines into a recorder shared by several files; returns why a file could not be read to its end. */
+export async function readJsonLines(
+  source: string | Readable,
+  recorder: FileCheckRecorder,
+  record: (value: unknown, recorder: FileCheckRecorder, line: number) => void,
+): Promise<{ line: number; problem: string } | undefined> {
   let lineNo = 0;
   try {
     for await (const text of lines(typeof source === 'string' ? Readable.from([source]) : source)) {
@@ -149,9 +158,9 @@ export async function checkJsonLines(
     }
   } catch (err) {
     if (!isBadContent(err)) throw err;
-    return recorder.unreadable(lineNo, `not a readable change file: ${(err as Error).message}`);
+    return { line: lineNo, problem: `not a readable change file: ${(err as Error).message}` };
   }
-  return recorder.result();
+  return undefined;
 }
 
 async function* lines(source: Readable): AsyncGenerator<string> {

@@ -44,7 +44,7 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
     // Derived from the run and the submission, never the activity attempt: a retried start finds its query.
     const token = `icetide-${workflowInfo().runId}-${submission}`;
     const handle = await progress.run(`submit MERGE (submission ${submission})`, () =>
-      act.step.startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, token }),
+      act.step.startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, exportTime: plan.exportTime, token }),
     );
     const outcome = await progress.run(`await MERGE query ${handle.queryId}`, () => act.awaitQuery(`table ${name} MERGE`, handle));
     if (outcome.state === 'SUCCEEDED') {

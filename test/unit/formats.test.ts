@@ -273,3 +273,127 @@ describe('JSON formats: staging tables and definitions', () => {
     assert.throws(() => table('dynamodb-stream', { columns: [{ name: 'id', type: 'bigint', field: 'a"b' }] }), /without double quotes/);
   });
 });
+
+describe('dynamodb-export and table kinds', () => {
+  const exportDef = (kind: 'snapshot' | 'append') =>
+    parseTableDefinition({
+      database: 'shop',
+      table: 'orders',
+      kind,
+      staging: { location: 's3://bucket/exports/orders/', format: 'dynamodb-export' },
+      columns: [
+        { name: 'id', type: 'bigint', field: 'orderId' },
+        { name: 'total', type: 'decimal(10,2)' },
+      ],
+      primaryKey: ['id'],
+    });
+  const SUMMARY = 's3://bucket/exports/orders/AWSDynamoDB/0170-ab/manifest-summary.json';
+  const folder = 's3://bucket/exports/orders/AWSDynamoDB/0170-ab/';
+  const summary = (over: object = {}) =>
+    JSON.stringify({
+      exportTime: '2026-11-21T03:00:00.5Z',
+      exportType: 'FULL_EXPORT',
+      outputFormat: 'DYNAMODB_JSON',
+      itemCount: 2,
+      ...over,
+    });
+  const objects = (files: Record<string, string>) => ({
+    open: (uri: string) => {
+      if (!(uri in files)) return Promise.reject(Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' }));
+      return Promise.resolve(Readable.from([files[uri]]));
+    },
+  });
+  const item = (id: number, total: string) => JSON.stringify({ Item: { orderId: { N: String(id) }, total: { N: total } } });
+  const complete = {
+    [`${folder}manifest-files.json`]: `${JSON.stringify({ itemCount: 2, dataFileS3Key: 'prefix/AWSDynamoDB/0170-ab/data/a.json.gz' })}\n`,
+    [`${folder}data/a.json.gz`]: `${item(1, '1.5')}\n${item(2, '2')}\n`,
+  };
+
+  it('checks a complete export: every item, the commit time is the export time', async () => {
+    const c = await checkChangeFile(exportDef('snapshot'), SUMMARY, summary(), objects(complete));
+    assert.deepEqual(c, {
+      uri: SUMMARY,
+      rows: 2,
+      maxCommitTs: '2026-11-21 03:00:00.500000',
+      keyRange: { column: 'id', min: '1', max: '2' },
+      problems: [],
+    });
+  });
+
+  it('refuses what it cannot read whole: ION, incremental, a missing manifest, counts that disagree, bad items', async () => {
+    const problems = async (text: string, files: Record<string, string>) =>
+      (await checkChangeFile(exportDef('snapshot'), SUMMARY, text, objects(files))).problems.map((p) => p.problem);
+    assert.match((await problems(summary({ outputFormat: 'ION' }), complete))[0], /export format "ION" is not read/);
+    assert.match((await problems(summary({ exportType: 'INCREMENTAL_EXPORT' }), complete))[0], /only full exports/);
+    assert.match((await problems(summary(), {}))[0], /manifest-files.json is missing: the export is incomplete/);
+    assert.deepEqual(await problems(summary({ itemCount: 3 }), complete), [
+      'the data files hold 2 items, the summary says 3: the export is incomplete',
+    ]);
+    const bad = { ...complete, [`${folder}data/a.json.gz`]: `${item(1, 'x')}\n{"Item": {"total": {"N": "1"}}}\n` };
+    assert.deepEqual(await problems(summary(), bad), [
+      `data file ${folder}data/a.json.gz: column total: 'x' is not a decimal(10,2)`,
+      `data file ${folder}data/a.json.gz: primary key column id (attribute orderId) is missing`,
+    ]);
+  });
+
+  it('snapshot MERGE: one statement that deletes live rows absent from the export and rewrites only changed rows', () => {
+    const sql = renderMerge(exportDef('snapshot'), trinoDialect(), [SUMMARY], {
+      exportTime: '2026-11-21 03:00:00.500000',
+      keyRange: { column: 'id', min: '1', max: '2' },
+    });
+    assert.match(
+      sql,
+      /FULL OUTER JOIN \(SELECT "id" FROM "iceberg"\."shop"\."orders" WHERE NOT "_icetide_deleted"\) AS o ON n\."id" = o\."id"/,
+    );
+    assert.ok(sql.includes(`substr("$path", 1, ${`${folder}data/`.length}) = '${folder}data/'`), sql);
+    assert.ok(
+      sql.includes(
+        `WHEN MATCHED AND s."_icetide_version" > t."_icetide_version" AND (t."_icetide_deleted" OR t."total" IS DISTINCT FROM s."total") THEN UPDATE`,
+      ),
+      sql,
+    );
+    assert.ok(!sql.includes('BETWEEN'), 'a snapshot reads the whole table: no key range');
+    assert.throws(() => renderMerge(exportDef('snapshot'), trinoDialect(), [SUMMARY]), /needs its export time/);
+  });
+
+  it('append MERGE inserts keys not there yet and touches nothing else; the check refuses updates and deletes', async () => {
+    const sql = renderMerge(exportDef('append'), trinoDialect(), [SUMMARY], { exportTime: '2026-11-21 03:00:00.500000' });
+    assert.deepEqual(
+      sql.split('\n').filter((l) => l.startsWith('WHEN')),
+      [
+        'WHEN NOT MATCHED THEN INSERT ("id", "total", "_icetide_version", "_icetide_commit_ts", "_icetide_deleted") VALUES (s."id", s."total", s."_icetide_version", s."_icetide_commit_ts", false)',
+      ],
+    );
+    const csvAppend = parseTableDefinition({
+      ...exportDef('append'),
+      kind: 'append',
+      staging: { location: 's3://bucket/cdc/' },
+      columns: [{ name: 'id', type: 'bigint' }],
+    });
+    const c = await checkChangeFile(
+      csvAppend,
+      's3://bucket/cdc/a.csv',
+      'I,2024-01-01 00:00:00,1\nU,2024-01-01 00:00:01,1\nD,2024-01-01 00:00:02,1\n',
+    );
+    assert.deepEqual(
+      c.problems.map((p) => `${p.line}: ${p.problem}`),
+      [
+        '2: an append table takes inserts only, this change is an update (use kind cdc)',
+        '3: an append table takes inserts only, this change is a delete (use kind cdc)',
+      ],
+    );
+  });
+
+  it('a snapshot table needs an export format and tombstones', () => {
+    assert.throws(
+      () =>
+        parseTableDefinition({
+          ...exportDef('snapshot'),
+          staging: { location: 's3://bucket/cdc/', format: 'dms-csv' },
+          columns: [{ name: 'id', type: 'bigint' }],
+        }),
+      /needs a format of complete exports/,
+    );
+    assert.throws(() => parseTableDefinition({ ...exportDef('snapshot'), deletes: 'hard' }), /keeps tombstones/);
+  });
+});

@@ -58,7 +58,9 @@ describe('renderMerge / renderDedupedSource', () => {
   });
 
   it('casts each column from NULLIF(text, nullValue) to its DML type', () => {
-    const sql = renderDedupedSource(def({ staging: { location: 's3://bucket/cdc/orders/', nullValue: 'NULL' } }), trinoDialect(), FILES);
+    const sql = renderDedupedSource(def({ staging: { location: 's3://bucket/cdc/orders/', nullValue: 'NULL' } }), trinoDialect(), {
+      files: FILES,
+    });
     assert.ok(sql.includes(`CAST(NULLIF("id", 'NULL') AS bigint) AS "id"`), sql);
     assert.ok(sql.includes(`CAST(NULLIF("note", 'NULL') AS varchar) AS "note"`), sql);
     assert.ok(sql.includes(`CAST("commit_ts" AS timestamp(6)) AS "_icetide_commit_ts"`), sql);
@@ -107,7 +109,7 @@ describe('renderMerge / renderDedupedSource', () => {
   });
 
   it('builds the version string: iso ts, padded sequence, relative path, op rank joined by chr(1)', () => {
-    const sql = renderDedupedSource(def(), trinoDialect(), FILES);
+    const sql = renderDedupedSource(def(), trinoDialect(), { files: FILES });
     const relative = `substr("_icetide_path", ${'s3://bucket/cdc/orders/'.length + 1})`;
     assert.ok(
       sql.includes(
@@ -135,20 +137,23 @@ describe('renderMerge / renderDedupedSource', () => {
         primaryKey: ['id'],
       }),
       trinoDialect(),
-      FILES,
+      { files: FILES },
     );
     assert.ok(strSeq.includes(`"seq" AS "_icetide_sequence"`), strSeq);
     assert.ok(!strSeq.includes('lpad'));
-    const noSeq = renderDedupedSource(def({ ordering: {} }), trinoDialect(), FILES);
+    const noSeq = renderDedupedSource(def({ ordering: {} }), trinoDialect(), { files: FILES });
     assert.ok(noSeq.includes(`'' AS "_icetide_sequence"`), noSeq);
     assert.ok(!noSeq.includes('lpad'));
   });
 
   it('restricts the target to the batch key range when one is given, and only then', () => {
-    const pruned = renderMerge(def(), trinoDialect(), FILES, { column: 'id', min: '-5', max: '42' });
+    const pruned = renderMerge(def(), trinoDialect(), FILES, { keyRange: { column: 'id', min: '-5', max: '42' } });
     assert.match(pruned, /\nON t\."tenant" = s\."tenant" AND t\."id" = s\."id" AND t\."id" BETWEEN -5 AND 42\n/);
     assert.doesNotMatch(renderMerge(def(), trinoDialect(), FILES), /BETWEEN/);
-    assert.throws(() => renderMerge(def(), trinoDialect(), FILES, { column: 'id', min: '1; DROP TABLE x', max: '2' }), /integers/);
+    assert.throws(
+      () => renderMerge(def(), trinoDialect(), FILES, { keyRange: { column: 'id', min: '1; DROP TABLE x', max: '2' } }),
+      /integers/,
+    );
   });
 
   it('names tables per dialect', () => {

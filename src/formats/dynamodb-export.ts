@@ -1,0 +1,154 @@
+import type { Readable } from 'node:stream';
+import { FileCheckRecorder, type CheckOptions, type FileCheck } from '../changes/validate';
+import type { TableDefinition } from '../config/schema';
+import { quoteIdent, quoteString } from '../sql/identifiers';
+import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
+import { attributeText, checkAttribute, isObject } from './dynamodb-values';
+import type { ChangeFormat } from './format';
+import { castJsonText, fieldOf, jsonLinesStagingTable, jsonRecords, readJsonLines } from './json-lines';
+
+const SUMMARY = 'manifest-summary.json';
+const FILES_MANIFEST = 'manifest-files.json';
+/** An export's folder under staging: `AWSDynamoDB/<export id>/`. */
+const EXPORT_FOLDER = /(^|\/)AWSDynamoDB\/[^/]+\//;
+
+/**
+ * DynamoDB's export to S3 (DYNAMODB_JSON, full export): `AWSDynamoDB/<export id>/data/*.json.gz` of lines
+ * `{"Item": {...typed attributes...}}`, listed by `manifest-files.json`; `manifest-summary.json` is written when
+ * the export is complete, so it is the change file: a batch takes one export, only once its summary exists and every
+ * data file its manifest lists is there with the item count it states. Every item is an insert at the export's time
+ * (`exportTime`): with kind snapshot the export replaces the table, with kind append it adds the items not yet there.
+ */
+export const dynamodbExport: ChangeFormat = {
+  isChangeFile: (name) => /(^|\/)AWSDynamoDB\/[^/]+\/manifest-summary\.json$/.test(name),
+  folder: {
+    of: (uri) => uri.slice(0, uri.length - SUMMARY.length),
+    contains: (name) => EXPORT_FOLDER.test(name),
+  },
+  stagingTable: jsonLinesStagingTable,
+
+  changes(def, dialect, { files, exportTime }) {
+    if (!exportTime) throw new Error(`table ${def.database}.${def.table}: a DynamoDB export batch needs its export time`);
+    const q = quoteIdent;
+    const dataFolders = files.map((uri) => `${uri.slice(0, uri.length - SUMMARY.length)}data/`);
+    const inFolder = dataFolders.map((folder) => `substr("$path", 1, ${folder.length}) = ${quoteString(folder)}`).join(' OR ');
+    const columns = def.columns.map(
+      (c) => `${castJsonText(attributeText('j', ['Item', fieldOf(c)], c), c.type, 'seconds')} AS ${q(c.name)}`,
+    );
+    return (
+      `SELECT ${q(PATH_COLUMN)}, 'I' AS ${q(OP_COLUMN)}, TIMESTAMP ${quoteString(exportTime)} AS ${q(COMMIT_TS_COLUMN)}, '' AS ${q(SEQUENCE_COLUMN)}, ` +
+      `${columns.join(', ')} FROM (${jsonRecords(def, dialect, `(${inFolder})`)}) AS records`
+    );
+  },
+
+  check: checkExport,
+};
+
+async function readAll(source: string | Readable): Promise<string> {
+  if (typeof source === 'string') return source;
+  const chunks: Buffer[] = [];
+  for await (const chunk of source) chunks.push(Buffer.from(chunk as Buffer | string));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?Z$/;
+
+/** Checks the export whose summary is `uri`: summary, files manifest, and every item of every data file. */
+async function checkExport(def: TableDefinition, uri: string, source: string | Readable, options: CheckOptions): Promise<FileCheck> {
+  const recorder = new FileCheckRecorder(def, uri, options);
+  const open = options.open;
+  if (!open) throw new Error('checking a DynamoDB export needs to open its manifest and data files');
+  let summary: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(await readAll(source));
+    if (!isObject(parsed)) throw new Error('not an object');
+    summary = parsed;
+  } catch (err) {
+    return recorder.unreadable(1, `not a DynamoDB export summary: ${(err as Error).message}`);
+  }
+  if (summary.outputFormat !== undefined && summary.outputFormat !== 'DYNAMODB_JSON') {
+    return recorder.unreadable(1, `export format ${JSON.stringify(summary.outputFormat)} is not read: export as DYNAMODB_JSON`);
+  }
+  if (summary.exportType !== undefined && summary.exportType !== 'FULL_EXPORT') {
+    return recorder.unreadable(
+      1,
+      `export type ${JSON.stringify(summary.exportType)} is not read: only full exports (use dynamodb-stream for changes)`,
+    );
+  }
+  const time = typeof summary.exportTime === 'string' ? ISO_INSTANT.exec(summary.exportTime) : null;
+  if (!time) return recorder.unreadable(1, `exportTime ${JSON.stringify(summary.exportTime)} is not an ISO-8601 UTC instant`);
+  recorder.commitTime(1, `${time[1]} ${time[2]}.${(time[3] ?? '').padEnd(6, '0')}`);
+
+  const folder = uri.slice(0, uri.length - SUMMARY.length);
+  const manifest = await readManifest(open, folder + FILES_MANIFEST);
+  if ('problem' in manifest) return recorder.unreadable(1, manifest.problem);
+  let items = 0;
+  for (const entry of manifest.files) {
+    const dataUri = folder + entry.key.slice(entry.key.search(/data\//));
+    recorder.problemPrefix = `data file ${dataUri}: `;
+    let data: Readable;
+    try {
+      data = await open(dataUri);
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'NoSuchKey') throw err;
+      return recorder.unreadable(0, 'is missing: the export is incomplete, nothing was merged');
+    }
+    let fileItems = 0;
+    const unreadable = await readJsonLines(data, recorder, (value, r, line) => {
+      fileItems++;
+      checkItem(def, r, line, value);
+    });
+    if (unreadable) return recorder.unreadable(unreadable.line, unreadable.problem);
+    if (entry.itemCount !== undefined && fileItems !== entry.itemCount) {
+      recorder.report(0, `holds ${fileItems} items, ${FILES_MANIFEST} says ${entry.itemCount}: the file is incomplete`);
+    }
+    items += fileItems;
+  }
+  recorder.problemPrefix = '';
+  if (typeof summary.itemCount === 'number' && items !== summary.itemCount) {
+    recorder.report(1, `the data files hold ${items} items, the summary says ${summary.itemCount}: the export is incomplete`);
+  }
+  return recorder.result();
+}
+
+/** `manifest-files.json`: one JSON line per data file, `{"itemCount": n, "dataFileS3Key": "..."}`. */
+async function readManifest(
+  open: (uri: string) => Promise<Readable>,
+  uri: string,
+): Promise<{ files: { key: string; itemCount?: number }[] } | { problem: string }> {
+  let text: string;
+  try {
+    text = await readAll(await open(uri));
+  } catch (err) {
+    if ((err as { name?: string }).name !== 'NoSuchKey') throw err;
+    return { problem: `${uri} is missing: the export is incomplete, nothing was merged` };
+  }
+  const files: { key: string; itemCount?: number }[] = [];
+  for (const [i, line] of text.split(/\r?\n/).entries()) {
+    if (line.trim() === '') continue;
+    try {
+      const entry: unknown = JSON.parse(line);
+      if (!isObject(entry) || typeof entry.dataFileS3Key !== 'string' || !/(^|\/)data\/[^/]+$/.test(entry.dataFileS3Key))
+        throw new Error('no dataFileS3Key under data/');
+      files.push({ key: entry.dataFileS3Key, itemCount: typeof entry.itemCount === 'number' ? entry.itemCount : undefined });
+    } catch (err) {
+      return { problem: `${uri} line ${i + 1}: not a manifest entry: ${(err as Error).message}` };
+    }
+  }
+  return { files };
+}
+
+function checkItem(def: TableDefinition, recorder: FileCheckRecorder, line: number, record: unknown): void {
+  if (!isObject(record) || !isObject(record.Item)) return recorder.report(line, 'not an export item (expected {"Item": {...}})');
+  recorder.row();
+  const item = record.Item;
+  for (const column of def.columns) {
+    const key = def.primaryKey.includes(column.name);
+    const attribute = item[fieldOf(column)];
+    if (attribute === undefined) {
+      if (key) recorder.report(line, `primary key column ${column.name} (attribute ${fieldOf(column)}) is missing`);
+      continue;
+    }
+    checkAttribute(recorder, line, column, key, attribute, def.primaryKey[0]);
+  }
+}

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { WorkflowFailedError } from '@temporalio/client';
+import { renderDynamoDbExport, type ChangeEvent } from '../../src/changes/producers';
+import type { TableDefinition } from '../../src/config/schema';
+import type { IngestResult } from '../../src/shared';
+import { parseS3Uri } from '../../src/storage/staging';
+import { createTable, listUris, tableFor, uniqueName, type Harness } from '../../local/harness/harness';
+import { useStackWithWorker } from '../support/suite';
+
+type Row = ChangeEvent['values'];
+const exportsTable = (database: string, kind: 'snapshot' | 'append'): TableDefinition =>
+  tableFor(database, {
+    kind,
+    staging: { location: `s3://icetide-staging/${database}/exports/`, format: 'dynamodb-export' },
+    columns: [
+      { name: 'id', type: 'bigint', field: 'orderId' },
+      { name: 'customer', type: 'string' },
+      { name: 'total', type: 'decimal(10,2)' },
+    ],
+    primaryKey: ['id'],
+    ordering: {},
+    partitioning: ['bucket(id, 4)'],
+  });
+
+const rows = (from: number, to: number, total = (id: number) => `${id}.00`): Row[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => ({ id: from + i, customer: `c${(from + i) % 7}`, total: total(from + i) }));
+
+/** Lands an export the way DynamoDB does: data files, then the manifests, the summary last. */
+async function landExport(h: Harness, def: TableDefinition, exportId: string, exportTime: string, content: Row[], skip: string[] = []) {
+  for (const { key, body } of renderDynamoDbExport(def, content, { exportId, exportTime, dataFiles: 3 })) {
+    if (skip.some((s) => key.endsWith(s))) continue;
+    const { bucket, key: prefix } = parseS3Uri(def.staging.location);
+    await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + key, Body: body }));
+  }
+}
+
+/** The live rows, in one string that tells two contents apart. */
+const fingerprint = (content: Row[]) =>
+  content
+    .map((r) => `${r.id}:${r.customer}:${r.total}`)
+    .sort()
+    .join(',');
+
+describe('table kinds on the local stack: snapshot and append from DynamoDB exports', function () {
+  this.timeout(300_000);
+  const stack = useStackWithWorker('kinds_tq');
+
+  const runBatch = (def: TableDefinition): Promise<IngestResult> =>
+    stack.h.client.workflow.execute('ingestBatch', {
+      taskQueue: stack.taskQueue,
+      workflowId: uniqueName(`kinds-${def.database}`),
+      args: [{ version: 1, table: def }],
+    });
+  const tableFingerprint = async (def: TableDefinition): Promise<string> => {
+    const [row] = await stack.h.trino.query(
+      `SELECT coalesce(array_join(array_sort(array_agg(format('%s:%s:%s', id, customer, total))), ','), '') AS f FROM iceberg."${def.database}".orders_current`,
+    );
+    return String(row.f);
+  };
+
+  it('snapshot: each export replaces the contents atomically; a reader in a loop never fails and never sees a mixture', async () => {
+    const def = exportsTable(uniqueName('snapshot'), 'snapshot');
+    await createTable(stack.h, def);
+    const exports: { id: string; time: string; content: Row[] }[] = [
+      { id: '01700000000000-aaaa0001', time: '2026-11-21T03:00:00.000Z', content: rows(1, 50) },
+      // rows 41-50 removed, 51-60 added, 1-5 changed
+      {
+        id: '01700000000000-aaaa0002',
+        time: '2026-11-22T03:00:00.123Z',
+        content: [...rows(1, 5, (id) => `${id}.50`), ...rows(6, 40), ...rows(51, 60)],
+      },
+      // everything but 10 rows removed, one re-added (41), one changed back
+      { id: '01700000000000-aaaa0003', time: '2026-11-23T03:00:00.000Z', content: [...rows(1, 9), ...rows(41, 41)] },
+    ];
+    const allowed = new Set(['', ...exports.map((e) => fingerprint(e.content))]);
+    let reads = 0;
+    let readerDone = false;
+    const seen = new Set<string>();
+    const reader = (async () => {
+      while (!readerDone) {
+        const f = await tableFingerprint(def); // a failed read fails the test
+        assert.ok(allowed.has(f), `a reader saw a mixture: ${f.slice(0, 200)}`);
+        seen.add(f);
+        reads++;
+      }
+    })();
+    try {
+      for (const e of exports) {
+        await landExport(stack.h, def, e.id, e.time, e.content);
+        const result = await runBatch(def);
+        assert.equal(result.outcome, 'merged');
+        assert.equal(result.rows, e.content.length);
+        assert.equal(await tableFingerprint(def), fingerprint(e.content), `the table is exactly export ${e.id}`);
+        assert.deepEqual(await listUris(stack.h, def.staging.location), [], 'the whole export folder is cleaned up');
+      }
+    } finally {
+      readerDone = true;
+      await reader;
+    }
+    assert.ok(reads > 3 && seen.size >= 3, `the reader ran during the swaps (${reads} reads, ${seen.size} contents)`);
+
+    // A replayed older export changes nothing: its rows and its absences are older than the table's.
+    await landExport(stack.h, def, exports[0].id, exports[0].time, exports[0].content);
+    assert.equal((await runBatch(def)).outcome, 'merged');
+    assert.equal(await tableFingerprint(def), fingerprint(exports[2].content), 'a replayed older export changes nothing');
+  });
+
+  it('snapshot: an export without its summary is not taken; one missing a data file fails naming it, and nothing changes', async () => {
+    const def = exportsTable(uniqueName('partial'), 'snapshot');
+    await createTable(stack.h, def);
+    await landExport(stack.h, def, '01700000000000-bbbb0001', '2026-11-21T03:00:00Z', rows(1, 10), ['manifest-summary.json']);
+    const idle = await runBatch(def);
+    assert.equal(idle.outcome, 'idle', 'an export still being written is left alone');
+    assert.equal(idle.ignoredFiles, 0, 'its data files are not strays');
+
+    await landExport(stack.h, def, '01700000000000-bbbb0002', '2026-11-22T03:00:00Z', rows(1, 10), ['-1.json.gz']);
+    const err = await runBatch(def).catch((e: unknown) => e);
+    assert.ok(err instanceof WorkflowFailedError);
+    const message = String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message);
+    assert.match(
+      message,
+      new RegExp(
+        `table ${def.database}\\.orders: change file \\S+/AWSDynamoDB/01700000000000-bbbb0002/manifest-summary.json has bad rows, nothing was merged: data file \\S+-1\\.json\\.gz: is missing`,
+      ),
+    );
+    assert.equal(await tableFingerprint(def), '', 'nothing merged');
+  });
+
+  it('append: a daily full export adds only the new items; a replayed export adds nothing', async () => {
+    const def = exportsTable(uniqueName('append'), 'append');
+    await createTable(stack.h, def);
+    await landExport(stack.h, def, '01700000000000-cccc0001', '2026-11-21T03:00:00Z', rows(1, 20));
+    await runBatch(def);
+    await landExport(stack.h, def, '01700000000000-cccc0002', '2026-11-22T03:00:00Z', rows(1, 30));
+    await runBatch(def);
+    assert.equal(await tableFingerprint(def), fingerprint(rows(1, 30)));
+    const filesSql = `SELECT count(*) AS files FROM iceberg."${def.database}"."orders$files"`;
+    const [before] = await stack.h.trino.query(filesSql);
+    await landExport(stack.h, def, '01700000000000-cccc0002', '2026-11-22T03:00:00Z', rows(1, 30));
+    await runBatch(def);
+    assert.equal(await tableFingerprint(def), fingerprint(rows(1, 30)), 'a replayed export adds nothing');
+    assert.deepEqual(await stack.h.trino.query(filesSql), [before], 'and writes no file');
+  });
+});
