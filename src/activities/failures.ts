@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { PermanentEngineError } from '../engines/engine';
+import { SchemaChangeRefused } from '../sql/schema-changes';
 
 /** AWS error names that no retry can change: credentials, permissions, a bucket that does not exist. */
 const PERMANENT_AWS_ERRORS = new Set([
@@ -23,7 +24,7 @@ export async function failFastOnPermanent<T>(what: string, body: () => Promise<T
     return await body();
   } catch (err) {
     if (err instanceof ApplicationFailure) throw err;
-    if (err instanceof PermanentEngineError || PERMANENT_AWS_ERRORS.has((err as Error).name)) {
+    if (err instanceof PermanentEngineError || err instanceof SchemaChangeRefused || PERMANENT_AWS_ERRORS.has((err as Error).name)) {
       throw ApplicationFailure.nonRetryable(`${what}: ${(err as Error).message}`, (err as Error).name);
     }
     throw err;

@@ -16,6 +16,11 @@ export type ColumnType = z.infer<typeof columnTypeSchema>;
 const columnSchema = z.object({
   name: identifier,
   type: columnTypeSchema,
+  /**
+   * A column added to the source after change files were written (DMS appends it to every row): files of the old
+   * width still merge, reading it as NULL. Added columns come last; `apply` adds them to the table.
+   */
+  added: z.literal(true).optional(),
   /** JSON formats: the record's field (DynamoDB attribute) the column is read from, when its name differs. */
   field: z
     .string()
@@ -193,6 +198,17 @@ export const tableDefinitionSchema = z
       }
     } else if (def.columns.some((c) => c.field)) {
       ctx.addIssue({ code: 'custom', message: 'field applies to JSON formats; DMS CSV columns are read by position', path: ['columns'] });
+    }
+    const firstAdded = def.columns.findIndex((c) => c.added);
+    if (firstAdded >= 0 && def.columns.slice(firstAdded).some((c) => !c.added)) {
+      ctx.addIssue({ code: 'custom', message: 'added columns come last, as the source appends them to each row', path: ['columns'] });
+    }
+    for (const c of def.columns.filter((c) => c.added && def.primaryKey.includes(c.name))) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `primary key column ${c.name} cannot be an added column: older files have no key there`,
+        path: ['columns'],
+      });
     }
     if (def.ordering.sequence && !names.has(def.ordering.sequence)) {
       ctx.addIssue({ code: 'custom', message: `sequence column ${def.ordering.sequence} is not in columns`, path: ['ordering'] });

@@ -18,10 +18,14 @@ export const SEQUENCE_WIDTH = 40;
 export const dmsCsv: ChangeFormat = {
   isChangeFile: (name) => /\.csv(\.gz)?$/.test(name),
 
+  stagingFields: (def) => [FILE_OP_COLUMN, def.ordering.commitTimestamp, ...def.columns.map((c) => c.name)],
+
   stagingTable(def, dialect) {
     // Every field is read as text; the MERGE casts, so a bad value fails loudly instead of reading as NULL.
     const fields = (type: string, quote: (n: string) => string) =>
-      [FILE_OP_COLUMN, def.ordering.commitTimestamp, ...def.columns.map((c) => c.name)].map((name) => `${quote(name)} ${type}`).join(', ');
+      dmsCsv.stagingFields!(def)
+        .map((name) => `${quote(name)} ${type}`)
+        .join(', ');
     return dialect.kind === 'trino'
       ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (${fields('varchar', quoteIdent)}) ` +
           `WITH (external_location = ${quoteString(def.staging.location)}, format = 'CSV')`
@@ -62,15 +66,7 @@ async function checkCsv(
   pipeline(typeof source === 'string' ? Readable.from([source]) : source, records, () => undefined);
   try {
     for await (const { record, info, raw } of records as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
-      // info.lines is where the record ends; a quoted field may span lines, and the row is named by its first.
-      // raw also holds the blank lines skipped before the record.
-      const line =
-        info.lines -
-        (raw
-          .replace(/^(\r?\n)+/, '')
-          .replace(/\r?\n$/, '')
-          .split('\n').length -
-          1);
+      const line = raw.indexOf('\n') === raw.length - 1 ? info.lines : firstLineOf(raw, info.lines);
       recorder.row();
       checkRecord(def, recorder, record, line);
     }
@@ -81,12 +77,35 @@ async function checkCsv(
   return recorder.result();
 }
 
+/**
+ * The line a record starts on: info.lines is where it ends, a quoted field may span lines, and raw also holds the
+ * blank lines skipped before it. (The common one-line record takes the fast path above.)
+ */
+const firstLineOf = (raw: string, endLine: number): number =>
+  endLine -
+  (raw
+    .replace(/^(\r?\n)+/, '')
+    .replace(/\r?\n$/, '')
+    .split('\n').length -
+    1);
+
 function checkRecord(def: TableDefinition, recorder: FileCheckRecorder, record: string[], line: number): void {
   const report = (problem: string) => recorder.report(line, problem);
   const expectedFields = 2 + def.columns.length;
-  if (record.length !== expectedFields) {
+  const firstAdded = def.columns.findIndex((c) => c.added);
+  // Files written before the source gained its added columns lack them: they read as NULL.
+  const fewestFields = 2 + (firstAdded >= 0 ? firstAdded : def.columns.length);
+  const names = `Op, ${def.ordering.commitTimestamp}, ${def.columns.map((c) => c.name).join(', ')}`;
+  if (record.length > expectedFields) {
     report(
-      `expected ${expectedFields} fields (Op, ${def.ordering.commitTimestamp}, ${def.columns.map((c) => c.name).join(', ')}), found ${record.length}`,
+      `found ${record.length} fields, the definition has ${expectedFields} (${names}): the source has gained a column; ` +
+        'add it last to columns with added: true, run apply, then merge again',
+    );
+    return;
+  }
+  if (record.length < fewestFields) {
+    report(
+      `expected ${fewestFields === expectedFields ? expectedFields : `${fewestFields} to ${expectedFields}`} fields (${names}), found ${record.length}`,
     );
     return;
   }
@@ -96,6 +115,7 @@ function checkRecord(def: TableDefinition, recorder: FileCheckRecorder, record: 
   if (!isTimestamp(commitTs)) report(`commit timestamp '${commitTs}' is not yyyy-MM-dd HH:mm:ss[.ffffff]`);
   else recorder.commitTime(line, commitTs);
   def.columns.forEach((column, i) => {
+    if (i >= values.length) return; // an added column the file predates
     const value = values[i];
     if (column.name === def.primaryKey[0]) recorder.firstKey(value);
     if (value === def.staging.nullValue) {

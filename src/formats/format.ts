@@ -27,6 +27,8 @@ export interface ChangeFormat {
   };
   /** CREATE statement of the external staging table over the staging location. */
   stagingTable(def: TableDefinition, dialect: Dialect): string;
+  /** A positional format's staging columns, in file order (all text): a column added to the source is appended. */
+  stagingFields?(def: TableDefinition): string[];
   /**
    * A SELECT over the listed files giving one row per change: `"$path"`, the operation as OP_COLUMN ('I' | 'U' |
    * 'D'), the commit time as COMMIT_TS_COLUMN (timestamp(6), UTC), SEQUENCE_COLUMN (text that sorts like the

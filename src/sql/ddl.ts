@@ -5,8 +5,9 @@ import { backtick, quoteIdent, quoteString } from './identifiers';
 import { COMMIT_TS_COLUMN, DELETED_COLUMN, VERSION_COLUMN } from './metadata';
 
 /**
- * Idempotent DDL (IF NOT EXISTS / OR REPLACE) for one table: the staging table over the change files (its shape is
- * the format's), the Iceberg target, and the `_current` view. Statements run in order; re-running changes nothing.
+ * Idempotent DDL (IF NOT EXISTS) for one table: the staging table over the change files (its shape is the format's)
+ * and the Iceberg target. Statements run in order; re-running changes nothing. The `_current` view comes after any
+ * schema change (renderCurrentView), since it names the definition's columns.
  */
 export function renderTableDdl(def: TableDefinition, dialect: Dialect, opts: { warehouse?: string } = {}): string[] {
   return dialect.kind === 'trino' ? trinoDdl(def, dialect, opts.warehouse) : athenaDdl(def, dialect);
@@ -26,7 +27,8 @@ function targetColumns(
   ].join(', ');
 }
 
-function currentView(def: TableDefinition, dialect: Dialect): string {
+/** The view readers use: live rows, the definition's columns. Re-run after a schema change to show added columns. */
+export function renderCurrentView(def: TableDefinition, dialect: Dialect): string {
   const columns = def.columns.map((c) => quoteIdent(c.name)).join(', ');
   return `CREATE OR REPLACE VIEW ${dialect.currentView(def)} AS SELECT ${columns} FROM ${dialect.target(def)} WHERE NOT ${quoteIdent(DELETED_COLUMN)}`;
 }
@@ -44,7 +46,6 @@ function trinoDdl(def: TableDefinition, dialect: Dialect, warehouse?: string): s
     formatOf(def).stagingTable(def, dialect),
     `CREATE TABLE IF NOT EXISTS ${dialect.target(def)} (${targetColumns(def, dmlType, quoteIdent, 'timestamp(6)')}) ` +
       `WITH (${properties.join(', ')})`,
-    currentView(def, dialect),
   ];
 }
 
@@ -68,6 +69,5 @@ function athenaDdl(def: TableDefinition, dialect: Dialect): string[] {
     `CREATE TABLE IF NOT EXISTS ${db}.${backtick(def.table)} (${targetColumns(def, dialect.ddlType, backtick, 'timestamp')})` +
       `${partitioned} LOCATION ${quoteString(def.location)} ` +
       `TBLPROPERTIES ('table_type' = 'ICEBERG', 'format' = 'parquet', 'write_compression' = 'zstd')`,
-    currentView(def, dialect),
   ];
 }

@@ -35,7 +35,12 @@ program
   .action((file: string) =>
     withClient(async (client, taskQueue) => {
       const def = await loadTableDefinition(file);
-      await client.workflow.execute('ensureTable', { taskQueue, workflowId: `icetide:ddl:${tableName(def)}`, args: [def] });
+      const { schemaChanges } = await client.workflow.execute('ensureTable', {
+        taskQueue,
+        workflowId: `icetide:ddl:${tableName(def)}`,
+        args: [def],
+      });
+      for (const sql of schemaChanges) console.log(`schema change: ${sql}`);
       const schedules = [await applyIngestSchedule(client, def, taskQueue), await applyMaintainSchedule(client, def, taskQueue)];
       console.log(`table ${tableName(def)} ready; schedules ${schedules.join(' and ')} applied`);
     }),

@@ -92,9 +92,9 @@ export async function runStatement(input: { sql: string; label: string }): Promi
   return outcome;
 }
 
-/** Creates a table's staging table, Iceberg target and current view (idempotent DDL), on a worker's engine. */
-export async function ensureTableWorkflow(def: TableDefinition): Promise<void> {
-  await boundedActivities(def.limits.transientRetry).step.ensureTable(def);
+/** Creates a table's staging table, Iceberg target and current view, or brings them to the definition (idempotent), on a worker's engine. */
+export async function ensureTableWorkflow(def: TableDefinition): Promise<{ schemaChanges: string[] }> {
+  return boundedActivities(def.limits.transientRetry).step.ensureTable(def);
 }
 
 const DEFAULT_TRANSIENT_RETRY = '10m';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { parseTableDefinition, type TableDefinitionInput } from '../../src/config/schema';
-import { athenaPartitionSpec, renderTableDdl } from '../../src/sql/ddl';
+import { athenaPartitionSpec, renderCurrentView, renderTableDdl } from '../../src/sql/ddl';
+import { renderSchemaChanges } from '../../src/sql/schema-changes';
 import { athenaDialect, trinoDialect } from '../../src/sql/dialect';
 
 const base: TableDefinitionInput = {
@@ -24,8 +25,8 @@ describe('renderTableDdl (Trino)', () => {
   const ddl = renderTableDdl(def(), trinoDialect());
 
   it('renders 5 idempotent statements', () => {
-    assert.equal(ddl.length, 5);
-    for (const s of ddl) assert.match(s, /^CREATE (SCHEMA IF NOT EXISTS|TABLE IF NOT EXISTS|OR REPLACE VIEW) /, s);
+    assert.equal(ddl.length, 4);
+    for (const s of ddl) assert.match(s, /^CREATE (SCHEMA IF NOT EXISTS|TABLE IF NOT EXISTS) /, s);
     assert.equal(ddl[0], 'CREATE SCHEMA IF NOT EXISTS "iceberg"."shop"');
     assert.equal(ddl[1], 'CREATE SCHEMA IF NOT EXISTS "hive"."shop"');
   });
@@ -64,7 +65,7 @@ describe('renderTableDdl (Trino)', () => {
 
   it('the _current view hides tombstones and lists only user columns', () => {
     assert.equal(
-      ddl[4],
+      renderCurrentView(def(), trinoDialect()),
       'CREATE OR REPLACE VIEW "iceberg"."shop"."orders_current" AS SELECT "id", "qty", "price", "updated_at", "note" ' +
         'FROM "iceberg"."shop"."orders" WHERE NOT "_icetide_deleted"',
     );
@@ -79,14 +80,17 @@ describe('renderTableDdl (Athena)', () => {
   const ddl = renderTableDdl(def({ partitioning: ['bucket(id, 16)', 'day(updated_at)', 'note'] }), athenaDialect());
 
   it('renders database, staging (OpenCSVSerde), Iceberg target and view, idempotently, with backticks', () => {
-    assert.equal(ddl.length, 4);
+    assert.equal(ddl.length, 3);
     assert.equal(ddl[0], 'CREATE DATABASE IF NOT EXISTS `shop`');
     assert.equal(
       ddl[1],
       'CREATE EXTERNAL TABLE IF NOT EXISTS `shop`.`orders__cdc` (`op` string, `commit_ts` string, `id` string, `qty` string, `price` string, ' +
         "`updated_at` string, `note` string) ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION 's3://bucket/cdc/orders/'",
     );
-    assert.match(ddl[3], /^CREATE OR REPLACE VIEW "awsdatacatalog"\."shop"\."orders_current" AS SELECT /);
+    assert.match(
+      renderCurrentView(def(), athenaDialect()),
+      /^CREATE OR REPLACE VIEW "awsdatacatalog"\."shop"\."orders_current" AS SELECT /,
+    );
   });
 
   it('target: Hive types, Athena transform order, ICEBERG table properties', () => {
@@ -107,5 +111,103 @@ describe('renderTableDdl (Athena)', () => {
     assert.equal(athenaPartitionSpec('bucket(id, 16)'), 'bucket(16, `id`)');
     assert.equal(athenaPartitionSpec('bucket(id,8)'), 'bucket(8, `id`)');
     assert.equal(athenaPartitionSpec('month(ts)'), 'month(`ts`)');
+  });
+});
+
+describe('renderSchemaChanges', () => {
+  const existing = (types: Record<string, string>) => Object.entries(types).map(([name, type]) => ({ name, type }));
+  const target = existing({
+    id: 'bigint',
+    qty: 'integer',
+    price: 'decimal(10,2)',
+    updated_at: 'timestamp(6)',
+    note: 'varchar',
+    _icetide_version: 'varchar',
+  });
+  const staging = existing({
+    op: 'varchar',
+    commit_ts: 'varchar',
+    id: 'varchar',
+    qty: 'varchar',
+    price: 'varchar',
+    updated_at: 'varchar',
+    note: 'varchar',
+  });
+
+  it('changes nothing when the table matches its definition', () => {
+    assert.deepEqual(renderSchemaChanges(def(), trinoDialect(), { target, staging }), []);
+  });
+
+  it('adds a column to the target and appends it to a positional staging table; widens int and decimal precision', () => {
+    const changed = def({
+      columns: [
+        { name: 'id', type: 'bigint' },
+        { name: 'qty', type: 'bigint' },
+        { name: 'price', type: 'decimal(12,2)' },
+        { name: 'updated_at', type: 'timestamp' },
+        { name: 'note', type: 'string' },
+        { name: 'email', type: 'string', added: true },
+      ],
+    });
+    assert.deepEqual(renderSchemaChanges(changed, trinoDialect(), { target, staging }), [
+      'ALTER TABLE "iceberg"."shop"."orders" ALTER COLUMN "qty" SET DATA TYPE bigint',
+      'ALTER TABLE "iceberg"."shop"."orders" ALTER COLUMN "price" SET DATA TYPE decimal(12,2)',
+      'ALTER TABLE "iceberg"."shop"."orders" ADD COLUMN "email" varchar',
+      'ALTER TABLE "hive"."shop"."orders__cdc" ADD COLUMN "email" varchar',
+    ]);
+    assert.deepEqual(
+      renderSchemaChanges(changed, athenaDialect(), {
+        target: existing({ id: 'bigint', qty: 'int', price: 'decimal(10,2)', updated_at: 'timestamp', note: 'string' }),
+        staging,
+      }),
+      [
+        'ALTER TABLE `shop`.`orders` CHANGE COLUMN `qty` `qty` bigint',
+        'ALTER TABLE `shop`.`orders` CHANGE COLUMN `price` `price` decimal(12,2)',
+        'ALTER TABLE `shop`.`orders` ADD COLUMNS (`email` string)',
+        'ALTER TABLE `shop`.`orders__cdc` ADD COLUMNS (`email` string)',
+      ],
+    );
+  });
+
+  it('refuses what Iceberg cannot change in place, and a new column that is not last in a positional format', () => {
+    const narrowed = def({
+      columns: [
+        { name: 'id', type: 'bigint' },
+        { name: 'qty', type: 'string' },
+      ],
+    });
+    assert.throws(
+      () => renderSchemaChanges(narrowed, trinoDialect(), { target, staging }),
+      /table shop\.orders: column qty is int in the table and string in the definition/,
+    );
+    const scale = def({
+      columns: [
+        { name: 'id', type: 'bigint' },
+        { name: 'price', type: 'decimal(12,3)' },
+      ],
+    });
+    assert.throws(() => renderSchemaChanges(scale, trinoDialect(), { target, staging }), /column price is decimal\(10,2\)/);
+    const middle = def({
+      columns: [
+        { name: 'id', type: 'bigint' },
+        { name: 'email', type: 'string' },
+        { name: 'qty', type: 'int' },
+        { name: 'price', type: 'decimal(10,2)' },
+        { name: 'updated_at', type: 'timestamp' },
+        { name: 'note', type: 'string' },
+      ],
+    });
+    assert.throws(() => renderSchemaChanges(middle, trinoDialect(), { target, staging }), /column email is new but not last/);
+  });
+
+  it('JSON formats read by name: only the target changes', () => {
+    const json = def({
+      staging: { location: 's3://bucket/cdc/orders/', format: 'debezium-json' },
+      ordering: {},
+      columns: [...base.columns, { name: 'email', type: 'string' }],
+    });
+    assert.deepEqual(renderSchemaChanges(json, trinoDialect(), { target, staging: existing({ line: 'varchar' }) }), [
+      'ALTER TABLE "iceberg"."shop"."orders" ADD COLUMN "email" varchar',
+    ]);
   });
 });

@@ -60,7 +60,28 @@ describe('checkChangeFile', () => {
     assert.equal(c.problems.length, 2);
     assert.deepEqual(c.problems[0], { line: 1, problem: 'expected 5 fields (Op, commit_ts, id, day, note), found 4' });
     assert.equal(c.problems[1].line, 2);
-    assert.match(c.problems[1].problem, /found 6$/);
+    assert.equal(
+      c.problems[1].problem,
+      'found 6 fields, the definition has 5 (Op, commit_ts, id, day, note): the source has gained a column; add it last to columns with added: true, run apply, then merge again',
+    );
+  });
+
+  it('takes files of the old width while added columns are new to the source, reading them as NULL', async () => {
+    const widened = def({
+      columns: [...base.columns, { name: 'email', type: 'string', added: true }, { name: 'age', type: 'int', added: true }],
+    });
+    const c = await check(
+      'I,2024-01-01 00:00:01,1,2024-01-01,x\nI,2024-01-01 00:00:01,2,2024-01-01,x,a@b\nI,2024-01-01 00:00:01,3,2024-01-01,x,a@b,x\nI,2024-01-01 00:00:01,4,2024-01-01\n',
+      widened,
+    );
+    assert.deepEqual(c.problems, [
+      { line: 3, problem: "column age: 'x' is not a int" },
+      { line: 4, problem: 'expected 5 to 7 fields (Op, commit_ts, id, day, note, email, age), found 4' },
+    ]);
+    assert.throws(
+      () => def({ columns: [...base.columns, { name: 'email', type: 'string', added: true }, { name: 'age', type: 'int' }] }),
+      /added columns come last/,
+    );
   });
 
   it('reports a bad commit timestamp and leaves maxCommitTs unset', async () => {

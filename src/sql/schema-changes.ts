@@ -1,0 +1,98 @@
+import type { Column, ColumnType, TableDefinition } from '../config/schema';
+import { formatOf } from '../formats/format';
+import { dmlType, STAGING_SUFFIX, type Dialect } from './dialect';
+import { backtick, quoteIdent, quoteString } from './identifiers';
+
+/** A schema change Iceberg cannot make in place, or one that would misread positional files: no retry changes it. */
+export class SchemaChangeRefused extends Error {
+  override name = 'SchemaChangeRefused';
+}
+
+/** A column as the engine's information_schema reports it. */
+export interface ExistingColumn {
+  name: string;
+  type: string;
+}
+
+/** The catalog's view of a table's columns (target or staging), for renderSchemaChanges. */
+export function renderColumnsQuery(def: TableDefinition, dialect: Dialect, table: 'target' | 'staging'): string {
+  const [catalog] = (table === 'target' ? dialect.target(def) : dialect.staging(def)).split('.');
+  const name = table === 'target' ? def.table : def.table + STAGING_SUFFIX;
+  return (
+    `SELECT column_name, data_type FROM ${catalog}.information_schema.columns ` +
+    `WHERE table_schema = ${quoteString(def.database)} AND table_name = ${quoteString(name)} ORDER BY ordinal_position`
+  );
+}
+
+/** Engine type names (Trino's or Athena's) in the definition's words. */
+const normalize = (type: string): string => {
+  const t = type.toLowerCase().replace(/\s+/g, '');
+  if (t === 'integer') return 'int';
+  if (t === 'varchar' || t === 'string' || t.startsWith('varchar(')) return 'string';
+  if (t.startsWith('timestamp')) return 'timestamp';
+  return t;
+};
+
+/** The widenings Iceberg allows among icetide's types: int → bigint, and a larger decimal precision at the same scale. */
+function widens(from: string, to: ColumnType): boolean {
+  if (from === 'int' && to === 'bigint') return true;
+  const a = /^decimal\((\d+),(\d+)\)$/.exec(from);
+  const b = /^decimal\((\d+),(\d+)\)$/.exec(to.replace(/\s+/g, ''));
+  return !!a && !!b && a[2] === b[2] && Number(b[1]) > Number(a[1]);
+}
+
+/**
+ * The ALTER statements that bring an existing table to its definition without rewriting data: columns added to the
+ * definition are added to the Iceberg table (and, for a positional format, appended to the staging table), and a
+ * widened type is widened. Anything else is refused, naming the table and the column; a column the definition no
+ * longer has is left in the table (icetide never drops data) and leaves the current view.
+ */
+export function renderSchemaChanges(
+  def: TableDefinition,
+  dialect: Dialect,
+  existing: { target: ExistingColumn[]; staging: ExistingColumn[] },
+): string[] {
+  const table = `table ${def.database}.${def.table}`;
+  const current = new Map(existing.target.map((c) => [c.name, normalize(c.type)]));
+  const statements: string[] = [];
+  for (const column of def.columns) {
+    const type = current.get(column.name);
+    if (type === undefined) statements.push(addColumn(def, dialect, 'target', column.name, column.type));
+    else if (type !== normalize(column.type)) {
+      if (!widens(type, column.type)) {
+        throw new SchemaChangeRefused(
+          `${table}: column ${column.name} is ${type} in the table and ${column.type} in the definition: Iceberg changes a type ` +
+            'in place only from int to bigint or to a larger decimal precision; add a new column instead',
+        );
+      }
+      statements.push(widenColumn(def, dialect, column));
+    }
+  }
+  const positional = formatOf(def).stagingFields?.(def);
+  if (positional) {
+    const staged = new Set(existing.staging.map((c) => c.name));
+    const missing = positional.filter((name) => !staged.has(name));
+    const firstMissing = positional.indexOf(missing[0]);
+    if (missing.length && positional.slice(firstMissing).some((name) => staged.has(name))) {
+      throw new Error(
+        `${table}: column ${missing[0]} is new but not last: the source appends new columns to the end of each row; add it last`,
+      );
+    }
+    for (const name of missing) statements.push(addColumn(def, dialect, 'staging', name, 'string'));
+  }
+  return statements;
+}
+
+function addColumn(def: TableDefinition, dialect: Dialect, table: 'target' | 'staging', name: string, type: ColumnType): string {
+  if (dialect.kind === 'trino') {
+    return `ALTER TABLE ${table === 'target' ? dialect.target(def) : dialect.staging(def)} ADD COLUMN ${quoteIdent(name)} ${dmlType(type)}`;
+  }
+  const tableName = `${backtick(def.database)}.${backtick(table === 'target' ? def.table : def.table + STAGING_SUFFIX)}`;
+  return `ALTER TABLE ${tableName} ADD COLUMNS (${backtick(name)} ${dialect.ddlType(type)})`;
+}
+
+function widenColumn(def: TableDefinition, dialect: Dialect, column: Column): string {
+  return dialect.kind === 'trino'
+    ? `ALTER TABLE ${dialect.target(def)} ALTER COLUMN ${quoteIdent(column.name)} SET DATA TYPE ${dmlType(column.type)}`
+    : `ALTER TABLE ${backtick(def.database)}.${backtick(def.table)} CHANGE COLUMN ${backtick(column.name)} ${backtick(column.name)} ${dialect.ddlType(column.type)}`;
+}
