@@ -84,7 +84,12 @@ async function checkExport(def: TableDefinition, uri: string, source: string | R
   if ('problem' in manifest) return recorder.unreadable(1, manifest.problem);
   let items = 0;
   for (const entry of manifest.files) {
-    const dataUri = folder + entry.key.slice(entry.key.search(/data\//));
+    // The key names the file from AWSDynamoDB/ on (with or without the export's S3 prefix before it).
+    const root = folder.slice(0, folder.lastIndexOf('AWSDynamoDB/') + 'AWSDynamoDB/'.length);
+    const dataUri = root + entry.key.slice(entry.key.lastIndexOf('AWSDynamoDB/') + 'AWSDynamoDB/'.length);
+    if (!dataUri.startsWith(`${folder}data/`)) {
+      return recorder.unreadable(0, `data file ${dataUri} lies outside the export's folder: exports sharing a data folder are not read yet`);
+    }
     recorder.problemPrefix = `data file ${dataUri}: `;
     let data: Readable;
     try {
@@ -128,8 +133,8 @@ async function readManifest(
     if (line.trim() === '') continue;
     try {
       const entry: unknown = JSON.parse(line);
-      if (!isObject(entry) || typeof entry.dataFileS3Key !== 'string' || !/(^|\/)data\/[^/]+$/.test(entry.dataFileS3Key))
-        throw new Error('no dataFileS3Key under data/');
+      if (!isObject(entry) || typeof entry.dataFileS3Key !== 'string' || !entry.dataFileS3Key.includes('AWSDynamoDB/'))
+        throw new Error('no dataFileS3Key under AWSDynamoDB/');
       files.push({ key: entry.dataFileS3Key, itemCount: typeof entry.itemCount === 'number' ? entry.itemCount : undefined });
     } catch (err) {
       return { problem: `${uri} line ${i + 1}: not a manifest entry: ${(err as Error).message}` };

@@ -329,6 +329,12 @@ describe('dynamodb-export and table kinds', () => {
     assert.deepEqual(await problems(summary({ itemCount: 3 }), complete), [
       'the data files hold 2 items, the summary says 3: the export is incomplete',
     ]);
+    const shared = {
+      [`${folder}manifest-files.json`]: `${JSON.stringify({ itemCount: 2, dataFileS3Key: 'prefix/AWSDynamoDB/data/a.json.gz' })}\n`,
+    };
+    assert.deepEqual(await problems(summary(), shared), [
+      "data file s3://bucket/exports/orders/AWSDynamoDB/data/a.json.gz lies outside the export's folder: exports sharing a data folder are not read yet",
+    ]);
     const bad = { ...complete, [`${folder}data/a.json.gz`]: `${item(1, 'x')}\n{"Item": {"total": {"N": "1"}}}\n` };
     assert.deepEqual(await problems(summary(), bad), [
       `data file ${folder}data/a.json.gz: column total: 'x' is not a decimal(10,2)`,
