@@ -17,7 +17,7 @@ const MB = 2 ** 20;
 const FILE_BYTES = 32 * MB; // DMS's default CdcMaxBatchInterval/size cap makes files of this order
 
 /** One change file of about `bytes` in the table's format, as text. */
-function changeFile(def: TableDefinition, bytes: number): string {
+function changeFile(def: TableDefinition, bytes: number): string | Buffer {
   const events: ChangeEvent[] = [];
   const sample = (i: number): ChangeEvent => ({
     op: i % 5 === 0 ? 'D' : 'U',

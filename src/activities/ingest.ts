@@ -52,7 +52,8 @@ export function createIngestActivities(deps: ActivityDeps) {
         const checks = await mapConcurrently(selection.files, READ_CONCURRENCY, async (file) => {
           deps.failpoint?.('plan-read');
           const heartbeat = () => Context.current().heartbeat();
-          const check = await checkChangeFile(def, file.uri, await staging.open(file.uri), {
+          const source = formatOf(def).readsRanges ? staging.ranges(file.uri, file.size) : await staging.open(file.uri);
+          const check = await checkChangeFile(def, file.uri, source, {
             purgedThrough: input.purgedThrough,
             open: (uri) => staging.open(uri),
             onProgress: heartbeat, // a file of any size keeps the activity alive while it is read

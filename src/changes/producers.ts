@@ -1,4 +1,5 @@
 import { gzipSync } from 'node:zlib';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { Column, TableDefinition } from '../config/schema';
 import { fieldOf } from '../formats/json-lines';
 
@@ -112,9 +113,69 @@ export function renderDynamoDbStream(def: TableDefinition, events: ChangeEvent[]
     .join('');
 }
 
+/** The Parquet column of a definition type, as DMS writes it (timestamps in microseconds). */
+function parquetColumn(column: Column): {
+  type: 'BYTE_ARRAY' | 'INT64' | 'INT32' | 'DOUBLE' | 'BOOLEAN' | 'FIXED_LEN_BYTE_ARRAY';
+  extra: object;
+  value(v: string | number): unknown;
+} {
+  const decimal = /^decimal\((\d+),\s*(\d+)\)$/.exec(column.type);
+  if (decimal) {
+    const [precision, scale] = [Number(decimal[1]), Number(decimal[2])];
+    return {
+      type: 'FIXED_LEN_BYTE_ARRAY',
+      extra: { type_length: Math.ceil((precision * Math.log2(10) + 1) / 8), converted_type: 'DECIMAL', precision, scale },
+      value: Number,
+    };
+  }
+  switch (column.type) {
+    case 'bigint':
+      return { type: 'INT64', extra: {}, value: (v) => BigInt(v) };
+    case 'int':
+      return { type: 'INT32', extra: {}, value: Number };
+    case 'double':
+      return { type: 'DOUBLE', extra: {}, value: Number };
+    case 'boolean':
+      return { type: 'BOOLEAN', extra: {}, value: (v) => String(v) === 'true' };
+    case 'date':
+      return { type: 'INT32', extra: { converted_type: 'DATE' }, value: (v) => Date.parse(`${String(v)}T00:00:00Z`) / 86_400_000 };
+    case 'timestamp':
+      return { type: 'INT64', extra: { converted_type: 'TIMESTAMP_MICROS' }, value: (v) => epochMicros(String(v)) };
+    default:
+      return { type: 'BYTE_ARRAY', extra: { converted_type: 'UTF8' }, value: String };
+  }
+}
+
+/** A DMS Parquet change file: `Op`, the timestamp column as text, then the columns typed. */
+export function renderDmsParquet(def: TableDefinition, events: ChangeEvent[]): Buffer {
+  const text = { type: 'BYTE_ARRAY' as const, extra: { converted_type: 'UTF8' }, value: String };
+  const fields = [
+    { name: 'Op', ...text, data: events.map((e) => e.op) },
+    { name: def.ordering.commitTimestamp, ...text, data: events.map((e) => e.ts) },
+    ...def.columns.map((c) => {
+      const p = parquetColumn(c);
+      return {
+        name: c.name,
+        ...p,
+        data: events.map((e) => (e.values[c.name] === null || e.values[c.name] === undefined ? null : p.value(e.values[c.name]!))),
+      };
+    }),
+  ];
+  const buffer = parquetWriteBuffer({
+    columnData: fields.map((f) => ({ name: f.name, data: f.data as never })),
+    schema: [
+      { name: 'root', num_children: fields.length },
+      ...fields.map((f) => ({ name: f.name, type: f.type, repetition_type: 'OPTIONAL' as const, ...f.extra })),
+    ] as never,
+  });
+  return Buffer.from(buffer);
+}
+
 /** The change file of the table's format. */
-export function renderChangeFile(def: TableDefinition, events: ChangeEvent[]): string {
+export function renderChangeFile(def: TableDefinition, events: ChangeEvent[]): string | Buffer {
   switch (def.staging.format) {
+    case 'dms-parquet':
+      return renderDmsParquet(def, events);
     case 'debezium-json':
       return renderDebeziumJson(def, events);
     case 'dynamodb-stream':

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ColumnType, TableDefinition } from '../config/schema';
 
 export interface KeyRange {
@@ -24,6 +24,22 @@ export interface FileCheck {
   /** Smallest and largest value of the first key column, when it is an integer: lets the MERGE prune the target. */
   keyRange?: KeyRange;
   problems: { line: number; problem: string }[];
+}
+
+/** A change file read by byte ranges (a Parquet file's footer, then its row groups), never whole. */
+export interface RangeSource {
+  byteLength: number;
+  slice(start: number, end?: number): Promise<ArrayBuffer>;
+}
+
+/** What a check reads: text (tests), a stream (line formats, gunzipped), or byte ranges (formats with a footer). */
+export type ChangeSource = string | Readable | RangeSource;
+
+/** A line format's source as a stream. */
+export function asStream(source: ChangeSource): Readable {
+  if (typeof source === 'string') return Readable.from([source]);
+  if (source instanceof Readable) return source;
+  throw new Error('this format reads change files as a stream, not by byte ranges');
 }
 
 export interface CheckOptions {

@@ -55,7 +55,7 @@ export const tableDefinitionSchema = z
       /** How the change files are written (src/formats). `csv`, the name before there were others, means dms-csv. */
       format: z.preprocess(
         (v) => (v === 'csv' ? 'dms-csv' : v),
-        z.enum(['dms-csv', 'debezium-json', 'dynamodb-stream', 'dynamodb-export']).default('dms-csv'),
+        z.enum(['dms-csv', 'dms-parquet', 'debezium-json', 'dynamodb-stream', 'dynamodb-export']).default('dms-csv'),
       ),
       /** DMS writes NULL as an empty field unless CsvNullValue says otherwise. */
       nullValue: z.string().default(''),
@@ -188,7 +188,7 @@ export const tableDefinitionSchema = z
         });
       }
     }
-    if (def.staging.format !== 'dms-csv') {
+    if (!def.staging.format.startsWith('dms-')) {
       if (def.ordering.sequence) {
         ctx.addIssue({
           code: 'custom',
@@ -197,7 +197,11 @@ export const tableDefinitionSchema = z
         });
       }
     } else if (def.columns.some((c) => c.field)) {
-      ctx.addIssue({ code: 'custom', message: 'field applies to JSON formats; DMS CSV columns are read by position', path: ['columns'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'field applies to JSON formats; DMS columns are read by position (CSV) or by their own name (Parquet)',
+        path: ['columns'],
+      });
     }
     const firstAdded = def.columns.findIndex((c) => c.added);
     if (firstAdded >= 0 && def.columns.slice(firstAdded).some((c) => !c.added)) {

@@ -1,29 +1,34 @@
-import { Readable, pipeline } from 'node:stream';
+import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
-import { FileCheckRecorder, isBadContent, isTimestamp, textValueOk, type FileCheck } from '../changes/validate';
-import type { TableDefinition } from '../config/schema';
+import {
+  asStream,
+  FileCheckRecorder,
+  isBadContent,
+  type ChangeSource,
+  isTimestamp,
+  textValueOk,
+  type FileCheck,
+} from '../changes/validate';
+import type { Column, TableDefinition } from '../config/schema';
 import { dmlType, STAGING_SUFFIX } from '../sql/dialect';
 import { backtick, quoteIdent, quoteString } from '../sql/identifiers';
-import { COMMIT_TS_COLUMN, FILE_OP_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
+import { dmsStagingFields, renderDmsChanges } from './dms';
 import type { ChangeFormat } from './format';
 
-/** Numeric sequences are padded so that text order is number order (DMS's AR_H_CHANGE_SEQ has 35 digits). */
-export const SEQUENCE_WIDTH = 40;
-
 /**
- * AWS DMS CSV (optionally gzip): no header; `Op` (I, U, D), the commit timestamp (TimestampColumnName,
- * `yyyy-MM-dd HH:mm:ss.ffffff`), then the row's columns in definition order. Ordering: commit time, then the
- * table's sequence column when it has one (DMS $AR_H_CHANGE_SEQ).
+ * AWS DMS CSV (optionally gzip): no header; the DMS fields (dms.ts) by position, every value as text, NULL as the
+ * table's null value.
  */
 export const dmsCsv: ChangeFormat = {
   isChangeFile: (name) => /\.csv(\.gz)?$/.test(name),
 
-  stagingFields: (def) => [FILE_OP_COLUMN, def.ordering.commitTimestamp, ...def.columns.map((c) => c.name)],
+  stagingColumns: (def) => dmsStagingFields(def).map((name) => ({ name, type: 'string' })),
+  stagingByPosition: true,
 
   stagingTable(def, dialect) {
     // Every field is read as text; the MERGE casts, so a bad value fails loudly instead of reading as NULL.
     const fields = (type: string, quote: (n: string) => string) =>
-      dmsCsv.stagingFields!(def)
+      dmsStagingFields(def)
         .map((name) => `${quote(name)} ${type}`)
         .join(', ');
     return dialect.kind === 'trino'
@@ -34,21 +39,9 @@ export const dmsCsv: ChangeFormat = {
   },
 
   changes(def, dialect, { files }) {
-    const q = quoteIdent;
-    const nullable = (column: string) => `NULLIF(${q(column)}, ${quoteString(def.staging.nullValue)})`;
-    const sequenceColumn = def.ordering.sequence ? def.columns.find((c) => c.name === def.ordering.sequence) : undefined;
-    // Validation guarantees a sequence is never null.
-    const sequence = !sequenceColumn
-      ? `''`
-      : sequenceColumn.type === 'string'
-        ? q(sequenceColumn.name)
-        : `lpad(${q(sequenceColumn.name)}, ${SEQUENCE_WIDTH}, '0')`;
-    const typed = def.columns.map((c) => `CAST(${nullable(c.name)} AS ${dmlType(c.type)}) AS ${q(c.name)}`);
-    return (
-      `SELECT "$path" AS ${q(PATH_COLUMN)}, ${q(FILE_OP_COLUMN)} AS ${q(OP_COLUMN)}, ` +
-      `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6)) AS ${q(COMMIT_TS_COLUMN)}, ${sequence} AS ${q(SEQUENCE_COLUMN)}, ${typed.join(', ')} ` +
-      `FROM ${dialect.staging(def)} WHERE "$path" IN (${files.map(quoteString).join(', ')})`
-    );
+    const text = (c: Column) => quoteIdent(c.name);
+    const value = (c: Column) => `CAST(NULLIF(${text(c)}, ${quoteString(def.staging.nullValue)}) AS ${dmlType(c.type)})`;
+    return renderDmsChanges(def, dialect, files, { value, text });
   },
 
   check: checkCsv,
@@ -57,13 +50,13 @@ export const dmsCsv: ChangeFormat = {
 async function checkCsv(
   def: TableDefinition,
   uri: string,
-  source: string | Readable,
+  source: ChangeSource,
   options: ConstructorParameters<typeof FileCheckRecorder>[2],
 ): Promise<FileCheck> {
   const recorder = new FileCheckRecorder(def, uri, options);
   // Streamed: memory holds one record at a time, whatever the file's size.
   const records = parse({ relax_column_count: true, info: true, raw: true, skip_empty_lines: true });
-  pipeline(typeof source === 'string' ? Readable.from([source]) : source, records, () => undefined);
+  pipeline(asStream(source), records, () => undefined);
   try {
     for await (const { record, info, raw } of records as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
       const line = raw.indexOf('\n') === raw.length - 1 ? info.lines : firstLineOf(raw, info.lines);

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { FileCheckRecorder, type CheckOptions, type FileCheck } from '../changes/validate';
+import { asStream, FileCheckRecorder, type ChangeSource, type CheckOptions, type FileCheck } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
 import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
@@ -44,17 +44,17 @@ export const dynamodbExport: ChangeFormat = {
   check: checkExport,
 };
 
-async function readAll(source: string | Readable): Promise<string> {
+async function readAll(source: ChangeSource): Promise<string> {
   if (typeof source === 'string') return source;
   const chunks: Buffer[] = [];
-  for await (const chunk of source) chunks.push(Buffer.from(chunk as Buffer | string));
+  for await (const chunk of asStream(source)) chunks.push(Buffer.from(chunk as Buffer | string));
   return Buffer.concat(chunks).toString('utf8');
 }
 
 const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?Z$/;
 
 /** Checks the export whose summary is `uri`: summary, files manifest, and every item of every data file. */
-async function checkExport(def: TableDefinition, uri: string, source: string | Readable, options: CheckOptions): Promise<FileCheck> {
+async function checkExport(def: TableDefinition, uri: string, source: ChangeSource, options: CheckOptions): Promise<FileCheck> {
   const recorder = new FileCheckRecorder(def, uri, options);
   const open = options.open;
   if (!open) throw new Error('checking a DynamoDB export needs to open its manifest and data files');
@@ -88,7 +88,10 @@ async function checkExport(def: TableDefinition, uri: string, source: string | R
     const root = folder.slice(0, folder.lastIndexOf('AWSDynamoDB/') + 'AWSDynamoDB/'.length);
     const dataUri = root + entry.key.slice(entry.key.lastIndexOf('AWSDynamoDB/') + 'AWSDynamoDB/'.length);
     if (!dataUri.startsWith(`${folder}data/`)) {
-      return recorder.unreadable(0, `data file ${dataUri} lies outside the export's folder: exports sharing a data folder are not read yet`);
+      return recorder.unreadable(
+        0,
+        `data file ${dataUri} lies outside the export's folder: exports sharing a data folder are not read yet`,
+      );
     }
     recorder.problemPrefix = `data file ${dataUri}: `;
     let data: Readable;

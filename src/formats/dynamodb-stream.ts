@@ -2,7 +2,7 @@ import type { FileCheckRecorder } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
 import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
-import { SEQUENCE_WIDTH } from './dms-csv';
+import { SEQUENCE_WIDTH } from './dms';
 import { attributeText, checkAttribute, isObject } from './dynamodb-values';
 import type { ChangeFormat } from './format';
 import {

@@ -1,9 +1,9 @@
-import type { Readable } from 'node:stream';
-import type { CheckOptions, FileCheck } from '../changes/validate';
-import type { TableDefinition } from '../config/schema';
+import type { ChangeSource, CheckOptions, FileCheck } from '../changes/validate';
+import type { ColumnType, TableDefinition } from '../config/schema';
 import type { Dialect } from '../sql/dialect';
 import { debeziumJson } from './debezium-json';
 import { dmsCsv } from './dms-csv';
+import { dmsParquet } from './dms-parquet';
 import { dynamodbExport } from './dynamodb-export';
 import { dynamodbStream } from './dynamodb-stream';
 
@@ -25,10 +25,14 @@ export interface ChangeFormat {
     /** Whether a name under staging belongs to such a folder (data files, other manifests): neither taken nor stray. */
     contains(relativeName: string): boolean;
   };
+  /** The check reads the file by byte ranges (a Parquet footer, then row groups) instead of as a stream. */
+  readsRanges?: true;
   /** CREATE statement of the external staging table over the staging location. */
   stagingTable(def: TableDefinition, dialect: Dialect): string;
-  /** A positional format's staging columns, in file order (all text): a column added to the source is appended. */
-  stagingFields?(def: TableDefinition): string[];
+  /** The staging table's columns, for schema changes: one the definition gains is added to it. */
+  stagingColumns?(def: TableDefinition): { name: string; type: ColumnType }[];
+  /** The staging table reads fields by position (CSV): a new column can only come last. */
+  stagingByPosition?: true;
   /**
    * A SELECT over the listed files giving one row per change: `"$path"`, the operation as OP_COLUMN ('I' | 'U' |
    * 'D'), the commit time as COMMIT_TS_COLUMN (timestamp(6), UTC), SEQUENCE_COLUMN (text that sorts like the
@@ -37,7 +41,7 @@ export interface ChangeFormat {
    */
   changes(def: TableDefinition, dialect: Dialect, batch: ChangeBatch): string;
   /** Reads one file, streamed, and names every record the MERGE would refuse or misread (by line). */
-  check(def: TableDefinition, uri: string, source: string | Readable, options: CheckOptions): Promise<FileCheck>;
+  check(def: TableDefinition, uri: string, source: ChangeSource, options: CheckOptions): Promise<FileCheck>;
 }
 
 /** What the MERGE reads: the batch's change files, and for a folder format the export's time (from its manifest). */
@@ -49,6 +53,7 @@ export interface ChangeBatch {
 
 const FORMATS: Record<TableDefinition['staging']['format'], ChangeFormat> = {
   'dms-csv': dmsCsv,
+  'dms-parquet': dmsParquet,
   'debezium-json': debeziumJson,
   'dynamodb-stream': dynamodbStream,
   'dynamodb-export': dynamodbExport,
@@ -60,11 +65,6 @@ export const formatOf = (def: TableDefinition): ChangeFormat => FORMATS[def.stag
  * Checks a change file record by record before anything is merged, in the table's staging format: the file's
  * structure, operation, commit time, key columns, values that would not cast, and changes too late to merge.
  */
-export function checkChangeFile(
-  def: TableDefinition,
-  uri: string,
-  source: string | Readable,
-  options: CheckOptions = {},
-): Promise<FileCheck> {
+export function checkChangeFile(def: TableDefinition, uri: string, source: ChangeSource, options: CheckOptions = {}): Promise<FileCheck> {
   return formatOf(def).check(def, uri, source, options);
 }

@@ -1,6 +1,16 @@
 import { StringDecoder } from 'node:string_decoder';
 import { Readable } from 'node:stream';
-import { FileCheckRecorder, isBadContent, isDate, isInteger, textValueOk, type CheckOptions, type FileCheck } from '../changes/validate';
+import {
+  asStream,
+  FileCheckRecorder,
+  isBadContent,
+  type ChangeSource,
+  isDate,
+  isInteger,
+  textValueOk,
+  type CheckOptions,
+  type FileCheck,
+} from '../changes/validate';
 import type { Column, ColumnType, TableDefinition } from '../config/schema';
 import { dmlType, STAGING_SUFFIX, type Dialect } from '../sql/dialect';
 import { backtick, quoteIdent, quoteString } from '../sql/identifiers';
@@ -127,7 +137,7 @@ export type LineReport = (problem: string) => void;
 export async function checkJsonLines(
   def: TableDefinition,
   uri: string,
-  source: string | Readable,
+  source: ChangeSource,
   options: CheckOptions,
   record: (value: unknown, recorder: FileCheckRecorder, line: number) => void,
 ): Promise<FileCheck> {
@@ -138,13 +148,13 @@ export async function checkJsonLines(
 
 /** Reads JSON lines into a recorder shared by several files; returns why a file could not be read to its end. */
 export async function readJsonLines(
-  source: string | Readable,
+  source: ChangeSource,
   recorder: FileCheckRecorder,
   record: (value: unknown, recorder: FileCheckRecorder, line: number) => void,
 ): Promise<{ line: number; problem: string } | undefined> {
   let lineNo = 0;
   try {
-    for await (const text of lines(typeof source === 'string' ? Readable.from([source]) : source)) {
+    for await (const text of lines(asStream(source))) {
       lineNo++;
       if (text.trim() === '') continue;
       let value: unknown;

@@ -68,18 +68,19 @@ export function renderSchemaChanges(
       statements.push(widenColumn(def, dialect, column));
     }
   }
-  const positional = formatOf(def).stagingFields?.(def);
-  if (positional) {
-    const staged = new Set(existing.staging.map((c) => c.name));
-    const missing = positional.filter((name) => !staged.has(name));
-    const firstMissing = positional.indexOf(missing[0]);
-    if (missing.length && positional.slice(firstMissing).some((name) => staged.has(name))) {
-      throw new Error(
-        `${table}: column ${missing[0]} is new but not last: the source appends new columns to the end of each row; add it last`,
+  const format = formatOf(def);
+  const wanted = format.stagingColumns?.(def) ?? [];
+  const staged = new Set(existing.staging.map((c) => c.name.toLowerCase()));
+  const missing = wanted.filter((c) => !staged.has(c.name.toLowerCase()));
+  if (format.stagingByPosition && missing.length) {
+    const firstMissing = wanted.indexOf(missing[0]);
+    if (wanted.slice(firstMissing).some((c) => staged.has(c.name.toLowerCase()))) {
+      throw new SchemaChangeRefused(
+        `${table}: column ${missing[0].name} is new but not last: the source appends new columns to the end of each row; add it last`,
       );
     }
-    for (const name of missing) statements.push(addColumn(def, dialect, 'staging', name, 'string'));
   }
+  for (const c of missing) statements.push(addColumn(def, dialect, 'staging', c.name, c.type));
   return statements;
 }
 

@@ -56,6 +56,20 @@ export class StagingStore {
     return gunzip;
   }
 
+  /** The file as byte ranges, each fetched when asked for (ranged GETs): a Parquet footer, then its row groups. */
+  ranges(uri: string, size: number): { byteLength: number; slice(start: number, end?: number): Promise<ArrayBuffer> } {
+    const { bucket, key } = parseS3Uri(uri);
+    return {
+      byteLength: size,
+      slice: async (start, end = size) => {
+        if (end <= start) return new ArrayBuffer(0);
+        const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}` }));
+        const bytes = await object.Body!.transformToByteArray();
+        return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      },
+    };
+  }
+
   /** Deleting a file that is already gone succeeds: a retried cleanup finishes what a crashed one began. */
   async delete(uris: string[]): Promise<void> {
     for (const [bucket, keys] of groupByBucket(uris)) {

@@ -31,12 +31,31 @@ const ev = (
 interface FormatCase {
   format: TableDefinition['staging']['format'];
   extension: string;
-  encode(text: string): string | Buffer;
+  encode(content: string | Buffer): string | Buffer;
+  /** The second record of a file made bad, and how the check names its problem. */
+  corrupt(def: TableDefinition, good: ChangeEvent, bad: ChangeEvent): { content: string | Buffer; problem: string };
 }
+/** Text formats: a decimal written as words. */
+const wordsForAmount = (def: TableDefinition, good: ChangeEvent, bad: ChangeEvent) => ({
+  content: `${String(renderChangeFile(def, [good]))}${String(renderChangeFile(def, [bad]))
+    .replace('"2.00"', '"two dollars"')
+    .replace(',2.00,', ',two dollars,')}`,
+  problem: "column amount: '?two dollars'? is not a decimal\\(10,2\\)",
+});
 const CASES: FormatCase[] = [
-  { format: 'dms-csv', extension: '.csv.gz', encode: (text) => gzipSync(text) },
-  { format: 'debezium-json', extension: '.json', encode: (text) => text },
-  { format: 'dynamodb-stream', extension: '.json.gz', encode: (text) => gzipSync(text) },
+  { format: 'dms-csv', extension: '.csv.gz', encode: (content) => gzipSync(content), corrupt: wordsForAmount },
+  {
+    format: 'dms-parquet',
+    extension: '.parquet',
+    encode: (content) => content,
+    // Parquet is typed: what can go wrong in a row is a missing key or an unknown operation.
+    corrupt: (def, good, bad) => ({
+      content: renderChangeFile(def, [good, { ...bad, values: { ...bad.values, id: null } }]),
+      problem: 'primary key column id is null',
+    }),
+  },
+  { format: 'debezium-json', extension: '.json', encode: (content) => content, corrupt: wordsForAmount },
+  { format: 'dynamodb-stream', extension: '.json.gz', encode: (content) => gzipSync(content), corrupt: wordsForAmount },
 ];
 
 const definition = (c: FormatCase, database: string): TableDefinition =>
@@ -44,14 +63,14 @@ const definition = (c: FormatCase, database: string): TableDefinition =>
     staging: { location: `s3://icetide-staging/${database}/orders/`, format: c.format },
     columns: [
       // JSON formats read tenant from a camelCase field, as DynamoDB attributes usually are.
-      { name: 'tenant', type: 'string', ...(c.format === 'dms-csv' ? {} : { field: 'tenantId' }) },
+      { name: 'tenant', type: 'string', ...(c.format.startsWith('dms-') ? {} : { field: 'tenantId' }) },
       { name: 'id', type: 'bigint' },
       { name: 'seq', type: 'bigint' },
       { name: 'name', type: 'string' },
       { name: 'amount', type: 'decimal(10,2)' },
       { name: 'updated_at', type: 'timestamp' },
     ],
-    ordering: c.format === 'dms-csv' ? { commitTimestamp: 'commit_ts', sequence: 'seq' } : {},
+    ordering: c.format.startsWith('dms-') ? { commitTimestamp: 'commit_ts', sequence: 'seq' } : {},
     batch: { maxFiles: 2 },
   });
 
@@ -143,20 +162,16 @@ describe('change formats on the local stack: every format merges to the same ref
     it(`${c.format}: a corrupt record fails the batch naming the table, the file and the line; nothing is merged`, async () => {
       const def = definition(c, uniqueName(`bad_${c.format.replace(/-/g, '_')}`));
       await createTable(stack.h, def);
-      const good = renderChangeFile(def, [ev('I', 1, 'a', 1, 1, 'one', '1.00')]);
-      const bad = renderChangeFile(def, [ev('I', 2, 'a', 2, 2, 'two', '2.00')])
-        .replace('"2.00"', '"two dollars"')
-        .replace(',2.00,', ',two dollars,');
-      await putChangeFile(stack.h, def, `a${c.extension}`, c.encode(good));
-      const badUri = await putChangeFile(stack.h, def, `b${c.extension}`, c.encode(`${good}${bad}`));
+      const good = ev('I', 1, 'a', 1, 1, 'one', '1.00');
+      const { content, problem } = c.corrupt(def, good, ev('I', 2, 'a', 2, 2, 'two', '2.00'));
+      await putChangeFile(stack.h, def, `a${c.extension}`, c.encode(renderChangeFile(def, [good])));
+      const badUri = await putChangeFile(stack.h, def, `b${c.extension}`, c.encode(content));
       const err = await runBatch(def).catch((e: unknown) => e);
       assert.ok(err instanceof WorkflowFailedError, String(err));
       const message = String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message);
       assert.match(
         message,
-        new RegExp(
-          `table ${def.database}\\.orders: change file ${badUri} has bad rows, nothing was merged: line 2: column amount: '?two dollars'? is not a decimal\\(10,2\\)`,
-        ),
+        new RegExp(`table ${def.database}\\.orders: change file ${badUri} has bad rows, nothing was merged: line 2: ${problem}`),
       );
       assert.deepEqual(await tableRows(def), [], 'nothing merged');
       assert.equal((await listUris(stack.h, def.staging.location)).length, 2, 'both files stay in staging');

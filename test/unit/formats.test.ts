@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { parseTableDefinition, type TableDefinitionInput } from '../../src/config/schema';
+import { renderDmsParquet, type ChangeEvent } from '../../src/changes/producers';
 import { checkChangeFile } from '../../src/formats/format';
 import { castJsonText, jsonValueProblem } from '../../src/formats/json-lines';
 import { renderMerge } from '../../src/sql/merge';
@@ -401,5 +402,87 @@ describe('dynamodb-export and table kinds', () => {
       /needs a format of complete exports/,
     );
     assert.throws(() => parseTableDefinition({ ...exportDef('snapshot'), deletes: 'hard' }), /keeps tombstones/);
+  });
+});
+
+describe('dms-parquet: the worker check reads the footer, then the columns it needs', () => {
+  const def = (over: Partial<TableDefinitionInput> = {}) =>
+    parseTableDefinition({
+      database: 'shop',
+      table: 'orders',
+      staging: { location: 's3://bucket/cdc/orders/', format: 'dms-parquet' },
+      columns: [
+        { name: 'id', type: 'bigint' },
+        { name: 'price', type: 'decimal(10,2)' },
+        { name: 'at', type: 'timestamp' },
+      ],
+      primaryKey: ['id'],
+      ...over,
+    });
+  const event = (op: 'I' | 'U' | 'D', id: number | null, ts = '2026-11-24 10:00:00.000001'): ChangeEvent => ({
+    op,
+    ts,
+    values: { id, price: '1.50', at: '2026-11-24 09:00:00.123456' },
+  });
+  const source = (bytes: Buffer) => ({
+    byteLength: bytes.length,
+    slice: async (s: number, e?: number) => bytes.buffer.slice(bytes.byteOffset + s, bytes.byteOffset + (e ?? bytes.length)) as ArrayBuffer,
+  });
+  const URI_P = 's3://bucket/cdc/orders/a.parquet';
+
+  it('counts rows, keeps the newest commit time and key range; names rows by number', async () => {
+    const file = renderDmsParquet(def(), [event('I', 5), event('U', 9, '2026-11-24 10:00:01.5'), { ...event('D', null), op: 'X' as 'D' }]);
+    const c = await checkChangeFile(def(), URI_P, source(file));
+    assert.deepEqual(c.rows, 3);
+    assert.equal(c.maxCommitTs, '2026-11-24 10:00:01.500000');
+    assert.deepEqual(c.keyRange, { column: 'id', min: '5', max: '9' });
+    assert.deepEqual(c.problems, [
+      { line: 3, problem: 'unknown Op "X" (expected I, U or D)' },
+      { line: 3, problem: 'primary key column id is null' },
+    ]);
+  });
+
+  it('compares the file schema with the definition: types, missing and extra columns, added columns', async () => {
+    const file = renderDmsParquet(def(), [event('I', 1)]);
+    const problems = async (d: ReturnType<typeof def>) => (await checkChangeFile(d, URI_P, source(file))).problems.map((p) => p.problem);
+    assert.deepEqual(
+      await problems(
+        def({
+          columns: [
+            { name: 'id', type: 'bigint' },
+            { name: 'price', type: 'string' },
+            { name: 'at', type: 'timestamp' },
+          ],
+        }),
+      ),
+      ['column price is FIXED_LEN_BYTE_ARRAY DECIMAL (10,2) in the file, the definition says string'],
+    );
+    assert.deepEqual(
+      await problems(
+        def({
+          columns: [
+            { name: 'id', type: 'bigint' },
+            { name: 'at', type: 'timestamp' },
+          ],
+        }),
+      ),
+      [
+        'the file has columns the definition lacks (price): the source has gained a column; add it last with added: true, run apply, then merge again',
+      ],
+    );
+    const more = [...def().columns, { name: 'email', type: 'string' }];
+    assert.deepEqual(await problems(def({ columns: more })), ['column email is missing from the file']);
+    assert.deepEqual(
+      await problems(def({ columns: [...def().columns, { name: 'email', type: 'string', added: true }] })),
+      [],
+      'an added column a file predates reads NULL',
+    );
+  });
+
+  it('a file that is not Parquet is bad content; a failed range read is the transport', async () => {
+    const c = await checkChangeFile(def(), URI_P, source(Buffer.from('not parquet at all, just text')));
+    assert.match(c.problems[0].problem, /^not a readable Parquet file: /);
+    const broken = { byteLength: 1000, slice: () => Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })) };
+    await assert.rejects(checkChangeFile(def(), URI_P, broken), /socket hang up/);
   });
 });

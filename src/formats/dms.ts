@@ -1,0 +1,46 @@
+import type { Column, TableDefinition } from '../config/schema';
+import type { Dialect } from '../sql/dialect';
+import { quoteIdent, quoteString } from '../sql/identifiers';
+import { COMMIT_TS_COLUMN, FILE_OP_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
+
+/**
+ * What AWS DMS's two S3 formats (CSV and Parquet) share: `Op` (I, U, D), the commit timestamp column
+ * (TimestampColumnName, text `yyyy-MM-dd HH:mm:ss.ffffff`), then the row's columns. Ordering: commit time, then the
+ * table's sequence column when it has one (DMS $AR_H_CHANGE_SEQ).
+ */
+
+/** Numeric sequences are padded so that text order is number order (DMS's AR_H_CHANGE_SEQ has 35 digits). */
+export const SEQUENCE_WIDTH = 40;
+
+/** The staging table's columns, in file order. */
+export const dmsStagingFields = (def: TableDefinition): string[] => [
+  FILE_OP_COLUMN,
+  def.ordering.commitTimestamp,
+  ...def.columns.map((c) => c.name),
+];
+
+/**
+ * The changes SELECT over a DMS staging table: `read.value` gives a column's typed value, `read.text` its value as
+ * text (for the sequence).
+ */
+export function renderDmsChanges(
+  def: TableDefinition,
+  dialect: Dialect,
+  files: string[],
+  read: { value(column: Column): string; text(column: Column): string },
+): string {
+  const q = quoteIdent;
+  const sequenceColumn = def.ordering.sequence ? def.columns.find((c) => c.name === def.ordering.sequence) : undefined;
+  // Validation guarantees a sequence is never null.
+  const sequence = !sequenceColumn
+    ? `''`
+    : sequenceColumn.type === 'string'
+      ? read.text(sequenceColumn)
+      : `lpad(${read.text(sequenceColumn)}, ${SEQUENCE_WIDTH}, '0')`;
+  const typed = def.columns.map((c) => `${read.value(c)} AS ${q(c.name)}`);
+  return (
+    `SELECT "$path" AS ${q(PATH_COLUMN)}, ${q(FILE_OP_COLUMN)} AS ${q(OP_COLUMN)}, ` +
+    `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6)) AS ${q(COMMIT_TS_COLUMN)}, ${sequence} AS ${q(SEQUENCE_COLUMN)}, ${typed.join(', ')} ` +
+    `FROM ${dialect.staging(def)} WHERE "$path" IN (${files.map(quoteString).join(', ')})`
+  );
+}
