@@ -190,25 +190,42 @@ export function renderChangeFile(def: TableDefinition, events: ChangeEvent[]): s
  * `AWSDynamoDB/<exportId>/data/`, then `manifest-files.json`, then `manifest-summary.json` last: the order in which
  * they appear is the order of the returned entries.
  */
-export function renderDynamoDbExport(
-  def: TableDefinition,
-  rows: ChangeEvent['values'][],
-  options: { exportId: string; exportTime: string; dataFiles?: number },
-): { key: string; body: Buffer | string }[] {
+export function renderDynamoDbExport(def: TableDefinition, rows: ChangeEvent['values'][], options: ExportOptions): ExportObject[] {
+  const item = (values: ChangeEvent['values']) => ({
+    Item: Object.fromEntries(def.columns.map((c) => [fieldOf(c), attributeValue(c, values[c.name])])),
+  });
+  return packageExport(def, rows.map(item), 'FULL_EXPORT', options);
+}
+
+/** An incremental DynamoDB export of `events`: each item's Keys, NewImage/OldImage and write time. */
+export function renderDynamoDbIncrementalExport(def: TableDefinition, events: ChangeEvent[], options: ExportOptions): ExportObject[] {
+  const image = (e: ChangeEvent, columns: Column[]) =>
+    Object.fromEntries(columns.map((c) => [fieldOf(c), attributeValue(c, e.values[c.name])]));
+  const keys = def.columns.filter((c) => def.primaryKey.includes(c.name));
+  const record = (e: ChangeEvent) => ({
+    Metadata: { WriteTimestampMicros: { N: String(epochMicros(e.ts)) } },
+    Keys: image(e, keys),
+    ...(e.op === 'I' ? {} : { OldImage: image(e, def.columns) }),
+    ...(e.op === 'D' ? {} : { NewImage: image(e, def.columns) }),
+  });
+  return packageExport(def, events.map(record), 'INCREMENTAL_EXPORT', options);
+}
+
+interface ExportOptions {
+  exportId: string;
+  exportTime: string;
+  dataFiles?: number;
+}
+type ExportObject = { key: string; body: Buffer | string };
+
+function packageExport(def: TableDefinition, records: object[], exportType: string, options: ExportOptions): ExportObject[] {
   const folder = `AWSDynamoDB/${options.exportId}/`;
   const count = options.dataFiles ?? 2;
-  const parts = Array.from({ length: count }, (_, i) => rows.filter((_, r) => r % count === i));
+  const parts = Array.from({ length: count }, (_, i) => records.filter((_, r) => r % count === i));
   const data = parts.map((part, i) => ({
     key: `${folder}data/${options.exportId}-${i}.json.gz`,
     items: part.length,
-    body: gzipSync(
-      part
-        .map(
-          (values) =>
-            `${JSON.stringify({ Item: Object.fromEntries(def.columns.map((c) => [fieldOf(c), attributeValue(c, values[c.name])])) })}\n`,
-        )
-        .join(''),
-    ),
+    body: gzipSync(part.map((r) => `${JSON.stringify(r)}\n`).join('')),
   }));
   const manifest = data
     .map((d) => JSON.stringify({ itemCount: d.items, md5Checksum: 'x', etag: 'y', dataFileS3Key: `exports/${d.key}` }))
@@ -217,8 +234,8 @@ export function renderDynamoDbExport(
     version: '2020-06-30',
     exportArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${def.table}/export/${options.exportId}`,
     exportTime: options.exportTime,
-    exportType: 'FULL_EXPORT',
-    itemCount: rows.length,
+    exportType,
+    itemCount: records.length,
     outputFormat: 'DYNAMODB_JSON',
   };
   return [

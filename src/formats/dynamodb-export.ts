@@ -5,7 +5,7 @@ import { quoteIdent, quoteString } from '../sql/identifiers';
 import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
 import { attributeText, checkAttribute, isObject } from './dynamodb-values';
 import type { ChangeFormat } from './format';
-import { castJsonText, fieldOf, jsonLinesStagingTable, jsonRecords, readJsonLines } from './json-lines';
+import { castJsonText, fieldOf, jsonLinesStagingTable, jsonPath, jsonRecords, jsonText, readJsonLines } from './json-lines';
 
 const SUMMARY = 'manifest-summary.json';
 const FILES_MANIFEST = 'manifest-files.json';
@@ -16,8 +16,9 @@ const EXPORT_FOLDER = /(^|\/)AWSDynamoDB\/[^/]+\//;
  * DynamoDB's export to S3 (DYNAMODB_JSON, full export): `AWSDynamoDB/<export id>/data/*.json.gz` of lines
  * `{"Item": {...typed attributes...}}`, listed by `manifest-files.json`; `manifest-summary.json` is written when
  * the export is complete, so it is the change file: a batch takes one export, only once its summary exists and every
- * data file its manifest lists is there with the item count it states. Every item is an insert at the export's time
- * (`exportTime`): with kind snapshot the export replaces the table, with kind append it adds the items not yet there.
+ * data file its manifest lists is there with the item count it states. A full export's items are inserts at the
+ * export's time (`exportTime`): with kind snapshot the export replaces the table, with kind append it adds the items
+ * not yet there. An incremental export's records are changes (kind cdc or append) at their write time.
  */
 export const dynamodbExport: ChangeFormat = {
   isChangeFile: (name) => /(^|\/)AWSDynamoDB\/[^/]+\/manifest-summary\.json$/.test(name),
@@ -32,11 +33,19 @@ export const dynamodbExport: ChangeFormat = {
     const q = quoteIdent;
     const dataFolders = files.map((uri) => `${uri.slice(0, uri.length - SUMMARY.length)}data/`);
     const inFolder = dataFolders.map((folder) => `substr("$path", 1, ${folder.length}) = ${quoteString(folder)}`).join(' OR ');
-    const columns = def.columns.map(
-      (c) => `${castJsonText(attributeText('j', ['Item', fieldOf(c)], c), c.type, 'seconds')} AS ${q(c.name)}`,
-    );
+    // A full export's line is {"Item"}: an insert at the export's time. An incremental export's line holds the
+    // item's Keys, NewImage (absent: deleted) and OldImage (absent: new), written at Metadata.WriteTimestampMicros.
+    const has = (member: string) => `json_extract(j, ${quoteString(jsonPath(member))}) IS NOT NULL`;
+    const op = `CASE WHEN ${has('Item')} THEN 'I' WHEN NOT ${has('NewImage')} THEN 'D' WHEN NOT ${has('OldImage')} THEN 'I' ELSE 'U' END`;
+    const written = jsonText('j', jsonPath('Metadata', 'WriteTimestampMicros', 'N'));
+    const commitTs = `coalesce(CAST(from_unixtime_nanos(CAST(${written} AS bigint) * 1000) AT TIME ZONE 'UTC' AS timestamp(6)), TIMESTAMP ${quoteString(exportTime)})`;
+    const columns = def.columns.map((c) => {
+      const image = def.primaryKey.includes(c.name) ? 'Keys' : 'NewImage';
+      const value = `coalesce(${attributeText('j', ['Item', fieldOf(c)], c)}, ${attributeText('j', [image, fieldOf(c)], c)})`;
+      return `${castJsonText(value, c.type, 'seconds')} AS ${q(c.name)}`;
+    });
     return (
-      `SELECT ${q(PATH_COLUMN)}, 'I' AS ${q(OP_COLUMN)}, TIMESTAMP ${quoteString(exportTime)} AS ${q(COMMIT_TS_COLUMN)}, '' AS ${q(SEQUENCE_COLUMN)}, ` +
+      `SELECT ${q(PATH_COLUMN)}, ${op} AS ${q(OP_COLUMN)}, ${commitTs} AS ${q(COMMIT_TS_COLUMN)}, '' AS ${q(SEQUENCE_COLUMN)}, ` +
       `${columns.join(', ')} FROM (${jsonRecords(def, dialect, `(${inFolder})`)}) AS records`
     );
   },
@@ -69,15 +78,20 @@ async function checkExport(def: TableDefinition, uri: string, source: ChangeSour
   if (summary.outputFormat !== undefined && summary.outputFormat !== 'DYNAMODB_JSON') {
     return recorder.unreadable(1, `export format ${JSON.stringify(summary.outputFormat)} is not read: export as DYNAMODB_JSON`);
   }
-  if (summary.exportType !== undefined && summary.exportType !== 'FULL_EXPORT') {
+  const incremental = summary.exportType === 'INCREMENTAL_EXPORT';
+  if (summary.exportType !== undefined && summary.exportType !== 'FULL_EXPORT' && !incremental) {
+    return recorder.unreadable(1, `export type ${JSON.stringify(summary.exportType)} is not read`);
+  }
+  if (incremental && def.kind === 'snapshot') {
     return recorder.unreadable(
       1,
-      `export type ${JSON.stringify(summary.exportType)} is not read: only full exports (use dynamodb-stream for changes)`,
+      'an incremental export holds changes, not the whole table: a snapshot table takes full exports (use kind cdc)',
     );
   }
   const time = typeof summary.exportTime === 'string' ? ISO_INSTANT.exec(summary.exportTime) : null;
   if (!time) return recorder.unreadable(1, `exportTime ${JSON.stringify(summary.exportTime)} is not an ISO-8601 UTC instant`);
-  recorder.commitTime(1, `${time[1]} ${time[2]}.${(time[3] ?? '').padEnd(6, '0')}`);
+  // A full export's items are as of its export time; an incremental export's changes carry their own write times.
+  if (!incremental) recorder.commitTime(1, `${time[1]} ${time[2]}.${(time[3] ?? '').padEnd(6, '0')}`);
 
   const folder = uri.slice(0, uri.length - SUMMARY.length);
   const manifest = await readManifest(open, folder + FILES_MANIFEST);
@@ -104,7 +118,8 @@ async function checkExport(def: TableDefinition, uri: string, source: ChangeSour
     let fileItems = 0;
     const unreadable = await readJsonLines(data, recorder, (value, r, line) => {
       fileItems++;
-      checkItem(def, r, line, value);
+      if (incremental) checkIncrementalRecord(def, r, line, value);
+      else checkItem(def, r, line, value);
     });
     if (unreadable) return recorder.unreadable(unreadable.line, unreadable.problem);
     if (entry.itemCount !== undefined && fileItems !== entry.itemCount) {
@@ -155,6 +170,34 @@ function checkItem(def: TableDefinition, recorder: FileCheckRecorder, line: numb
     const attribute = item[fieldOf(column)];
     if (attribute === undefined) {
       if (key) recorder.report(line, `primary key column ${column.name} (attribute ${fieldOf(column)}) is missing`);
+      continue;
+    }
+    checkAttribute(recorder, line, column, key, attribute, def.primaryKey[0]);
+  }
+}
+
+/** An incremental export's line: Keys, NewImage (absent: deleted), OldImage (absent: inserted), and its write time. */
+function checkIncrementalRecord(def: TableDefinition, recorder: FileCheckRecorder, line: number, record: unknown): void {
+  const report = (problem: string) => recorder.report(line, problem);
+  if (!isObject(record) || !isObject(record.Keys))
+    return report('not an incremental export record (expected Keys, NewImage, OldImage, Metadata)');
+  recorder.row();
+  const op = !isObject(record.NewImage) ? 'D' : isObject(record.OldImage) ? 'U' : 'I';
+  recorder.operation(line, op);
+  const metadata = isObject(record.Metadata) ? record.Metadata : {};
+  const micros = isObject(metadata.WriteTimestampMicros) ? metadata.WriteTimestampMicros.N : undefined;
+  if (typeof micros !== 'string' || !/^\d{1,17}$/.test(micros)) {
+    report(`Metadata.WriteTimestampMicros ${JSON.stringify(metadata.WriteTimestampMicros)} is not an epoch time in microseconds`);
+  } else {
+    const date = new Date(Number(BigInt(micros) / 1000n));
+    recorder.commitTime(line, `${date.toISOString().slice(0, 19).replace('T', ' ')}.${micros.slice(-6).padStart(6, '0')}`);
+  }
+  for (const column of def.columns) {
+    const key = def.primaryKey.includes(column.name);
+    if (op === 'D' && !key) continue;
+    const attribute = (key ? record.Keys : (record.NewImage as Record<string, unknown>))[fieldOf(column)];
+    if (attribute === undefined) {
+      if (key) report(`primary key column ${column.name} (attribute ${fieldOf(column)}) is missing from Keys`);
       continue;
     }
     checkAttribute(recorder, line, column, key, attribute, def.primaryKey[0]);

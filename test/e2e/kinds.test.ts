@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
-import { renderDynamoDbExport, type ChangeEvent } from '../../src/changes/producers';
+import { renderDynamoDbExport, renderDynamoDbIncrementalExport, type ChangeEvent } from '../../src/changes/producers';
 import type { TableDefinition } from '../../src/config/schema';
 import type { IngestResult } from '../../src/shared';
 import { parseS3Uri } from '../../src/storage/staging';
@@ -9,7 +9,7 @@ import { createTable, listUris, tableFor, uniqueName, type Harness } from '../..
 import { useStackWithWorker } from '../support/suite';
 
 type Row = ChangeEvent['values'];
-const exportsTable = (database: string, kind: 'snapshot' | 'append'): TableDefinition =>
+const exportsTable = (database: string, kind: 'snapshot' | 'append' | 'cdc'): TableDefinition =>
   tableFor(database, {
     kind,
     staging: { location: `s3://icetide-staging/${database}/exports/`, format: 'dynamodb-export' },
@@ -27,8 +27,19 @@ const rows = (from: number, to: number, total = (id: number) => `${id}.00`): Row
   Array.from({ length: to - from + 1 }, (_, i) => ({ id: from + i, customer: `c${(from + i) % 7}`, total: total(from + i) }));
 
 /** Lands an export the way DynamoDB does: data files, then the manifests, the summary last. */
-async function landExport(h: Harness, def: TableDefinition, exportId: string, exportTime: string, content: Row[], skip: string[] = []) {
-  for (const { key, body } of renderDynamoDbExport(def, content, { exportId, exportTime, dataFiles: 3 })) {
+async function landExport(
+  h: Harness,
+  def: TableDefinition,
+  exportId: string,
+  exportTime: string,
+  content: Row[] | ChangeEvent[],
+  skip: string[] = [],
+) {
+  const objects =
+    content.length && 'op' in content[0]
+      ? renderDynamoDbIncrementalExport(def, content as ChangeEvent[], { exportId, exportTime, dataFiles: 2 })
+      : renderDynamoDbExport(def, content as Row[], { exportId, exportTime, dataFiles: 3 });
+  for (const { key, body } of objects) {
     if (skip.some((s) => key.endsWith(s))) continue;
     const { bucket, key: prefix } = parseS3Uri(def.staging.location);
     await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + key, Body: body }));
@@ -141,5 +152,31 @@ describe('table kinds on the local stack: snapshot and append from DynamoDB expo
     await runBatch(def);
     assert.equal(await tableFingerprint(def), fingerprint(rows(1, 30)), 'a replayed export adds nothing');
     assert.deepEqual(await stack.h.trino.query(filesSql), [before], 'and writes no file');
+  });
+
+  it('cdc from exports: a full export, then an incremental one (updates, deletes, inserts at their write times); a replay changes nothing', async () => {
+    const def = exportsTable(uniqueName('incremental'), 'cdc');
+    await createTable(stack.h, def);
+    await landExport(stack.h, def, '01700000000000-dddd0001', '2026-11-21T03:00:00Z', rows(1, 10));
+    assert.equal((await runBatch(def)).outcome, 'merged');
+    const change = (op: ChangeEvent['op'], id: number, total: string | null, second: number): ChangeEvent => ({
+      op,
+      ts: `2026-11-21 04:00:${String(second).padStart(2, '0')}.000000`,
+      values: { id, customer: `c${id % 7}`, total },
+    });
+    const changes = [change('U', 2, '2.99', 1), change('D', 3, null, 2), change('I', 11, '11.00', 3)];
+    await landExport(stack.h, def, '01700000000000-dddd0002', '2026-11-21T04:05:00Z', changes);
+    const result = await runBatch(def);
+    assert.equal(result.watermark.appliedThrough, '2026-11-21 04:00:03.000000', 'applied through the newest write time');
+    const expected = [
+      ...rows(1, 10)
+        .filter((r) => r.id !== 3)
+        .map((r) => (r.id === 2 ? { ...r, total: '2.99' } : r)),
+      ...rows(11, 11),
+    ];
+    assert.equal(await tableFingerprint(def), fingerprint(expected));
+    await landExport(stack.h, def, '01700000000000-dddd0002', '2026-11-21T04:05:00Z', changes);
+    await runBatch(def);
+    assert.equal(await tableFingerprint(def), fingerprint(expected), 'a replayed incremental export changes nothing');
   });
 });

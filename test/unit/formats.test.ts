@@ -325,7 +325,7 @@ describe('dynamodb-export and table kinds', () => {
     const problems = async (text: string, files: Record<string, string>) =>
       (await checkChangeFile(exportDef('snapshot'), SUMMARY, text, objects(files))).problems.map((p) => p.problem);
     assert.match((await problems(summary({ outputFormat: 'ION' }), complete))[0], /export format "ION" is not read/);
-    assert.match((await problems(summary({ exportType: 'INCREMENTAL_EXPORT' }), complete))[0], /only full exports/);
+    assert.match((await problems(summary({ exportType: 'INCREMENTAL_EXPORT' }), complete))[0], /a snapshot table takes full exports/);
     assert.match((await problems(summary(), {}))[0], /manifest-files.json is missing: the export is incomplete/);
     assert.deepEqual(await problems(summary({ itemCount: 3 }), complete), [
       'the data files hold 2 items, the summary says 3: the export is incomplete',
@@ -341,6 +341,37 @@ describe('dynamodb-export and table kinds', () => {
       `data file ${folder}data/a.json.gz: column total: 'x' is not a decimal(10,2)`,
       `data file ${folder}data/a.json.gz: primary key column id (attribute orderId) is missing`,
     ]);
+  });
+
+  it('an incremental export is read as changes at their write times (kind cdc)', async () => {
+    const cdc = parseTableDefinition({ ...exportDef('snapshot'), kind: 'cdc' });
+    const record = (keys: object, images: { NewImage?: object; OldImage?: object }, micros = '1764000000000001') =>
+      JSON.stringify({ Metadata: { WriteTimestampMicros: { N: micros } }, Keys: keys, ...images });
+    const files = {
+      [`${folder}manifest-files.json`]: `${JSON.stringify({ itemCount: 3, dataFileS3Key: 'AWSDynamoDB/0170-ab/data/a.json.gz' })}\n`,
+      [`${folder}data/a.json.gz`]: [
+        record({ orderId: { N: '1' } }, { NewImage: { orderId: { N: '1' }, total: { N: '2' } } }),
+        record({ orderId: { N: '2' } }, { OldImage: { orderId: { N: '2' } } }, '1764000000500000'),
+        record({ orderId: { N: '3' } }, { NewImage: { orderId: { N: '3' }, total: { S: 'x' } }, OldImage: {} }, 'soon'),
+      ].join('\n'),
+    };
+    const c = await checkChangeFile(cdc, SUMMARY, summary({ exportType: 'INCREMENTAL_EXPORT', itemCount: 3 }), objects(files));
+    assert.equal(c.rows, 3);
+    assert.equal(c.maxCommitTs, '2025-11-24 16:00:00.500000');
+    assert.deepEqual(
+      c.problems.map((p) => `${p.line}: ${p.problem}`),
+      [
+        `3: data file ${folder}data/a.json.gz: Metadata.WriteTimestampMicros {"N":"soon"} is not an epoch time in microseconds`,
+        `3: data file ${folder}data/a.json.gz: column total: 'x' is not a decimal(10,2)`,
+      ],
+    );
+    const sql = renderMerge(cdc, trinoDialect(), [SUMMARY], { exportTime: '2025-11-24 16:00:00.500000' });
+    assert.ok(
+      sql.includes(
+        `CASE WHEN json_extract(j, '$["Item"]') IS NOT NULL THEN 'I' WHEN NOT json_extract(j, '$["NewImage"]') IS NOT NULL THEN 'D'`,
+      ),
+      sql,
+    );
   });
 
   it('snapshot MERGE: one statement that deletes live rows absent from the export and rewrites only changed rows', () => {
