@@ -53,14 +53,24 @@ export interface CheckOptions {
 
 const TIMESTAMP = /^(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?$/;
 
-const inRange = (v: string, bits: 32 | 64): boolean =>
-  /^-?\d+$/.test(v) && BigInt(v) >= -(2n ** BigInt(bits - 1)) && BigInt(v) < 2n ** BigInt(bits - 1);
+const inRange = (v: string, bits: 32 | 64): boolean => {
+  if (!/^-?\d+$/.test(v)) return false;
+  // Up to 15 digits a double is exact: no BigInt needed (the common case, checked for every row).
+  if (v.length <= 15) return bits === 64 || Math.abs(Number(v)) < 2 ** 31 || Number(v) === -(2 ** 31);
+  return BigInt(v) >= -(2n ** BigInt(bits - 1)) && BigInt(v) < 2n ** BigInt(bits - 1);
+};
+let lastDate = { text: '', valid: false }; // commit times of a file share a few dates: checked once each in a row
 export const isDate = (v: string): boolean => {
+  if (v === lastDate.text) return lastDate.valid;
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
-  if (!match) return false;
-  const [y, m, d] = match.slice(1).map(Number);
-  const date = new Date(Date.UTC(y, m - 1, d));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+  let valid = false;
+  if (match) {
+    const [y, m, d] = match.slice(1).map(Number);
+    const date = new Date(Date.UTC(y, m - 1, d));
+    valid = date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+  }
+  lastDate = { text: v, valid };
+  return valid;
 };
 export const isTimestamp = (v: string): boolean => {
   const match = TIMESTAMP.exec(v);

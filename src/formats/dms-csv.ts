@@ -1,10 +1,11 @@
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import {
   asStream,
   FileCheckRecorder,
   isBadContent,
   type ChangeSource,
+  type CheckOptions,
   isTimestamp,
   textValueOk,
   type FileCheck,
@@ -47,32 +48,63 @@ export const dmsCsv: ChangeFormat = {
   check: checkCsv,
 };
 
-async function checkCsv(
-  def: TableDefinition,
-  uri: string,
-  source: ChangeSource,
-  options: ConstructorParameters<typeof FileCheckRecorder>[2],
-): Promise<FileCheck> {
+/**
+ * Two passes, both streamed (memory holds one record, whatever the file's size): the first checks every record
+ * without locating it, which parses about twice as fast; only a file with problems is read again, to find the line
+ * each reported record starts on (a quoted field may span lines, blank lines are skipped).
+ */
+async function checkCsv(def: TableDefinition, uri: string, source: ChangeSource, options: CheckOptions): Promise<FileCheck> {
   const recorder = new FileCheckRecorder(def, uri, options);
-  // Streamed: memory holds one record at a time, whatever the file's size.
-  const records = parse({ relax_column_count: true, info: true, raw: true, skip_empty_lines: true });
+  const records = parse({ relax_column_count: true, skip_empty_lines: true });
   pipeline(asStream(source), records, () => undefined);
+  let result: FileCheck;
+  let located = 0; // problems at the end that already carry a line
   try {
-    for await (const { record, info, raw } of records as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
-      const line = raw.indexOf('\n') === raw.length - 1 ? info.lines : firstLineOf(raw, info.lines);
+    let n = 0;
+    for await (const record of records as AsyncIterable<string[]>) {
       recorder.row();
-      checkRecord(def, recorder, record, line);
+      checkRecord(def, recorder, record, ++n);
+    }
+    result = recorder.result();
+  } catch (err) {
+    if (!isBadContent(err)) throw err;
+    result = recorder.unreadable((err as { lines?: number }).lines ?? 0, `not a CSV change file: ${(err as Error).message}`);
+    located = 1;
+  }
+  const numbered = result.problems.slice(0, result.problems.length - located);
+  if (numbered.length === 0) return result;
+  const again = typeof source === 'string' ? source : options.open ? await options.open(uri) : undefined;
+  if (again === undefined) return result; // no second read: problems keep their record numbers
+  const lines = await recordLines(asStream(again), new Set(numbered.map((p) => p.line)));
+  return {
+    ...result,
+    problems: [...numbered.map((p) => ({ ...p, line: lines.get(p.line) ?? p.line })), ...result.problems.slice(numbered.length)],
+  };
+}
+
+/** The first line of each wanted record (by its number), reading no further than the last one wanted. */
+async function recordLines(source: Readable, wanted: Set<number>): Promise<Map<number, number>> {
+  const lines = new Map<number, number>();
+  const records = parse({ relax_column_count: true, info: true, raw: true, skip_empty_lines: true });
+  pipeline(source, records, () => undefined);
+  const last = Math.max(...wanted);
+  let n = 0;
+  try {
+    for await (const { info, raw } of records as AsyncIterable<{ info: { lines: number }; raw: string }>) {
+      if (wanted.has(++n)) lines.set(n, raw.indexOf('\n') === raw.length - 1 ? info.lines : firstLineOf(raw, info.lines));
+      if (n >= last) break;
     }
   } catch (err) {
     if (!isBadContent(err)) throw err;
-    return recorder.unreadable((err as { lines?: number }).lines ?? 0, `not a CSV change file: ${(err as Error).message}`);
+  } finally {
+    records.destroy();
   }
-  return recorder.result();
+  return lines;
 }
 
 /**
  * The line a record starts on: info.lines is where it ends, a quoted field may span lines, and raw also holds the
- * blank lines skipped before it. (The common one-line record takes the fast path above.)
+ * blank lines skipped before it. (The common one-line record takes the fast path in recordLines.)
  */
 const firstLineOf = (raw: string, endLine: number): number =>
   endLine -

@@ -216,3 +216,17 @@ describe('checkChangeFile', () => {
     assert.equal(calls, 2);
   });
 });
+
+describe('checkChangeFile (DMS CSV) on a stream: problems are located by a second read', () => {
+  const base2 = shopOrders({ name: 'note', type: 'string' });
+  const d = parseTableDefinition(base2);
+  const text = 'I,2024-01-01 00:00:01,1,"two\nlines"\n\nI,2024-01-01 00:00:01,x,ok\n';
+  it('with a way to open the file again, each problem names the line its record starts on', async () => {
+    const c = await checkChangeFile(d, URI, Readable.from([text]), { open: async () => Readable.from([text]) });
+    assert.deepEqual(c.problems, [{ line: 4, problem: "column id: 'x' is not a bigint" }]);
+  });
+  it('without one, it keeps the record number', async () => {
+    const c = await checkChangeFile(d, URI, Readable.from([text]));
+    assert.deepEqual(c.problems, [{ line: 2, problem: "column id: 'x' is not a bigint" }]);
+  });
+});
