@@ -1,7 +1,8 @@
 import type { FileCheckRecorder } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
-import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
+import { renderChangesSelect, renderOpMapping } from '../sql/changes';
+import { PATH_COLUMN } from '../sql/metadata';
 import type { ChangeFormat } from './format';
 import {
   castJsonText,
@@ -39,9 +40,7 @@ export const debeziumJson: ChangeFormat = {
     const q = quoteIdent;
     const e = 'e';
     const text = (...path: string[]) => jsonText(e, jsonPath(...path));
-    const op = `CASE ${text('op')} ${Object.entries(OPS)
-      .map(([from, to]) => `WHEN '${from}' THEN '${to}'`)
-      .join(' ')} END`;
+    const op = renderOpMapping(text('op'), OPS);
     const commitTs = `CAST(from_unixtime_nanos(CAST(${text('source', 'ts_ms')} AS bigint) * 1000000) AT TIME ZONE 'UTC' AS timestamp(6))`;
     const padded = (path: string[], width: number) => `lpad(coalesce(${text(...path)}, ''), ${width}, '0')`;
     const sequence = [
@@ -59,10 +58,15 @@ export const debeziumJson: ChangeFormat = {
       return `${castJsonText(value, c.type, 'micros')} AS ${q(c.name)}`;
     });
     const envelopes = `SELECT ${q(PATH_COLUMN)}, coalesce(json_extract(j, '$.payload'), j) AS ${e} FROM (${jsonRecords(def, dialect, `"$path" IN (${files.map(quoteString).join(', ')})`)}) AS records`;
-    return (
-      `SELECT ${q(PATH_COLUMN)}, ${op} AS ${q(OP_COLUMN)}, ${commitTs} AS ${q(COMMIT_TS_COLUMN)}, ${sequence} AS ${q(SEQUENCE_COLUMN)}, ` +
-      `${columns.join(', ')} FROM (${envelopes}) AS envelopes WHERE ${text('op')} IS NOT NULL`
-    );
+    return renderChangesSelect({
+      path: q(PATH_COLUMN),
+      op,
+      commitTs,
+      sequence,
+      columns,
+      from: `(${envelopes}) AS envelopes`,
+      where: `${text('op')} IS NOT NULL`,
+    });
   },
 
   check: (def, uri, source, options) =>

@@ -1,7 +1,8 @@
 import type { Column, TableDefinition } from '../config/schema';
 import type { Dialect } from '../sql/dialect';
 import { quoteIdent, quoteString } from '../sql/identifiers';
-import { COMMIT_TS_COLUMN, FILE_OP_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
+import { renderChangesSelect } from '../sql/changes';
+import { FILE_OP_COLUMN } from '../sql/metadata';
 
 /**
  * What AWS DMS's two S3 formats (CSV and Parquet) share: `Op` (I, U, D), the commit timestamp column
@@ -38,9 +39,13 @@ export function renderDmsChanges(
       ? read.text(sequenceColumn)
       : `lpad(${read.text(sequenceColumn)}, ${SEQUENCE_WIDTH}, '0')`;
   const typed = def.columns.map((c) => `${read.value(c)} AS ${q(c.name)}`);
-  return (
-    `SELECT "$path" AS ${q(PATH_COLUMN)}, ${q(FILE_OP_COLUMN)} AS ${q(OP_COLUMN)}, ` +
-    `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6)) AS ${q(COMMIT_TS_COLUMN)}, ${sequence} AS ${q(SEQUENCE_COLUMN)}, ${typed.join(', ')} ` +
-    `FROM ${dialect.staging(def)} WHERE "$path" IN (${files.map(quoteString).join(', ')})`
-  );
+  return renderChangesSelect({
+    path: '"$path"',
+    op: q(FILE_OP_COLUMN),
+    commitTs: `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6))`,
+    sequence,
+    columns: typed,
+    from: dialect.staging(def),
+    where: `"$path" IN (${files.map(quoteString).join(', ')})`,
+  });
 }

@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import { asStream, FileCheckRecorder, type ChangeSource, type CheckOptions, type FileCheck } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
-import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
+import { renderChangesSelect } from '../sql/changes';
+import { PATH_COLUMN } from '../sql/metadata';
 import { attributeText, checkAttribute, isObject } from './dynamodb-values';
 import type { ChangeFormat } from './format';
 import { castJsonText, fieldOf, jsonLinesStagingTable, jsonPath, jsonRecords, jsonText, readJsonLines } from './json-lines';
@@ -44,10 +45,14 @@ export const dynamodbExport: ChangeFormat = {
       const value = `coalesce(${attributeText('j', ['Item', fieldOf(c)], c)}, ${attributeText('j', [image, fieldOf(c)], c)})`;
       return `${castJsonText(value, c.type, 'seconds')} AS ${q(c.name)}`;
     });
-    return (
-      `SELECT ${q(PATH_COLUMN)}, ${op} AS ${q(OP_COLUMN)}, ${commitTs} AS ${q(COMMIT_TS_COLUMN)}, '' AS ${q(SEQUENCE_COLUMN)}, ` +
-      `${columns.join(', ')} FROM (${jsonRecords(def, dialect, `(${inFolder})`)}) AS records`
-    );
+    return renderChangesSelect({
+      path: q(PATH_COLUMN),
+      op,
+      commitTs,
+      sequence: `''`,
+      columns,
+      from: `(${jsonRecords(def, dialect, `(${inFolder})`)}) AS records`,
+    });
   },
 
   check: checkExport,

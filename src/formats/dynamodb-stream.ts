@@ -1,7 +1,8 @@
 import type { FileCheckRecorder } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
-import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from '../sql/metadata';
+import { renderChangesSelect, renderOpMapping } from '../sql/changes';
+import { PATH_COLUMN } from '../sql/metadata';
 import { SEQUENCE_WIDTH } from './dms';
 import { attributeText, checkAttribute, isObject } from './dynamodb-values';
 import type { ChangeFormat } from './format';
@@ -36,9 +37,7 @@ export const dynamodbStream: ChangeFormat = {
   changes(def, dialect, { files }) {
     const q = quoteIdent;
     const text = (...path: string[]) => jsonText('j', jsonPath(...path));
-    const op = `CASE ${text('eventName')} ${Object.entries(OPS)
-      .map(([from, to]) => `WHEN '${from}' THEN '${to}'`)
-      .join(' ')} END`;
+    const op = renderOpMapping(text('eventName'), OPS);
     const created = `CAST(${text('dynamodb', 'ApproximateCreationDateTime')} AS decimal(38, 9))`;
     const nanos = `CAST(${created} * CASE WHEN ${created} > ${MILLIS_ABOVE} THEN 1000000 ELSE 1000000000 END AS bigint)`;
     const commitTs = `CAST(from_unixtime_nanos(${nanos}) AT TIME ZONE 'UTC' AS timestamp(6))`;
@@ -47,10 +46,14 @@ export const dynamodbStream: ChangeFormat = {
       const image = def.primaryKey.includes(c.name) ? 'Keys' : 'NewImage';
       return `${castJsonText(attributeText('j', ['dynamodb', image, fieldOf(c)], c), c.type, 'seconds')} AS ${q(c.name)}`;
     });
-    return (
-      `SELECT ${q(PATH_COLUMN)}, ${op} AS ${q(OP_COLUMN)}, ${commitTs} AS ${q(COMMIT_TS_COLUMN)}, ${sequence} AS ${q(SEQUENCE_COLUMN)}, ` +
-      `${columns.join(', ')} FROM (${jsonRecords(def, dialect, `"$path" IN (${files.map(quoteString).join(', ')})`)}) AS records`
-    );
+    return renderChangesSelect({
+      path: q(PATH_COLUMN),
+      op,
+      commitTs,
+      sequence,
+      columns,
+      from: `(${jsonRecords(def, dialect, `"$path" IN (${files.map(quoteString).join(', ')})`)}) AS records`,
+    });
   },
 
   check: (def, uri, source, options) =>
