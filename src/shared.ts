@@ -29,6 +29,9 @@ export interface Watermark {
   position?: FilePosition;
 }
 
+/** A watermark's `appliedThrough` (UTC) as epoch milliseconds. */
+export const watermarkMillis = (appliedThrough: string): number => Date.parse(`${appliedThrough.replace(' ', 'T').slice(0, 23)}Z`);
+
 export interface IngestInput {
   version: 1;
   table: TableDefinition;
@@ -78,6 +81,12 @@ export interface MaintainResult {
   orphans?: { filesDeleted: number; millis: number };
   /** Things that did not go as they should without failing the run (e.g. a VACUUM that removed nothing). */
   warnings: string[];
+}
+
+/** What bringing a table to its definition takes: creating it, or these schema changes (none: up to date). */
+export interface TableChanges {
+  exists: boolean;
+  statements: string[];
 }
 
 export interface QuarantinedFile {

@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
 import { loadRuntimeConfig, type RuntimeConfig } from './config/runtime';
 import { createActivityDeps } from './deps';
@@ -6,7 +6,7 @@ import { createActivityDeps } from './deps';
 export function workerOptions(config: RuntimeConfig, deps: ActivityDeps, connection: NativeConnection): WorkerOptions {
   return {
     connection,
-    namespace: config.ICETIDE_TEMPORAL_NAMESPACE,
+    namespace: config.temporal.namespace,
     taskQueue: config.ICETIDE_TASK_QUEUE,
     workflowsPath: require.resolve('./workflows'),
     activities: createActivities(deps),
@@ -20,20 +20,44 @@ export function workerOptions(config: RuntimeConfig, deps: ActivityDeps, connect
 
 /** Builds a worker for icetide's task queue; tests and crash fixtures pass their own deps. */
 export async function createWorker(config: RuntimeConfig, deps: ActivityDeps = createActivityDeps(config)): Promise<Worker> {
-  const connection = await NativeConnection.connect({ address: config.ICETIDE_TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(config.temporal.connectionOptions);
   return Worker.create(workerOptions(config, deps, connection));
 }
 
+/** One JSON object per line (time, level, message and the SDK's attributes: workflow and activity ids, ...). */
+const jsonLine = ({ level, message, timestampNanos, meta }: LogEntry): void =>
+  console.log(JSON.stringify({ time: new Date(Number(timestampNanos / 1_000_000n)).toISOString(), level, message, ...meta }));
+
 /**
- * Runs a worker until SIGINT/SIGTERM (the Temporal runtime turns them into a graceful shutdown), then closes its
- * connection so the process exits by itself.
+ * The process-wide Temporal runtime of a worker process: structured JSON logs, and when a metrics port is configured
+ * a Prometheus endpoint serving Temporal's worker metrics and icetide's per-table series. Once per process.
+ */
+export function installWorkerRuntime(config: RuntimeConfig): void {
+  Runtime.install({
+    logger: new DefaultLogger('INFO', jsonLine),
+    telemetryOptions:
+      config.ICETIDE_METRICS_PORT === undefined
+        ? undefined
+        : {
+            metrics: {
+              prometheus: { bindAddress: `${config.ICETIDE_METRICS_HOST}:${config.ICETIDE_METRICS_PORT}`, useSecondsForDurations: true },
+            },
+          },
+  });
+}
+
+/**
+ * Runs a worker until SIGINT/SIGTERM (the Temporal runtime turns them into a graceful shutdown: activities in flight
+ * drain, a wait on a query hands over), then closes its connection so the process exits by itself.
  */
 export async function runWorker(config: RuntimeConfig, deps: ActivityDeps = createActivityDeps(config)): Promise<void> {
-  const connection = await NativeConnection.connect({ address: config.ICETIDE_TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(config.temporal.connectionOptions);
   try {
     const worker = await Worker.create(workerOptions(config, deps, connection));
-    console.log(
-      `icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.ICETIDE_TEMPORAL_ADDRESS} (${config.ICETIDE_ENGINE})`,
+    const metrics = config.ICETIDE_METRICS_PORT === undefined ? '' : `, metrics on :${config.ICETIDE_METRICS_PORT}/metrics`;
+    Runtime.instance().logger.info(
+      `icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.temporal.connectionOptions.address} ` +
+        `(namespace ${config.temporal.namespace}, engine ${config.ICETIDE_ENGINE}${metrics})`,
     );
     await worker.run();
   } finally {
@@ -42,7 +66,9 @@ export async function runWorker(config: RuntimeConfig, deps: ActivityDeps = crea
 }
 
 if (require.main === module) {
-  runWorker(loadRuntimeConfig()).catch((err) => {
+  const config = loadRuntimeConfig();
+  installWorkerRuntime(config);
+  runWorker(config).catch((err) => {
     console.error(err);
     process.exit(1);
   });

@@ -34,13 +34,13 @@ export async function openHarness(): Promise<Harness> {
   const config = loadRuntimeConfig();
   const s3 = createS3Client(config);
   await ensureBucket(s3, STAGING_BUCKET);
-  const connection = await Connection.connect({ address: config.ICETIDE_TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(config.temporal.connectionOptions);
   return {
     config,
     s3,
     trino: new TrinoEngine({ url: config.ICETIDE_TRINO_URL, user: 'icetide-test' }),
     deps: createActivityDeps(config),
-    client: new Client({ connection, namespace: config.ICETIDE_TEMPORAL_NAMESPACE }),
+    client: new Client({ connection, namespace: config.temporal.namespace }),
     close: () => connection.close(),
   };
 }
@@ -98,7 +98,7 @@ export async function currentRows(h: Harness, def: TableDefinition): Promise<Rec
 }
 
 export async function startWorker(h: Harness, taskQueue: string, deps: ActivityDeps = h.deps): Promise<{ stop(): Promise<void> }> {
-  const connection = await NativeConnection.connect({ address: h.config.ICETIDE_TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(h.config.temporal.connectionOptions);
   const worker = await Worker.create(workerOptions({ ...h.config, ICETIDE_TASK_QUEUE: taskQueue }, deps, connection));
   const running = worker.run();
   return {

@@ -1,7 +1,7 @@
 import type { TableDefinition } from '../config/schema';
 import { renderCurrentView, renderTableDdl } from '../sql/ddl';
 import { renderColumnsQuery, renderSchemaChanges, type ExistingColumn } from '../sql/schema-changes';
-import { tableName } from '../shared';
+import { tableName, type TableChanges } from '../shared';
 import { failFastOnPermanent } from './failures';
 import type { ActivityDeps } from './index';
 import { runToEnd } from './query';
@@ -27,6 +27,21 @@ export function createDdlActivities(deps: ActivityDeps) {
         for (const sql of changes) await runToEnd(deps, sql);
         await runToEnd(deps, renderCurrentView(def, deps.dialect));
         return { schemaChanges: changes };
+      });
+    },
+
+    /** The statements ensureTable would run, read-only: all of them for a new table, else its schema changes. */
+    async planTable(def: TableDefinition): Promise<TableChanges> {
+      return failFastOnPermanent(`table ${tableName(def)}: comparing the table with its definition`, async () => {
+        const target = await columnsOf(def, 'target');
+        if (target.length === 0) {
+          return {
+            exists: false,
+            statements: [...renderTableDdl(def, deps.dialect, { warehouse: deps.warehouse }), renderCurrentView(def, deps.dialect)],
+          };
+        }
+        const changes = renderSchemaChanges(def, deps.dialect, { target, staging: await columnsOf(def, 'staging') });
+        return { exists: true, statements: changes.length ? [...changes, renderCurrentView(def, deps.dialect)] : [] };
       });
     },
   };

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { DURATION } from './duration';
+import { temporalTarget, type TemporalSettings, type TemporalTarget } from './temporal';
 
-/** Where icetide's worker and CLI connect. Read from the environment once, at the edge. No credentials in payloads. */
+/**
+ * Where icetide's worker and CLI connect (Temporal itself: config/temporal.ts). Read once, at the edge, from the
+ * environment over the project file's settings. No credentials in payloads.
+ */
 const runtimeSchema = z
   .object({
-    ICETIDE_TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
-    ICETIDE_TEMPORAL_NAMESPACE: z.string().default('default'),
     ICETIDE_TEMPORAL_UI: z.string().url().default('http://127.0.0.1:8233'),
     ICETIDE_TASK_QUEUE: z.string().default('icetide'),
     ICETIDE_ENGINE: z.enum(['trino', 'athena']).default('trino'),
@@ -16,12 +18,12 @@ const runtimeSchema = z
     /** Trino: where new schemas keep their tables. */
     ICETIDE_WAREHOUSE: z
       .string()
-      .regex(/^s3:\/\//)
+      .regex(/^s3:\/\//, 'an s3:// URI')
       .default('s3://icetide-warehouse/warehouse'),
     ICETIDE_ATHENA_WORKGROUP: z.string().default('primary'),
     ICETIDE_ATHENA_OUTPUT: z
       .string()
-      .regex(/^s3:\/\//)
+      .regex(/^s3:\/\//, 'an s3:// URI')
       .optional(),
     ICETIDE_ATHENA_CATALOG: z.string().default('awsdatacatalog'),
     /** S3-compatible endpoint (MinIO); unset on AWS, where region and credentials come from the standard chain. */
@@ -33,16 +35,19 @@ const runtimeSchema = z
      * The shortest snapshot or orphan-file retention a maintenance run accepts: below it, a reader or a write in
      * flight could lose files. Match the engine's own floor (Trino iceberg.*.min-retention, 7d by default).
      */
+    /** The worker's Prometheus endpoint (Temporal's runtime metrics and icetide's per table); off when unset. */
+    ICETIDE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    ICETIDE_METRICS_HOST: z.string().default('0.0.0.0'),
     ICETIDE_MIN_RETENTION: z.string().regex(DURATION, 'a duration such as 0s, 1h or 7d').default('1d'),
   })
   .refine((env) => !env.ICETIDE_S3_ACCESS_KEY === !env.ICETIDE_S3_SECRET_KEY, {
     message: 'set both ICETIDE_S3_ACCESS_KEY and ICETIDE_S3_SECRET_KEY, or neither',
   });
 
-export type RuntimeConfig = z.infer<typeof runtimeSchema>;
+export type RuntimeConfig = z.infer<typeof runtimeSchema> & { temporal: TemporalTarget };
 
-export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env, temporal: TemporalSettings = {}): RuntimeConfig {
   const result = runtimeSchema.safeParse(env);
   if (!result.success) throw new Error(`invalid icetide environment: ${z.prettifyError(result.error)}`);
-  return result.data;
+  return { ...result.data, temporal: temporalTarget(temporal, env) };
 }

@@ -13,7 +13,7 @@ export const columnTypeSchema = z
   );
 export type ColumnType = z.infer<typeof columnTypeSchema>;
 
-const columnSchema = z.object({
+const columnSchema = z.strictObject({
   name: identifier,
   type: columnTypeSchema,
   /**
@@ -40,16 +40,19 @@ const s3Uri = z.string().regex(/^s3:\/\/[^/]+\/.+\/$/, 'an s3://bucket/prefix/ U
 /** Iceberg partition transforms that keep a batch's write inside the partitions its keys live in. */
 const partitionSpec = z
   .string()
-  .regex(/^((bucket|truncate)\([a-z_][a-z0-9_]*,\s*\d+\)|(year|month|day|hour)\([a-z_][a-z0-9_]*\)|[a-z_][a-z0-9_]*)$/);
+  .regex(
+    /^((bucket|truncate)\([a-z_][a-z0-9_]*,\s*\d+\)|(year|month|day|hour)\([a-z_][a-z0-9_]*\)|[a-z_][a-z0-9_]*)$/,
+    'a column, or bucket(column, n), truncate(column, n), year(column), month(column), day(column) or hour(column)',
+  );
 
 export const tableDefinitionSchema = z
-  .object({
+  .strictObject({
     version: z.literal(1).default(1),
     database: identifier,
     table: identifier,
     /** The Iceberg table's own data location (Athena needs it; Trino uses it when given). */
     location: s3Uri.optional(),
-    staging: z.object({
+    staging: z.strictObject({
       /** Where the change files land (DMS: CDC files, and full-load files with IncludeOpForFullLoad). */
       location: s3Uri,
       /** How the change files are written (src/formats). `csv`, the name before there were others, means dms-csv. */
@@ -70,7 +73,7 @@ export const tableDefinitionSchema = z
     columns: z.array(columnSchema).min(1),
     primaryKey: z.array(identifier).min(1),
     ordering: z
-      .object({
+      .strictObject({
         /** DMS TimestampColumnName: the commit time, `yyyy-MM-dd HH:mm:ss.SSSSSS`. */
         commitTimestamp: identifier.default('commit_ts'),
         /** A column of `columns` that orders changes with equal commit times (DMS $AR_H_CHANGE_SEQ). */
@@ -79,14 +82,14 @@ export const tableDefinitionSchema = z
       .prefault({}),
     partitioning: z.array(partitionSpec).default([]),
     schedule: z
-      .object({
+      .strictObject({
         every: duration.default('1m'),
         /** Only files older than this are picked, so a file DMS is still writing is never read. */
         lag: duration.default('2m'),
       })
       .prefault({}),
     batch: z
-      .object({
+      .strictObject({
         maxFiles: z.number().int().positive().max(5000).default(500),
         maxBytes: z
           .number()
@@ -101,9 +104,9 @@ export const tableDefinitionSchema = z
      */
     cleanup: z
       .discriminatedUnion('mode', [
-        z.object({ mode: z.literal('delete') }),
-        z.object({ mode: z.literal('archive'), location: s3Uri }),
-        z.object({ mode: z.literal('retain') }),
+        z.strictObject({ mode: z.literal('delete') }),
+        z.strictObject({ mode: z.literal('archive'), location: s3Uri }),
+        z.strictObject({ mode: z.literal('retain') }),
       ])
       .default({ mode: 'delete' }),
     /**
@@ -115,10 +118,10 @@ export const tableDefinitionSchema = z
     badInput: z.enum(['fail', 'quarantine']).default('fail'),
     /** Daily upkeep: compaction, tombstone purge, snapshot expiry, orphan files. A table without the block gets it all. */
     maintenance: z
-      .object({
+      .strictObject({
         /** When the daily run starts, in the time zone's wall-clock time. */
         schedule: z
-          .object({
+          .strictObject({
             at: z
               .string()
               .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day HH:MM')
@@ -132,7 +135,7 @@ export const tableDefinitionSchema = z
           .regex(/^\d+(MB|GB)$/, 'a size such as 128MB or 1GB')
           .default('128MB'),
         retain: z
-          .object({
+          .strictObject({
             /** Snapshots younger than this stay readable by time travel. */
             snapshots: duration.default('5d'),
             /** Unreferenced files younger than this are kept (a write in flight has not referenced its files yet). */
@@ -150,7 +153,7 @@ export const tableDefinitionSchema = z
       .prefault({}),
     /** How long a run may wait on trouble before it fails or says so. */
     limits: z
-      .object({
+      .strictObject({
         /**
          * The time budget of one short step (plan, submit, cleanup: all attempts), and how long a wait on a query
          * tolerates an unreachable engine: transient trouble (engine or S3 restarting, 5xx, throttling) is retried

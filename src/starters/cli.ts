@@ -1,126 +1,176 @@
-import { Client, Connection } from '@temporalio/client';
-import { Command } from 'commander';
-import { loadRuntimeConfig } from '../config/runtime';
-import { loadTableDefinition } from '../config/load';
-import {
-  ingestScheduleId,
-  maintainScheduleId,
-  OUTCOME_SEARCH_ATTRIBUTE,
-  TABLE_SEARCH_ATTRIBUTE,
-  tableName,
-  type IngestResult,
-  type MaintainResult,
-} from '../shared';
-import { applyIngestSchedule, applyMaintainSchedule, triggerIngest } from './schedule';
+import { Command, CommanderError, Option } from 'commander';
+import { findTable, ProjectError, type Project } from '../config/project';
+import { createS3Client } from '../deps';
+import { maintainScheduleId, TABLE_SEARCH_ATTRIBUTE, tableName, ingestScheduleId, type MaintainResult } from '../shared';
+import { StagingStore } from '../storage/staging';
+import { installWorkerRuntime, runWorker } from '../worker';
+import { openProject, runLink, withClient } from './context';
+import { applyPlan, describePlan, planProject } from './plan';
+import { followBatch, startBatch } from './run';
+import { triggerIngest } from './schedule';
+import { describeStatus, tableStatus } from './status';
 
 /**
- * icetide's command line: manage a table's ingest schedule. Tables are created by the worker's engine on `apply`
- * (runStatement workflows), so the CLI itself needs only Temporal.
+ * The `icetide` command. Exit codes: 0 done; 1 the operation failed (a batch, a statement, Temporal or S3 refused);
+ * 2 the command line or the project file is wrong. Errors are one line naming what failed.
  */
-async function withClient<T>(fn: (client: Client, taskQueue: string) => Promise<T>): Promise<T> {
-  const config = loadRuntimeConfig();
-  const connection = await Connection.connect({ address: config.ICETIDE_TEMPORAL_ADDRESS });
-  try {
-    return await fn(new Client({ connection, namespace: config.ICETIDE_TEMPORAL_NAMESPACE }), config.ICETIDE_TASK_QUEUE);
-  } finally {
-    await connection.close();
-  }
-}
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
 
-const program = new Command('icetide').description('Keep Iceberg tables in step with CDC change files, on Temporal');
+const program = new Command('icetide')
+  .description('Keep Iceberg tables in step with CDC change files on S3, on Athena or Trino, with durable Temporal workflows')
+  .option('-c, --config <file>', 'the project file', 'icetide.yaml')
+  .showHelpAfterError()
+  .exitOverride();
 
-program
-  .command('apply <table.yaml>')
-  .description('create or update the table (staging, Iceberg target, current view), its ingest and maintenance schedules')
-  .action((file: string) =>
-    withClient(async (client, taskQueue) => {
-      const def = await loadTableDefinition(file);
-      const { schemaChanges } = await client.workflow.execute('ensureTable', {
-        taskQueue,
-        workflowId: `icetide:ddl:${tableName(def)}`,
-        args: [def],
-      });
-      for (const sql of schemaChanges) console.log(`schema change: ${sql}`);
-      const schedules = [await applyIngestSchedule(client, def, taskQueue), await applyMaintainSchedule(client, def, taskQueue)];
-      console.log(`table ${tableName(def)} ready; schedules ${schedules.join(' and ')} applied`);
-    }),
-  );
+const project = (): Promise<Project> => {
+  const { config } = program.opts<{ config: string }>();
+  return openProject(program.getOptionValueSource('config') === 'default' ? undefined : config);
+};
 
-program
-  .command('maintain <table.yaml>')
-  .description("run the table's maintenance now (compaction, tombstone purge, snapshot expiry, orphan files) and wait")
-  .action((file: string) =>
-    withClient(async (client, taskQueue) => {
-      const def = await loadTableDefinition(file);
-      const result: MaintainResult = await client.workflow.execute('maintainTable', {
-        taskQueue,
-        workflowId: `${maintainScheduleId(def)}:now`,
-        args: [{ version: 1, table: def }],
-        typedSearchAttributes: [{ key: TABLE_SEARCH_ATTRIBUTE, value: tableName(def) }],
-        staticSummary: `maintenance of ${tableName(def)} (icetide maintain)`,
-      });
-      const { before, after } = result.compaction;
-      console.log(
-        `${result.table}: data files ${before.dataFiles} → ${after.dataFiles}, delete files ${before.deleteFiles} → ${after.deleteFiles}, ` +
-          `snapshots ${result.expiry.before.snapshots} → ${result.expiry.after.snapshots}` +
-          (result.purge ? `, ${result.purge.tombstones} tombstone(s) older than ${result.purge.horizon} purged` : ''),
-      );
-      for (const warning of result.warnings) console.log(`  warning: ${warning}`);
-    }),
-  );
+/** A subcommand with an example in its help. */
+const command = (name: string, description: string, example: string): Command =>
+  program.command(name).description(description).addHelpText('after', `\nExample:\n  $ ${example}`);
 
-program
-  .command('trigger <table.yaml>')
-  .description('run a batch now (skipped if one is running)')
-  .action((file: string) => withClient(async (client) => triggerIngest(client, await loadTableDefinition(file))));
+command(
+  'worker',
+  "run a worker for the project's engine and task queue until SIGINT/SIGTERM (in-flight work drains)",
+  'icetide worker',
+).action(async () => {
+  const { runtime } = await project();
+  installWorkerRuntime(runtime);
+  await runWorker(runtime);
+});
 
-for (const [name, verb] of [
-  ['pause', 'pause'],
-  ['resume', 'unpause'],
+command(
+  'plan',
+  'show what apply would change: tables to create or alter (with their DDL), schedules to create, update or remove',
+  'icetide plan',
+).action(async () => {
+  const p = await project();
+  const plan = await withClient(p, (client) => planProject(client, p));
+  for (const line of describePlan(plan)) console.log(line);
+  console.log(plan.changes.length ? `${plan.changes.length} change(s); run \`icetide apply\` to make them` : 'nothing to change');
+});
+
+command('apply', 'make tables and schedules match the project file (idempotent); a removed table keeps its data', 'icetide apply').action(
+  async () => {
+    const p = await project();
+    await withClient(p, async (client) => {
+      const plan = await planProject(client, p);
+      for (const line of describePlan(plan)) console.log(line);
+      await applyPlan(client, p, plan, (line) => console.log(line));
+      console.log(plan.changes.length ? `applied ${plan.changes.length} change(s)` : 'nothing to change');
+    });
+  },
+);
+
+command('run <table>', 'run one batch of the table now and follow it to its end', 'icetide run shop.orders')
+  .option('--no-wait', 'print the run and its Temporal UI link, and return')
+  .action(async (name: string, options: { wait: boolean }) => {
+    const p = await project();
+    const ok = await withClient(p, async (client) => {
+      const { handle, alreadyRunning } = await startBatch(client, findTable(p, name));
+      console.log(`${alreadyRunning ? 'a batch was already running: ' : ''}${handle.workflowId}  ${runLink(p, handle.workflowId)}`);
+      return options.wait ? followBatch(handle, p) : true;
+    });
+    if (!ok) process.exitCode = EXIT_FAILED;
+  });
+
+command(
+  'status [tables...]',
+  'one line per table: schedule, watermark and freshness lag, files waiting, last batch, last failure, last maintenance',
+  'icetide status --json',
+)
+  .option('--json', 'print JSON (an array, one object per table)')
+  .action(async (names: string[], options: { json?: boolean }) => {
+    const p = await project();
+    const tables = names.length ? names.map((name) => findTable(p, name)) : p.tables;
+    const staging = new StagingStore(createS3Client(p.runtime));
+    const statuses = await withClient(p, (client) => Promise.all(tables.map((def) => tableStatus(client, staging, p, def))));
+    if (options.json) console.log(JSON.stringify(statuses, null, 2));
+    else for (const status of statuses) console.log(describeStatus(status));
+  });
+
+for (const [name, verb, description] of [
+  ['pause', 'pause', 'stop scheduled batches of the table (a running one finishes)'],
+  ['resume', 'unpause', 'start scheduled batches of the table again'],
 ] as const) {
-  program
-    .command(`${name} <table.yaml>`)
-    .description(`${name} the table's ingest schedule`)
-    .action((file: string) =>
-      withClient(async (client) => {
-        const def = await loadTableDefinition(file);
-        await client.schedule.getHandle(ingestScheduleId(def))[verb](`icetide ${name}`);
-        console.log(`${ingestScheduleId(def)}: ${name}d`);
-      }),
-    );
+  command(`${name} <table>`, description, `icetide ${name} shop.orders`).action(async (table: string) => {
+    const p = await project();
+    const def = findTable(p, table);
+    await withClient(p, (client) => client.schedule.getHandle(ingestScheduleId(def))[verb](`icetide ${name}`));
+    console.log(`${ingestScheduleId(def)}: ${name}d`);
+  });
 }
 
-program
-  .command('status <table.yaml>')
-  .description("the schedule's state and the latest run's outcome and watermark")
-  .action((file: string) =>
-    withClient(async (client) => {
-      const def = await loadTableDefinition(file);
-      const schedule = await client.schedule.getHandle(ingestScheduleId(def)).describe();
-      console.log(
-        `${schedule.scheduleId}: ${schedule.state.paused ? 'paused' : 'active'}, next ${schedule.info.nextActionTimes[0]?.toISOString() ?? '-'}`,
-      );
-      const last = schedule.info.recentActions.at(-1);
-      if (!last) return console.log('no run yet');
-      const run = client.workflow.getHandle(last.action.workflow.workflowId, last.action.workflow.firstExecutionRunId);
-      const { status, typedSearchAttributes } = await run.describe();
-      console.log(`latest run ${last.action.workflow.workflowId}: ${status.name}`);
-      if (status.name === 'RUNNING') {
-        // The run says which step it waits on and since when; IcetideOutcome=overdue once past limits.overdueAfter.
-        const { currentDetails } = await run.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-        const overdue = typedSearchAttributes.get(OUTCOME_SEARCH_ATTRIBUTE) === 'overdue';
-        console.log(`  ${overdue ? 'OVERDUE: ' : ''}${currentDetails ?? 'starting'}`);
-      }
-      if (status.name === 'COMPLETED') {
-        const result: IngestResult = await run.result();
-        console.log(
-          `  ${result.outcome}: ${result.rows} change(s) from ${result.files} file(s); applied through ${result.watermark.appliedThrough ?? '-'}`,
-        );
-      }
+command('trigger <table>', 'start a batch of the table now and return (skipped when one is running)', 'icetide trigger shop.orders').action(
+  async (table: string) => {
+    const p = await project();
+    const def = findTable(p, table);
+    await withClient(p, (client) => triggerIngest(client, def));
+    console.log(`${ingestScheduleId(def)}: triggered`);
+  },
+);
+
+command(
+  'maintain <table>',
+  "run the table's maintenance now (compaction, tombstone purge, snapshot expiry, orphan files) and wait",
+  'icetide maintain shop.orders',
+).action(async (table: string) => {
+  const p = await project();
+  const def = findTable(p, table);
+  const result: MaintainResult = await withClient(p, (client) =>
+    client.workflow.execute('maintainTable', {
+      taskQueue: p.runtime.ICETIDE_TASK_QUEUE,
+      workflowId: `${maintainScheduleId(def)}:now`,
+      args: [{ version: 1, table: def }],
+      typedSearchAttributes: [{ key: TABLE_SEARCH_ATTRIBUTE, value: tableName(def) }],
+      staticSummary: `maintenance of ${tableName(def)} (icetide maintain)`,
     }),
   );
+  const { before, after } = result.compaction;
+  console.log(
+    `${result.table}: data files ${before.dataFiles} → ${after.dataFiles}, delete files ${before.deleteFiles} → ${after.deleteFiles}, ` +
+      `snapshots ${result.expiry.before.snapshots} → ${result.expiry.after.snapshots}` +
+      (result.purge ? `, ${result.purge.tombstones} tombstone(s) older than ${result.purge.horizon} purged` : ''),
+  );
+  for (const warning of result.warnings) console.log(`  warning: ${warning}`);
+});
 
-program.parseAsync().catch((err: Error) => {
-  console.error(`icetide: ${err.message}`);
-  process.exit(1);
+command(
+  'replay <table>',
+  'move archived change files back into staging, to be merged again (the version guard makes a repeat harmless)',
+  'icetide replay shop.orders --from s3://archive/shop/orders/2026/11/',
+)
+  .requiredOption('--from <prefix>', "an s3:// prefix of archived files (under the table's cleanup location, if it archives)")
+  .action(async (table: string, options: { from: string }) => {
+    const p = await project();
+    const def = findTable(p, table);
+    if (!/^s3:\/\/[^/]+\//.test(options.from))
+      throw new CommanderError(EXIT_USAGE, 'icetide.usage', `--from: an s3://bucket/prefix, not ${options.from}`);
+    if (options.from.startsWith(def.staging.location))
+      throw new Error(`${options.from} is inside the staging location of ${tableName(def)}`);
+    // Files keep their place relative to the archive root (where cleanup put them), so they land where they came from.
+    const root = def.cleanup.mode === 'archive' && options.from.startsWith(def.cleanup.location) ? def.cleanup.location : options.from;
+    const staging = new StagingStore(createS3Client(p.runtime));
+    const files = await staging.list(options.from);
+    await staging.move(
+      files.map((f) => f.uri),
+      root,
+      def.staging.location,
+    );
+    console.log(`${tableName(def)}: moved ${files.length} file(s) from ${options.from} back into ${def.staging.location}`);
+  });
+
+program.addOption(new Option('--verbose', 'print the stack of an error').hideHelp());
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+  if (err instanceof ProjectError) {
+    console.error(`icetide: ${err.message}`);
+    process.exit(EXIT_USAGE);
+  }
+  console.error(`icetide: ${program.opts().verbose ? (err as Error).stack : ((err as Error).message ?? String(err)).split('\n')[0]}`);
+  process.exit(EXIT_FAILED);
 });

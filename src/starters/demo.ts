@@ -78,8 +78,8 @@ async function main(): Promise<void> {
   const worker = await createWorker(config, deps);
   const running = worker.run();
   const client = new Client({
-    connection: await Connection.connect({ address: config.ICETIDE_TEMPORAL_ADDRESS }),
-    namespace: config.ICETIDE_TEMPORAL_NAMESPACE,
+    connection: await Connection.connect(config.temporal.connectionOptions),
+    namespace: config.temporal.namespace,
   });
   let watermark: Watermark = { version: 1 };
   let fileNumber = 0;
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     const scheduleId = await applyIngestSchedule(client, orders, config.ICETIDE_TASK_QUEUE);
     await client.schedule.getHandle(scheduleId).pause('demo: unpause to ingest every minute (needs `npm run worker`)');
     const query = encodeURIComponent(`IcetideTable="${tableName(orders)}"`);
-    console.log(`\nTemporal UI: ${config.ICETIDE_TEMPORAL_UI}/namespaces/${config.ICETIDE_TEMPORAL_NAMESPACE}/workflows?query=${query}`);
+    console.log(`\nTemporal UI: ${config.ICETIDE_TEMPORAL_UI}/namespaces/${config.temporal.namespace}/workflows?query=${query}`);
     console.log(`Schedule ${scheduleId} created (paused). Stop the local stack with: bash local/stack.sh down`);
   } finally {
     worker.shutdown();

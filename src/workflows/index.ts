@@ -1,2 +1,3 @@
-export { ingestBatch, runStatement, ensureTableWorkflow as ensureTable } from './ingest';
+export { ingestBatch } from './ingest';
 export { maintainTable } from './maintain';
+export { ensureTable, planTable, runStatement } from './tables';

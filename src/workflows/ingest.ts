@@ -2,7 +2,8 @@ import { ApplicationFailure, sleep, workflowInfo } from '@temporalio/workflow';
 import { comparePosition } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import { durationMillis } from '../config/duration';
-import { tableName, type IngestInput, type IngestResult, type QueryOutcome, type Watermark } from '../shared';
+import { tableName, type IngestInput, type IngestResult, type Watermark } from '../shared';
+import { recordBatch } from './metrics';
 import { RunProgress } from './progress';
 import { boundedActivities } from './steps';
 
@@ -20,6 +21,16 @@ export const overdueAfterMillis = (def: TableDefinition): number =>
  * one that did commit a no-op.
  */
 export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
+  const started = Date.now();
+  try {
+    return await runBatch(input, started);
+  } catch (err) {
+    recordBatch(tableName(input.table), 'failed', Date.now() - started);
+    throw err;
+  }
+}
+
+async function runBatch(input: IngestInput, started: number): Promise<IngestResult> {
   const def = input.table;
   const name = tableName(def);
   const act = boundedActivities(def.limits.transientRetry);
@@ -37,6 +48,7 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
       'idle',
       `${name}: nothing to merge${plan.quarantined.length ? `, ${plan.quarantined.length} file(s) quarantined` : ''}`,
     );
+    recordBatch(name, 'idle', Date.now() - started, { watermark, filesWaiting: plan.deferredFiles });
     return { ...base, outcome: 'idle', watermark, files: 0, rows: 0 };
   }
 
@@ -54,6 +66,8 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
         'merged',
         `${name}: merged ${plan.rows} change(s) from ${plan.files.length} file(s) (query ${outcome.handle.queryId}); applied through ${watermark.appliedThrough ?? '-'}`,
       );
+      const stats = { rows: plan.rows, updatedRows: outcome.updatedRows, stats: outcome.stats, watermark };
+      recordBatch(name, 'merged', Date.now() - started, { ...stats, filesWaiting: plan.deferredFiles });
       return {
         ...base,
         outcome: 'merged',
@@ -77,27 +91,6 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
     throw ApplicationFailure.nonRetryable(reason, outcome.state === 'CANCELLED' ? 'QueryCancelled' : 'QueryFailed');
   }
 }
-
-/** Runs one SQL statement on the engine through the same durable submit/await activities as a batch's MERGE. */
-export async function runStatement(input: { sql: string; label: string }): Promise<QueryOutcome> {
-  const act = boundedActivities(DEFAULT_TRANSIENT_RETRY);
-  const handle = await act.step.startStatement({ sql: input.sql, token: `icetide-${workflowInfo().runId}-statement` });
-  const outcome = await act.awaitQuery(input.label, handle);
-  if (outcome.state !== 'SUCCEEDED') {
-    throw ApplicationFailure.nonRetryable(
-      `${input.label}: query ${outcome.handle.queryId} ${outcome.state}: ${outcome.error?.message ?? 'no message'}`,
-      'QueryFailed',
-    );
-  }
-  return outcome;
-}
-
-/** Creates a table's staging table, Iceberg target and current view, or brings them to the definition (idempotent), on a worker's engine. */
-export async function ensureTableWorkflow(def: TableDefinition): Promise<{ schemaChanges: string[] }> {
-  return boundedActivities(def.limits.transientRetry).step.ensureTable(def);
-}
-
-const DEFAULT_TRANSIENT_RETRY = '10m';
 
 function lastWatermark(): Watermark {
   const last = workflowInfo().lastResult as IngestResult | undefined;

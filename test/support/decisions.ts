@@ -8,7 +8,7 @@ export function useWorkflowEnvironment(): { env: TestWorkflowEnvironment } {
   const context = {} as { env: TestWorkflowEnvironment };
   before(async () => {
     exportStackEnv();
-    context.env = await TestWorkflowEnvironment.createFromExistingServer({ address: process.env.ICETIDE_TEMPORAL_ADDRESS });
+    context.env = await TestWorkflowEnvironment.createFromExistingServer({ address: process.env.TEMPORAL_ADDRESS });
   });
   after(async () => context.env?.teardown());
   return context;

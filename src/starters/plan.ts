@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { Project } from '../config/project';
+import type { TableDefinition } from '../config/schema';
+import { ingestScheduleId, maintainScheduleId, tableName, type TableChanges } from '../shared';
+import { applyIngestSchedule, applyMaintainSchedule } from './schedule';
+
+/**
+ * `icetide plan` / `apply`: the difference between the project file and what exists (tables on the engine, Schedules
+ * in Temporal), and making it so. Schedules icetide owns are those with its id prefixes on the project's task queue;
+ * a table gone from the file loses its schedules, never its data.
+ */
+export type PlannedChange =
+  | { action: 'create-table' | 'alter-table'; table: string; statements: string[] }
+  | { action: 'create-schedule'; table: string; scheduleId: string }
+  | { action: 'update-schedule'; table: string; scheduleId: string; differences: string[] }
+  | { action: 'remove-schedule'; scheduleId: string };
+
+export interface ProjectPlan {
+  changes: PlannedChange[];
+  upToDate: string[];
+}
+
+const OWNED_PREFIXES = ['icetide:ingest:', 'icetide:maintain:'];
+
+export async function planProject(client: Client, project: Project): Promise<ProjectPlan> {
+  const taskQueue = project.runtime.ICETIDE_TASK_QUEUE;
+  if (project.tables.length) await requireWorker(client, taskQueue);
+  const changes: PlannedChange[] = [];
+  const upToDate: string[] = [];
+  const wanted = new Set<string>();
+  for (const def of project.tables) {
+    const name = tableName(def);
+    const before = changes.length;
+    const table: TableChanges = await client.workflow.execute('planTable', {
+      taskQueue,
+      workflowId: `icetide:plan:${name}:${randomUUID()}`,
+      args: [def],
+    });
+    if (table.statements.length)
+      changes.push({ action: table.exists ? 'alter-table' : 'create-table', table: name, statements: table.statements });
+    for (const scheduleId of [ingestScheduleId(def), maintainScheduleId(def)]) {
+      wanted.add(scheduleId);
+      const existing = await scheduledDefinition(client, scheduleId);
+      if (!existing) changes.push({ action: 'create-schedule', table: name, scheduleId });
+      else {
+        const differences = differencesOf(existing.table, def, '');
+        if (existing.taskQueue !== taskQueue) differences.push(`task queue: ${existing.taskQueue} → ${taskQueue}`);
+        if (differences.length) changes.push({ action: 'update-schedule', table: name, scheduleId, differences });
+      }
+    }
+    if (changes.length === before) upToDate.push(name);
+  }
+  for await (const summary of client.schedule.list()) {
+    const { scheduleId } = summary;
+    if (wanted.has(scheduleId) || !OWNED_PREFIXES.some((prefix) => scheduleId.startsWith(prefix))) continue;
+    if ((await scheduledDefinition(client, scheduleId))?.taskQueue === taskQueue) changes.push({ action: 'remove-schedule', scheduleId });
+  }
+  return { changes, upToDate };
+}
+
+/** Carries out a plan: tables first, so that no schedule fires before its table exists. */
+export async function applyPlan(client: Client, project: Project, plan: ProjectPlan, report: (line: string) => void): Promise<void> {
+  const taskQueue = project.runtime.ICETIDE_TASK_QUEUE;
+  const byName = new Map(project.tables.map((def) => [tableName(def), def]));
+  const definition = (name: string): TableDefinition => byName.get(name) as TableDefinition;
+  for (const change of plan.changes) {
+    if (change.action !== 'create-table' && change.action !== 'alter-table') continue;
+    await client.workflow.execute('ensureTable', {
+      taskQueue,
+      workflowId: `icetide:ddl:${change.table}`,
+      args: [definition(change.table)],
+    });
+    report(`${change.action === 'create-table' ? 'created' : 'altered'} table ${change.table}`);
+  }
+  for (const change of plan.changes) {
+    if (change.action === 'create-schedule' || change.action === 'update-schedule') {
+      const def = definition(change.table);
+      await (change.scheduleId === ingestScheduleId(def) ? applyIngestSchedule : applyMaintainSchedule)(client, def, taskQueue);
+      report(`${change.action === 'create-schedule' ? 'created' : 'updated'} schedule ${change.scheduleId}`);
+    } else if (change.action === 'remove-schedule') {
+      await client.schedule.getHandle(change.scheduleId).delete();
+      report(`removed schedule ${change.scheduleId} (the table and its data are kept)`);
+    }
+  }
+}
+
+/** The plan as a reader scans it: + create, ~ update, - remove, with each table's DDL indented under it. */
+export function describePlan(plan: ProjectPlan): string[] {
+  const lines: string[] = [];
+  for (const change of plan.changes) {
+    switch (change.action) {
+      case 'create-table':
+      case 'alter-table':
+        lines.push(`${change.action === 'create-table' ? '+ create' : '~ alter'} table ${change.table}:`);
+        lines.push(...change.statements.map((sql) => `    ${sql}`));
+        break;
+      case 'create-schedule':
+        lines.push(`+ create schedule ${change.scheduleId}`);
+        break;
+      case 'update-schedule':
+        lines.push(`~ update schedule ${change.scheduleId}: ${change.differences.join('; ')}`);
+        break;
+      case 'remove-schedule':
+        lines.push(`- remove schedule ${change.scheduleId} (its table and data are kept)`);
+        break;
+    }
+  }
+  for (const name of plan.upToDate) lines.push(`= ${name} is up to date`);
+  return lines;
+}
+
+async function requireWorker(client: Client, taskQueue: string): Promise<void> {
+  const { pollers } = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: 1, // workflow tasks
+  });
+  if (!pollers?.length)
+    throw new Error(`no worker polls task queue ${taskQueue}: start one with \`icetide worker\` (it runs the engine's statements)`);
+}
+
+/** The table definition and task queue a schedule of icetide's runs with, or undefined when there is no such schedule. */
+async function scheduledDefinition(client: Client, scheduleId: string): Promise<{ table: unknown; taskQueue: string } | undefined> {
+  try {
+    const { action } = await client.schedule.getHandle(scheduleId).describe();
+    const [input] = action.args as [{ table?: unknown } | undefined];
+    return { table: input?.table, taskQueue: action.taskQueue };
+  } catch (err) {
+    if ((err as Error).name === 'ScheduleNotFoundError') return undefined;
+    throw err;
+  }
+}
+
+/** `key.path: old → new` for every value that differs between a scheduled definition and the file's. */
+function differencesOf(before: unknown, after: unknown, path: string): string[] {
+  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isRecord(before) && isRecord(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((key) => differencesOf(before[key], after[key], path ? `${path}.${key}` : key));
+  }
+  const text = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
+  return text(before) === text(after) ? [] : [`${path || 'definition'}: ${text(before)} → ${text(after)}`];
+}
