@@ -240,12 +240,15 @@ function runtimeFromSettings(settings: ProjectSettings): Record<string, string |
   };
 }
 
+/** A command named a table the project does not define (or not unambiguously). */
+export class UnknownTableError extends Error {}
+
 /** A table of the project by `database.table`, or by `table` alone when only one database has it. */
 export function findTable(project: Project, name: string): TableDefinition {
   const matches = project.tables.filter((def) => tableName(def) === name || def.table === name);
   if (matches.length === 1) return matches[0];
   const known = project.tables.map(tableName).join(', ') || 'none';
-  throw new Error(
+  throw new UnknownTableError(
     matches.length
       ? `${name} is ambiguous in ${project.file}: ${matches.map(tableName).join(', ')}`
       : `no table ${name} in ${project.file} (tables: ${known})`,

@@ -1,5 +1,5 @@
-import { Command, CommanderError, Option } from 'commander';
-import { findTable, ProjectError, type Project } from '../config/project';
+import { Command, CommanderError } from 'commander';
+import { findTable, ProjectError, UnknownTableError, type Project } from '../config/project';
 import { createS3Client } from '../deps';
 import { maintainScheduleId, TABLE_SEARCH_ATTRIBUTE, tableName, ingestScheduleId, type MaintainResult } from '../shared';
 import { StagingStore } from '../storage/staging';
@@ -163,14 +163,12 @@ command(
     console.log(`${tableName(def)}: moved ${files.length} file(s) from ${options.from} back into ${def.staging.location}`);
   });
 
-program.addOption(new Option('--verbose', 'print the stack of an error').hideHelp());
-
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
-  if (err instanceof ProjectError) {
+  if (err instanceof ProjectError || err instanceof UnknownTableError) {
     console.error(`icetide: ${err.message}`);
     process.exit(EXIT_USAGE);
   }
-  console.error(`icetide: ${program.opts().verbose ? (err as Error).stack : ((err as Error).message ?? String(err)).split('\n')[0]}`);
+  console.error(`icetide: ${((err as Error).message ?? String(err)).split('\n')[0]}`);
   process.exit(EXIT_FAILED);
 });

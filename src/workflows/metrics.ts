@@ -3,8 +3,7 @@ import { watermarkMillis, type IngestResult } from '../shared';
 
 /**
  * icetide's own series, per table, emitted from the run that knows them and exported with Temporal's runtime metrics
- * by the worker's Prometheus endpoint (metricMeter skips replays, so a replayed run never counts twice). Temporal
- * prefixes the names: temporal_icetide_*.
+ * by the worker's Prometheus endpoint as icetide_* (metricMeter skips replays, so a replayed run never counts twice).
  */
 export function recordBatch(
   table: string,

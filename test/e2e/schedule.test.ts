@@ -1,9 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { repoRoot } from '../../local/harness/stack';
 import assert from 'node:assert/strict';
 import type { ChangeEvent } from '../../src/changes/producers';
 import { ingestScheduleId, tableName, type IngestResult } from '../../src/shared';
@@ -67,53 +61,6 @@ describe('the per-table ingest schedule', function () {
       assert.equal(description.info.recentActions.length, 2);
     } finally {
       await schedule.delete();
-    }
-  });
-});
-
-describe('the icetide CLI', function () {
-  this.timeout(120_000);
-  const stack = useStackWithWorker('icetide');
-
-  it('applies a YAML table definition (table + schedule), reports status, pauses and resumes', async () => {
-    const database = uniqueName('cli');
-    const yaml = path.join(mkdtempSync(path.join(os.tmpdir(), 'icetide-cli-')), 'orders.yaml');
-    writeFileSync(
-      yaml,
-      readFileSync(path.join(repoRoot, 'examples/orders.yaml'), 'utf8').replace('database: shop', `database: ${database}`),
-    );
-    // Asynchronous: the worker that runs the CLI's workflows lives in this process.
-    const cli = async (...args: string[]) =>
-      (
-        await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/starters/cli.ts', ...args], {
-          cwd: repoRoot,
-          env: { ...process.env, ICETIDE_TASK_QUEUE: stack.taskQueue },
-        })
-      ).stdout;
-    assert.match(
-      await cli('apply', yaml),
-      new RegExp(
-        `table ${database}\\.orders ready; schedules icetide:ingest:${database}\\.orders and icetide:maintain:${database}\\.orders applied`,
-      ),
-    );
-    const tables = await stack.h.trino.query(`SHOW TABLES FROM iceberg."${database}"`);
-    assert.deepEqual(tables.map((t) => t.Table).sort(), ['orders', 'orders_current']);
-    try {
-      assert.match(await cli('status', yaml), /: active, next .*\nno run yet/);
-      assert.match(await cli('pause', yaml), /paused/);
-      assert.match(await cli('status', yaml), /: paused/);
-      await cli('resume', yaml);
-      assert.match(await cli('status', yaml), /: active/);
-      writeFileSync(yaml, 'database: Shop\n');
-      await assert.rejects(cli('status', yaml), (err: { stderr?: string }) =>
-        /orders\.yaml: invalid table definition Shop\.\?/.test(err.stderr ?? ''),
-      );
-      // The daily maintenance schedule, at the default 03:00 UTC.
-      const maintain = await stack.h.client.schedule.getHandle(`icetide:maintain:${database}.orders`).describe();
-      assert.equal(maintain.action.type === 'startWorkflow' && maintain.action.workflowType, 'maintainTable');
-      assert.equal(maintain.info.nextActionTimes[0]?.toISOString().slice(11, 16), '03:00');
-    } finally {
-      for (const kind of ['ingest', 'maintain']) await stack.h.client.schedule.getHandle(`icetide:${kind}:${database}.orders`).delete();
     }
   });
 });

@@ -120,6 +120,15 @@ describe('project file (icetide.yaml)', () => {
     assert.match(problem, /icetide\.yaml:\d+: /);
   });
 
+  it('loads the example project (examples/icetide.yaml and its folder of tables)', async () => {
+    const project = await loadProject(join(__dirname, '../../examples/icetide.yaml'), {});
+    assert.deepEqual(
+      project.tables.map((t) => `${t.database}.${t.table}:${t.badInput}`),
+      ['shop.orders:quarantine'],
+    );
+    assert.equal(project.runtime.ICETIDE_METRICS_PORT, 9464);
+  });
+
   it('finds a table by database.table, or by table when that is unambiguous', async () => {
     const project = await loadProject(await projectFile(`tables:${TABLE}`), {});
     assert.equal(findTable(project, 'shop.orders').table, 'orders');

@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { currentRows, listUris, openHarness, putChangeFile, tableFor, uniqueName, type Harness } from '../../local/harness/harness';
+import { repoRoot } from '../../local/harness/stack';
+import type { ChangeEvent } from '../../src/changes/producers';
+import type { TableDefinition } from '../../src/config/schema';
+import { ingestScheduleId, maintainScheduleId, tableName } from '../../src/shared';
+import type { TableStatus } from '../../src/starters/status';
+import { exited } from '../support/suite';
+
+const ev = (op: 'I' | 'U' | 'D', second: number, id: number, name: string): ChangeEvent => ({
+  op,
+  ts: `2026-11-21 12:00:${String(second).padStart(2, '0')}.000000`,
+  values: { tenant: 't', id, seq: second, name, amount: '1.00' },
+});
+
+/**
+ * The `icetide` command as a user runs it (bin/icetide.js), against a project file, with a worker that is itself
+ * `icetide worker`, connected by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE from the environment alone.
+ */
+describe('the icetide command on a project file', function () {
+  this.timeout(300_000);
+  let h: Harness;
+  let worker: ChildProcess;
+  const taskQueue = uniqueName('cli_tq');
+  const metricsPort = 19_000 + Math.floor(Math.random() * 1000);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'icetide-project-'));
+  const projectFile = path.join(dir, 'icetide.yaml');
+  const database = uniqueName('cli');
+  const orders = tableFor(database);
+  const books = tableFor(database, { table: 'books', staging: { location: `s3://icetide-staging/${database}/public/books/` } });
+
+  const writeProject = (tables: TableDefinition[], extra = '') =>
+    writeFileSync(
+      projectFile,
+      `# written by the CLI test\ntemporal: { taskQueue: ${taskQueue} }\nmetrics: { port: ${metricsPort}, host: 127.0.0.1 }\n${extra}` +
+        stringify({ tables: tables.map((def) => ({ ...def })) }),
+    );
+
+  /** Runs `icetide <args>` and returns its exit code and output; never throws on a non-zero exit. */
+  const icetide = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(
+        process.execPath,
+        [path.join(repoRoot, 'bin/icetide.js'), '--config', projectFile, ...args],
+        {
+          cwd: dir,
+          env: process.env,
+        },
+      );
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  before(async () => {
+    h = await openHarness();
+    assert.ok(process.env.TEMPORAL_ADDRESS, 'the stack exports TEMPORAL_ADDRESS');
+    writeProject([orders, books]);
+    worker = spawn(process.execPath, [path.join(repoRoot, 'bin/icetide.js'), '--config', projectFile, 'worker'], {
+      cwd: dir,
+      env: { ...process.env, TEMPORAL_NAMESPACE: 'default' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      worker.stdout?.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+        if (log.includes('icetide worker on task queue')) resolve();
+      });
+      worker.once('exit', (code) => reject(new Error(`the worker exited (${code}): ${log}`)));
+    });
+    assert.match(log, /^\{"time":".*","level":"INFO","message":"icetide worker on task queue/m, 'logs are JSON lines');
+  });
+
+  after(async () => {
+    for (const def of [orders, books]) {
+      for (const id of [ingestScheduleId(def), maintainScheduleId(def)])
+        await h.client.schedule
+          .getHandle(id)
+          .delete()
+          .catch(() => undefined);
+    }
+    if (worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await exited(worker);
+    }
+    await h.close();
+  });
+
+  it('plans creations, applies them, and a second apply changes nothing', async () => {
+    const plan = await icetide('plan');
+    assert.equal(plan.code, 0, plan.stderr);
+    for (const def of [orders, books]) {
+      assert.match(plan.stdout, new RegExp(`\\+ create table ${tableName(def)}:\\n {4}CREATE SCHEMA`));
+      assert.match(
+        plan.stdout,
+        new RegExp(`\\+ create schedule ${ingestScheduleId(def)}\\n\\+ create schedule ${maintainScheduleId(def)}`),
+      );
+    }
+    assert.match(plan.stdout, /6 change\(s\); run `icetide apply`/);
+    const tablesBefore = await h.trino.query(`SHOW SCHEMAS FROM iceberg LIKE '${database}'`);
+    assert.deepEqual(tablesBefore, [], 'plan changes nothing');
+
+    const apply = await icetide('apply');
+    assert.equal(apply.code, 0, apply.stderr);
+    assert.match(apply.stdout, /applied 6 change\(s\)/);
+    const tables = await h.trino.query(`SHOW TABLES FROM iceberg."${database}"`);
+    assert.deepEqual(tables.map((t) => t.Table).sort(), ['books', 'books_current', 'orders', 'orders_current']);
+
+    const again = await icetide('apply');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stdout,
+      new RegExp(`= ${database}\\.orders is up to date\\n= ${database}\\.books is up to date\\nnothing to change`),
+    );
+  });
+
+  it('plans a changed setting as a schedule update naming the key', async () => {
+    writeProject([{ ...orders, schedule: { ...orders.schedule, every: '30m' } }, books]);
+    const plan = await icetide('plan');
+    assert.match(plan.stdout, new RegExp(`~ update schedule ${ingestScheduleId(orders)}: schedule\\.every: "1h" → "30m"`));
+    writeProject([orders, books]);
+  });
+
+  it('runs a batch and waits for it, reports the rows; status --json agrees with the table and with staging', async () => {
+    await putChangeFile(h, orders, 'f1.csv', [ev('I', 1, 1, 'a'), ev('I', 2, 2, 'b'), ev('U', 3, 1, 'a2'), ev('D', 4, 2, 'b')]);
+    const run = await icetide('run', 'orders');
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`${database}\\.orders: merged 4 change\\(s\\) from 1 file\\(s\\): \\d+ row\\(s\\) written`));
+    assert.match(run.stdout, /applied through 2026-11-21 12:00:04\.000000/);
+    assert.deepEqual(
+      (await currentRows(h, orders)).map((r) => [r.id, r.name]),
+      [[1, 'a2']],
+    );
+
+    // One file waits for the next batch.
+    await putChangeFile(h, orders, 'f2.csv', [ev('I', 5, 3, 'c')]);
+    const status = await icetide('status', '--json');
+    assert.equal(status.code, 0, status.stderr);
+    const [ordersStatus, booksStatus] = JSON.parse(status.stdout) as TableStatus[];
+    assert.equal(ordersStatus.table, tableName(orders));
+    assert.equal(ordersStatus.schedule.state, 'active');
+    assert.equal(ordersStatus.appliedThrough, '2026-11-21 12:00:04.000000');
+    assert.ok(ordersStatus.freshnessLagMs! > 0);
+    assert.deepEqual(ordersStatus.waiting.files, (await listUris(h, orders.staging.location)).length);
+    assert.equal(ordersStatus.waiting.files, 1);
+    assert.equal(ordersStatus.lastBatch?.outcome, 'merged');
+    assert.equal(ordersStatus.lastBatch?.changes, 4);
+    assert.match(ordersStatus.lastBatch?.queryId ?? '', /^\d{8}_/);
+    assert.equal(booksStatus.lastBatch, undefined);
+    assert.match(
+      (await icetide('status', 'orders')).stdout,
+      /applied through 2026-11-21 12:00:04\.000000 \(lag .*\) \| waiting 1 file\(s\)/,
+    );
+
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(metrics, new RegExp(`icetide_batches\\{[^}]*outcome="merged"[^}]*table="${tableName(orders)}"[^}]*\\} 1`));
+    assert.match(metrics, new RegExp(`icetide_changes\\{[^}]*table="${tableName(orders)}"[^}]*\\} 4`));
+    assert.match(metrics, new RegExp(`icetide_batch_duration_count\\{[^}]*table="${tableName(orders)}"[^}]*\\} 1`));
+    assert.match(metrics, new RegExp(`icetide_files_waiting\\{[^}]*table="${tableName(orders)}"`));
+  });
+
+  it('pause stops scheduled runs and says so; resume starts them again', async () => {
+    assert.match((await icetide('pause', 'orders')).stdout, /paused/);
+    const [paused] = JSON.parse((await icetide('status', 'orders', '--json')).stdout) as TableStatus[];
+    assert.equal(paused.schedule.state, 'paused');
+    assert.equal((await h.client.schedule.getHandle(ingestScheduleId(orders)).describe()).state.paused, true);
+    assert.match((await icetide('resume', 'orders')).stdout, /resumed/);
+  });
+
+  it('reports every problem of a broken project file with its line, and exits 2', async () => {
+    writeFileSync(
+      projectFile,
+      `tables:\n  - database: Bad\n    table: x\n    columns: []\n    primaryKey: [id]\n    schedule: { every: soon }\n`,
+    );
+    const broken = await icetide('status');
+    assert.equal(broken.code, 2);
+    assert.match(broken.stderr, /icetide\.yaml:2: tables\[0\]\.database: use lower-case letters/);
+    assert.match(broken.stderr, /icetide\.yaml:4: tables\[0\]\.columns: /);
+    assert.match(broken.stderr, /icetide\.yaml:6: tables\[0\]\.schedule\.every: a duration such as 30s/);
+    assert.match(broken.stderr, /icetide\.yaml:2: tables\[0\]\.staging: required/);
+    const unknown = await icetide('run', 'nosuch');
+    writeProject([orders, books]);
+    const missing = await icetide('run', 'nosuch');
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^icetide: no table nosuch in .*icetide\.yaml \(tables: /);
+    assert.equal(unknown.code, 2);
+  });
+
+  it('removing a table from the file removes its schedules on apply, and keeps its data', async () => {
+    writeProject([orders]);
+    const plan = await icetide('plan');
+    assert.match(plan.stdout, new RegExp(`- remove schedule ${ingestScheduleId(books)} \\(its table and data are kept\\)`));
+    assert.match(plan.stdout, new RegExp(`- remove schedule ${maintainScheduleId(books)}`));
+    const apply = await icetide('apply');
+    assert.equal(apply.code, 0, apply.stderr);
+    await assert.rejects(h.client.schedule.getHandle(ingestScheduleId(books)).describe(), /not found/i);
+    const tables = await h.trino.query(`SHOW TABLES FROM iceberg."${database}"`);
+    assert.ok(
+      tables.some((t) => t.Table === 'books'),
+      'the table stays',
+    );
+    assert.match((await icetide('apply')).stdout, /nothing to change/);
+  });
+
+  it('the worker drains and exits 0 on SIGTERM', async () => {
+    worker.kill('SIGTERM');
+    assert.equal(await exited(worker), 0);
+  });
+});
