@@ -19,5 +19,6 @@ while IFS= read -r line; do export "${line?}"; done < <(bash local/stack.sh env)
 
 status=0
 "$@" || status=$?
-if $down_after && ! $was_up; then bash local/stack.sh down; fi
+# --keep (the demo's) leaves the stack running for a look around.
+if $down_after && ! $was_up && [[ " $* " != *" --keep "* ]]; then bash local/stack.sh down; fi
 exit $status
