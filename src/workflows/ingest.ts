@@ -33,7 +33,7 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
 async function runBatch(input: IngestInput, started: number): Promise<IngestResult> {
   const def = input.table;
   const name = tableName(def);
-  const act = boundedActivities(def.limits.transientRetry);
+  const act = boundedActivities(def.limits.transientRetry, name);
   const progress = new RunProgress(name, overdueAfterMillis(def));
   const previous = input.watermark ?? lastWatermark();
   const cutoff = Date.now() - durationMillis(def.schedule.lag);

@@ -26,7 +26,7 @@ const { holdIngest } = proxyActivities<Activities>({
 export async function maintainTable(input: MaintainInput): Promise<MaintainResult> {
   const def = input.table;
   const name = tableName(def);
-  const { step: act, awaitQuery } = boundedActivities(def.limits.transientRetry);
+  const { step: act, awaitQuery } = boundedActivities(def.limits.transientRetry, tableName(def));
   const progress = new RunProgress(name, MAINTENANCE_DEADLINE_MS);
   const warnings: string[] = [];
   let statements = 0;

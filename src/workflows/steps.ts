@@ -1,4 +1,9 @@
-import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  proxyActivities,
+  type ActivityFunctionWithOptions,
+  type ActivityInterfaceFor,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { durationMillis } from '../config/duration';
 import type { QueryOutcome } from '../shared';
@@ -9,7 +14,7 @@ import type { QueryOutcome } from '../shared';
  * retried that long and then the run fails naming the step; the wait on a query tolerates an unreachable engine
  * that long. Errors no retry can fix fail at once (the activities mark them non-retryable).
  */
-export function boundedActivities(transientRetry: string) {
+export function boundedActivities(transientRetry: string, subject: string) {
   const retryForMs = durationMillis(transientRetry);
   // Throttling clears in a moment, a restart takes seconds: start short, double up to 30 s.
   const retry = { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '30s' } as const;
@@ -31,7 +36,23 @@ export function boundedActivities(transientRetry: string) {
   });
   return {
     /** Every short activity, each call bounded by the table's transientRetry. */
-    step: short,
-    awaitQuery: (label: string, handle: QueryOutcome['handle']) => waiting.awaitQuery({ label, handle, transientRetryMs: retryForMs }),
+    step: summarized(short, subject),
+    awaitQuery: (label: string, handle: QueryOutcome['handle']) =>
+      waiting.awaitQuery.executeWithOptions({ summary: `${label}: query ${handle.queryId}` }, [
+        { label, handle, transientRetryMs: retryForMs },
+      ]),
   };
+}
+
+/** Each call's UI summary says what it is for: `shop.orders: planBatch`. */
+function summarized(activities: ActivityInterfaceFor<Activities>, subject: string): ActivityInterfaceFor<Activities> {
+  return new Proxy(activities, {
+    get:
+      (target, name: keyof Activities) =>
+      (...args: unknown[]) =>
+        (target[name] as ActivityFunctionWithOptions<(...a: unknown[]) => Promise<unknown>>).executeWithOptions(
+          { summary: `${subject}: ${name}` },
+          args,
+        ),
+  });
 }

@@ -136,6 +136,14 @@ describe('the icetide command on a project file', function () {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`${database}\\.orders: merged 4 change\\(s\\) from 1 file\\(s\\): \\d+ row\\(s\\) written`));
     assert.match(run.stdout, /applied through 2026-11-21 12:00:04\.000000/);
+    // Each activity of the run says in the UI what it is for.
+    const workflowId = /^(icetide:ingest:\S+)/m.exec(run.stdout)![1];
+    const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
+    const summaries = history
+      .events!.filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString()));
+    assert.deepEqual(summaries.slice(0, 2), [`${tableName(orders)}: planBatch`, `${tableName(orders)}: startMerge`]);
+    assert.match(summaries[2], new RegExp(`^table ${tableName(orders)} MERGE: query \\d{8}_`));
     assert.deepEqual(
       (await currentRows(h, orders)).map((r) => [r.id, r.name]),
       [[1, 'a2']],
