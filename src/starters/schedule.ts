@@ -18,7 +18,9 @@ export async function applyIngestSchedule(client: Client, def: TableDefinition, 
   const input: IngestInput = { version: 1, table: def };
   return upsertSchedule(client, {
     scheduleId: ingestScheduleId(def),
-    spec: { intervals: [{ every: durationMillis(def.schedule.every) }] },
+    spec: {
+      intervals: [{ every: durationMillis(def.schedule.every), offset: phaseOf(tableName(def), durationMillis(def.schedule.every)) }],
+    },
     catchupWindowMs: 60_000,
     action: tableRun(def, 'ingestBatch', `icetide:ingest:${tableName(def)}`, taskQueue, `ingest batch for ${tableName(def)}`),
     // The purge horizon belongs to the table's history, not to its definition: a re-apply keeps it.
@@ -43,6 +45,17 @@ export async function applyMaintainSchedule(client: Client, def: TableDefinition
     action: tableRun(def, 'maintainTable', maintainScheduleId(def), taskQueue, `maintenance of ${tableName(def)}`),
     args: () => [input],
   });
+}
+
+/**
+ * Where in its period a table's batches start: a stable hash of its name, in whole seconds. Tables on the same
+ * cadence then start spread over the period instead of all at its first second, which would queue hundreds of runs
+ * on Temporal, the worker and the engine at once; each table still runs once per period.
+ */
+export function phaseOf(table: string, everyMs: number): number {
+  let hash = 0x811c9dc5; // FNV-1a
+  for (const ch of table) hash = Math.imul(hash ^ ch.codePointAt(0)!, 0x01000193) >>> 0;
+  return (hash % Math.max(1, Math.floor(everyMs / 1000))) * 1000;
 }
 
 /** Run a batch now. trigger() defaults to ALLOW_ALL; SKIP keeps the one-batch-per-table rule. */

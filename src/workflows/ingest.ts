@@ -58,7 +58,9 @@ async function runBatch(input: IngestInput, started: number): Promise<IngestResu
     const handle = await progress.run(`submit MERGE (submission ${submission})`, () =>
       act.step.startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, exportTime: plan.exportTime, token }),
     );
-    const outcome = await progress.run(`await MERGE query ${handle.queryId}`, () => act.awaitQuery(`table ${name} MERGE`, handle));
+    const outcome = await progress.run(`await MERGE query ${handle.queryId} (${plan.rows} change(s), ${plan.files.length} file(s))`, () =>
+      act.awaitQuery(`table ${name} MERGE`, handle),
+    );
     if (outcome.state === 'SUCCEEDED') {
       await progress.run(`cleanup of ${plan.files.length} merged file(s)`, () => act.step.cleanupBatch({ table: def, files: plan.files }));
       const watermark = advance(previous, plan.last, plan.maxCommitTs);

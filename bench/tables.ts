@@ -1,0 +1,178 @@
+/**
+ * Many tables on one worker (2 cores): BENCH_TABLES tables (200) on a BENCH_EVERY schedule (1m) for BENCH_MINUTES (10),
+ * a BENCH_SHARE (0.1) of them receiving a change file each period. The worker is `icetide worker` in its own process,
+ * as a user runs it. Prints runs started late or missed, schedule-to-start latency, worker RSS and CPU, freshness
+ * (file landed → the batch that took it closed) and the most queries seen running on Trino at once.
+ *   npm run bench:tables      (BENCH_TABLES=20 BENCH_MINUTES=2 for a quick look)
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { createTable, openHarness, putChangeFile, tableFor, uniqueName } from '../local/harness/harness';
+import { repoRoot } from '../local/harness/stack';
+import { durationMillis } from '../src/config/duration';
+import { ingestScheduleId } from '../src/shared';
+import { applyIngestSchedule } from '../src/starters/schedule';
+import { median, percentile } from './stats';
+
+const TABLES = Number(process.env.BENCH_TABLES ?? 200);
+const MINUTES = Number(process.env.BENCH_MINUTES ?? 10);
+const SHARE = Number(process.env.BENCH_SHARE ?? 0.1);
+const EVERY = process.env.BENCH_EVERY ?? '1m';
+const LATE_MS = 5000;
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+async function main(): Promise<void> {
+  const h = await openHarness();
+  const database = uniqueName('bench_tables');
+  const taskQueue = uniqueName('bench_tables_tq');
+  const tables = Array.from({ length: TABLES }, (_, i) =>
+    tableFor(database, {
+      table: `t${i}`,
+      staging: { location: `s3://icetide-staging/${database}/t${i}/` },
+      schedule: { every: EVERY, lag: '0s' },
+    }),
+  );
+  let t0 = Date.now();
+  for (let i = 0; i < tables.length; i += 4) await Promise.all(tables.slice(i, i + 4).map((def) => createTable(h, def)));
+  console.log(`${TABLES} tables created in ${seconds(Date.now() - t0)}`);
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'icetide-bench-tables-'));
+  const projectFile = path.join(dir, 'icetide.yaml');
+  writeFileSync(projectFile, stringify({ temporal: { taskQueue }, tables: [] }));
+  const worker = spawn(process.execPath, [path.join(repoRoot, 'bin/icetide.js'), '--config', projectFile, 'worker'], {
+    env: process.env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const pid = worker.pid!;
+  t0 = Date.now();
+  for (const def of tables) await applyIngestSchedule(h.client, def, taskQueue);
+  console.log(`${TABLES} schedules applied in ${seconds(Date.now() - t0)}; running for ${MINUTES} min`);
+
+  // Samplers: the worker's RSS and CPU from /proc, the queries running on Trino.
+  const clockTicks = 100;
+  const cpuSeconds = () => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  };
+  // The stack's services (process groups led by the pids local/stack.sh records): where the rest of the CPU goes.
+  const runDir = path.join(process.env.ICETIDE_HOME ?? path.join(os.homedir(), '.cache/icetide'), 'run');
+  const services = ['temporal', 'trino', 'minio'].map((name) => ({
+    name,
+    group: readFileSync(path.join(runDir, `${name}.pid`), 'utf8').trim(),
+  }));
+  const serviceCpu = (): Record<string, number> => {
+    const totals: Record<string, number> = Object.fromEntries(services.map((s) => [s.name, 0]));
+    for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      try {
+        const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
+        const service = services.find((s) => s.group === fields[2]);
+        if (service) totals[service.name] += (Number(fields[11]) + Number(fields[12])) / clockTicks;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return totals;
+  };
+  const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+  let maxRss = 0;
+  let maxQueries = 0;
+  let sampling = true;
+  const cpuStart = cpuSeconds();
+  const servicesStart = serviceCpu();
+  const sampled = (async () => {
+    while (sampling) {
+      maxRss = Math.max(maxRss, rssMb());
+      const [row] = await h.trino.query(`SELECT count(*) AS n FROM system.runtime.queries WHERE state NOT IN ('FINISHED', 'FAILED')`);
+      maxQueries = Math.max(maxQueries, Number(row.n) - 1); // not this one
+      await delay(1000);
+    }
+  })();
+
+  // The producer: each period, a share of the tables gets a file with one change.
+  const landed = new Map<string, number[]>(tables.map((def) => [def.table, []]));
+  const periodMs = durationMillis(EVERY);
+  const started = Date.now();
+  let changeId = 0;
+  while (Date.now() - started < MINUTES * 60_000) {
+    const chosen = [...tables].sort(() => Math.random() - 0.5).slice(0, Math.round(TABLES * SHARE));
+    for (const def of chosen) {
+      const id = ++changeId;
+      const ts = new Date().toISOString().replace('T', ' ').replace('Z', '000');
+      await putChangeFile(h, def, `${id}.csv`, [{ op: 'I', ts, values: { tenant: 'b', id, seq: id, name: 'x', amount: '1.00' } }]);
+      landed.get(def.table)!.push(Date.now());
+    }
+    await delay(periodMs - ((Date.now() - started) % periodMs));
+  }
+  await delay(periodMs + 30_000); // the last files' batches
+  sampling = false;
+  await sampled;
+  const cpu = cpuSeconds() - cpuStart;
+  const servicesEnd = serviceCpu();
+  const elapsed = (Date.now() - started) / 1000;
+
+  // Every run, from visibility: its scheduled time (TemporalScheduledStartTime), start and close.
+  const runs = new Map<string, { scheduled: number; start: number; close?: number }[]>();
+  for await (const run of h.client.workflow.list({ query: `TaskQueue = "${taskQueue}"` })) {
+    const table = run.workflowId.split(':')[2].split('.')[1].split('-')[0];
+    const scheduled = (run.searchAttributes?.TemporalScheduledStartTime as Date[] | undefined)?.[0];
+    const list = runs.get(table) ?? [];
+    list.push({
+      scheduled: scheduled ? new Date(scheduled).getTime() : run.startTime.getTime(),
+      start: run.startTime.getTime(),
+      close: run.closeTime?.getTime(),
+    });
+    runs.set(table, list);
+  }
+  let missed = 0;
+  let skipped = 0;
+  for (const def of tables) {
+    const { info } = await h.client.schedule.getHandle(ingestScheduleId(def)).describe();
+    missed += info.numActionsMissedCatchupWindow;
+    skipped += info.numActionsSkippedOverlap;
+    await h.client.schedule.getHandle(ingestScheduleId(def)).delete();
+  }
+  worker.kill('SIGTERM');
+
+  const all = [...runs.values()].flat();
+  const startDelays = all.map((r) => r.start - r.scheduled);
+  const durations = all.filter((r) => r.close).map((r) => r.close! - r.start);
+  const freshness: number[] = [];
+  for (const [table, times] of landed) {
+    const byStart = (runs.get(table) ?? []).filter((r) => r.close).sort((a, b) => a.start - b.start);
+    for (const at of times) {
+      const taker = byStart.find((r) => r.start > at);
+      if (taker) freshness.push(taker.close! - at);
+    }
+  }
+  const expected = Math.floor((elapsed * 1000) / periodMs) * TABLES;
+  console.log(
+    `\n${TABLES} tables every ${EVERY} for ${MINUTES} min, ${Math.round(SHARE * 100)}% receiving a file per period (2 cores, one worker)`,
+  );
+  console.log(`runs: ${all.length} (about ${expected} scheduled), missed catch-up window ${missed}, skipped as overlapping ${skipped}`);
+  console.log(`started late (> ${LATE_MS / 1000} s after their scheduled time): ${startDelays.filter((d) => d > LATE_MS).length}`);
+  console.log(
+    `schedule-to-start: p50 ${seconds(median(startDelays))}, p95 ${seconds(percentile(startDelays, 95))}, max ${seconds(Math.max(...startDelays))}`,
+  );
+  console.log(`run duration: p50 ${seconds(median(durations))}, p95 ${seconds(percentile(durations, 95))}`);
+  console.log(
+    `freshness (file landed → its batch closed), ${freshness.length} files: p50 ${seconds(median(freshness))}, p95 ${seconds(percentile(freshness, 95))}`,
+  );
+  console.log(`  goal p95 ≤ cadence + lag + MERGE + 5 s = ${seconds(periodMs + percentile(durations, 95) + 5000)}`);
+  console.log(
+    `worker: peak RSS ${maxRss.toFixed(0)} MB (goal ≤ 400 MB), CPU ${cpu.toFixed(0)} s over ${elapsed.toFixed(0)} s (${((100 * cpu) / elapsed).toFixed(0)}% of one core)`,
+  );
+  const shares = services.map(({ name }) => `${name} ${(((servicesEnd[name] - servicesStart[name]) * 100) / elapsed).toFixed(0)}%`);
+  console.log(`stack CPU (of one core; the machine has ${os.cpus().length}): ${shares.join(', ')}`);
+  console.log(`most queries running on Trino at once: ${maxQueries}`);
+  await h.close();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
