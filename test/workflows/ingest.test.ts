@@ -158,7 +158,7 @@ describe('ingestBatch decisions (scripted activities)', function () {
       },
     );
     assert.equal(seen.outcome, 'overdue');
-    assert.match(seen.details ?? '', /^wf_db\.orders: OVERDUE, await MERGE query q1 \(\d+ change\(s\), 1 file\(s\)\) since \d{4}-/);
+    assert.match(seen.details ?? '', /^wf_db\.orders: OVERDUE, await MERGE query q1 \(4 change\(s\), 2 file\(s\)\) since \d{4}-/);
     assert.equal(result?.outcome, 'merged');
   });
 });
