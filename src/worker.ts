@@ -2,6 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type W
 import { createActivities, type ActivityDeps } from './activities';
 import { loadRuntimeConfig, type RuntimeConfig } from './config/runtime';
 import { createActivityDeps } from './deps';
+import { createTracing } from './tracing';
 
 export function workerOptions(config: RuntimeConfig, deps: ActivityDeps, connection: NativeConnection): WorkerOptions {
   return {
@@ -52,15 +53,19 @@ export function installWorkerRuntime(config: RuntimeConfig): void {
  */
 export async function runWorker(config: RuntimeConfig, deps: ActivityDeps = createActivityDeps(config)): Promise<void> {
   const connection = await NativeConnection.connect(config.temporal.connectionOptions);
+  const tracing = createTracing(config);
   try {
-    const worker = await Worker.create(workerOptions(config, deps, connection));
-    const metrics = config.ICETIDE_METRICS_PORT === undefined ? '' : `, metrics on :${config.ICETIDE_METRICS_PORT}/metrics`;
+    const worker = await Worker.create({ ...workerOptions(config, deps, connection), plugins: tracing?.plugins });
+    const metrics =
+      (config.ICETIDE_METRICS_PORT === undefined ? '' : `, metrics on :${config.ICETIDE_METRICS_PORT}/metrics`) +
+      (tracing ? `, traces to ${config.OTEL_EXPORTER_OTLP_ENDPOINT}` : '');
     Runtime.instance().logger.info(
       `icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.temporal.connectionOptions.address} ` +
         `(namespace ${config.temporal.namespace}, engine ${config.ICETIDE_ENGINE}${metrics})`,
     );
     await worker.run();
   } finally {
+    await tracing?.shutdown();
     await connection.close();
   }
 }

@@ -38,6 +38,9 @@ const runtimeSchema = z
     /** The worker's Prometheus endpoint (Temporal's runtime metrics and icetide's per table); off when unset. */
     ICETIDE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     ICETIDE_METRICS_HOST: z.string().default('0.0.0.0'),
+    /** Traces go to this OTLP/HTTP endpoint (the standard OpenTelemetry variable); off when unset. */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+    OTEL_SERVICE_NAME: z.string().default('icetide-worker'),
     ICETIDE_MIN_RETENTION: z.string().regex(DURATION, 'a duration such as 0s, 1h or 7d').default('1d'),
   })
   .refine((env) => !env.ICETIDE_S3_ACCESS_KEY === !env.ICETIDE_S3_SECRET_KEY, {

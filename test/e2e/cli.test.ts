@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +29,9 @@ describe('the icetide command on a project file', function () {
   this.timeout(300_000);
   let h: Harness;
   let worker: ChildProcess;
+  // An OTLP/HTTP receiver standing in for a collector: what the worker's tracing sends.
+  let collector: Server;
+  const traces: string[] = [];
   const taskQueue = uniqueName('cli_tq');
   const metricsPort = 19_000 + Math.floor(Math.random() * 1000);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'icetide-project-'));
@@ -64,9 +69,19 @@ describe('the icetide command on a project file', function () {
     h = await openHarness();
     assert.ok(process.env.TEMPORAL_ADDRESS, 'the stack exports TEMPORAL_ADDRESS');
     writeProject([orders, books]);
+    collector = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        traces.push(body);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const otlp = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
     worker = spawn(process.execPath, [path.join(repoRoot, 'bin/icetide.js'), '--config', projectFile, 'worker'], {
       cwd: dir,
-      env: { ...process.env, TEMPORAL_NAMESPACE: 'default' },
+      env: { ...process.env, TEMPORAL_NAMESPACE: 'default', OTEL_EXPORTER_OTLP_ENDPOINT: otlp },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let log = '';
@@ -92,6 +107,7 @@ describe('the icetide command on a project file', function () {
       worker.kill('SIGTERM');
       await exited(worker);
     }
+    collector.close();
     await h.close();
   });
 
@@ -219,8 +235,48 @@ describe('the icetide command on a project file', function () {
     assert.match((await icetide('apply')).stdout, /nothing to change/);
   });
 
-  it('the worker drains and exits 0 on SIGTERM', async () => {
+  it('replay moves archived files back into staging where they came from; merging them again changes nothing', async () => {
+    const archived = tableFor(database, {
+      table: 'archived',
+      staging: { location: `s3://icetide-staging/${database}/public/archived/` },
+      cleanup: { mode: 'archive', location: `s3://icetide-staging/${database}/archive/archived/` },
+    });
+    writeProject([orders, archived]);
+    assert.equal((await icetide('apply')).code, 0);
+    try {
+      await putChangeFile(h, archived, '2026/11/21/f1.csv', [ev('I', 1, 1, 'a'), ev('I', 2, 2, 'b'), ev('D', 3, 2, 'b')]);
+      assert.equal((await icetide('run', 'archived')).code, 0);
+      const archive = `s3://icetide-staging/${database}/archive/archived/`;
+      assert.deepEqual(await listUris(h, archive), [`${archive}2026/11/21/f1.csv`]);
+      const rows = await currentRows(h, archived);
+
+      const replay = await icetide('replay', 'archived', '--from', `${archive}2026/`);
+      assert.equal(replay.code, 0, replay.stderr);
+      assert.match(replay.stdout, /moved 1 file\(s\)/);
+      assert.deepEqual(await listUris(h, archived.staging.location), [`${archived.staging.location}2026/11/21/f1.csv`]);
+      assert.deepEqual(await listUris(h, archive), []);
+
+      const again = await icetide('run', 'archived');
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /merged 3 change\(s\) from 1 file\(s\): 0 row\(s\) written/, 'the version guard makes the replay a no-op');
+      assert.deepEqual(await currentRows(h, archived), rows);
+      assert.deepEqual(await listUris(h, archive), [`${archive}2026/11/21/f1.csv`]);
+      assert.equal((await icetide('replay', 'archived', '--from', 'not-s3')).code, 2);
+    } finally {
+      for (const id of [ingestScheduleId(archived), maintainScheduleId(archived)])
+        await h.client.schedule
+          .getHandle(id)
+          .delete()
+          .catch(() => undefined);
+    }
+  });
+
+  it('the worker drains and exits 0 on SIGTERM, having sent its traces (a span per run and per activity)', async () => {
     worker.kill('SIGTERM');
     assert.equal(await exited(worker), 0);
+    const sent = traces.join('\n');
+    for (const span of ['RunWorkflow:ingestBatch', 'RunActivity:planBatch', 'RunActivity:startMerge', 'RunActivity:awaitQuery']) {
+      assert.ok(sent.includes(span), `no ${span} span among ${traces.length} export(s)`);
+    }
   });
 });
