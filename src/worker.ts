@@ -1,6 +1,6 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
-import { loadRuntimeConfig, type RuntimeConfig } from './config/runtime';
+import type { RuntimeConfig } from './config/runtime';
 import { createActivityDeps } from './deps';
 import { createTracing } from './tracing';
 
@@ -68,13 +68,4 @@ export async function runWorker(config: RuntimeConfig, deps: ActivityDeps = crea
     await tracing?.shutdown();
     await connection.close();
   }
-}
-
-if (require.main === module) {
-  const config = loadRuntimeConfig();
-  installWorkerRuntime(config);
-  runWorker(config).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
 }

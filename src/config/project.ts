@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { tableName } from '../shared';
+import { isObject, tableName } from '../shared';
 import { loadRuntimeConfig, type RuntimeConfig } from './runtime';
 import { tableDefinitionSchema, type TableDefinition } from './schema';
 
@@ -118,8 +118,6 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.input === undefined) return 'required';
   return issue.message;
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A table's own keys over the project's defaults; nested blocks (schedule, maintenance, ...) merge key by key. */
 function withDefaults(defaults: Record<string, unknown>, table: Record<string, unknown>): Record<string, unknown> {

@@ -1,7 +1,8 @@
 import type { FileCheckRecorder } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
-import { renderChangesSelect, renderOpMapping } from '../sql/changes';
+import { renderChangesSelect, renderOpMapping, renderPathIn } from '../sql/changes';
+import { isObject } from '../shared';
 import { PATH_COLUMN } from '../sql/metadata';
 import type { ChangeFormat } from './format';
 import {
@@ -57,9 +58,8 @@ export const debeziumJson: ChangeFormat = {
         : after;
       return `${castJsonText(value, c.type, 'micros')} AS ${q(c.name)}`;
     });
-    const envelopes = `SELECT ${q(PATH_COLUMN)}, coalesce(json_extract(j, '$.payload'), j) AS ${e} FROM (${jsonRecords(def, dialect, `"$path" IN (${files.map(quoteString).join(', ')})`)}) AS records`;
+    const envelopes = `SELECT ${q(PATH_COLUMN)}, coalesce(json_extract(j, '$.payload'), j) AS ${e} FROM (${jsonRecords(def, dialect, renderPathIn(files))}) AS records`;
     return renderChangesSelect({
-      path: q(PATH_COLUMN),
       op,
       commitTs,
       sequence,
@@ -73,7 +73,6 @@ export const debeziumJson: ChangeFormat = {
     checkJsonLines(def, uri, source, options, (value, recorder, line) => checkEvent(def, recorder, line, value)),
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isPosition = (v: unknown, width: number) => v === undefined || v === null || (/^\d+$/.test(String(v)) && String(v).length <= width);
 const utc = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '000');
 

@@ -1,7 +1,7 @@
 import type { Column, TableDefinition } from '../config/schema';
 import type { Dialect } from '../sql/dialect';
-import { quoteIdent, quoteString } from '../sql/identifiers';
-import { renderChangesSelect } from '../sql/changes';
+import { quoteIdent } from '../sql/identifiers';
+import { renderChangesSelect, renderPathIn } from '../sql/changes';
 import { FILE_OP_COLUMN } from '../sql/metadata';
 
 /**
@@ -46,6 +46,6 @@ export function renderDmsChanges(
     sequence,
     columns: typed,
     from: dialect.staging(def),
-    where: `"$path" IN (${files.map(quoteString).join(', ')})`,
+    where: renderPathIn(files),
   });
 }

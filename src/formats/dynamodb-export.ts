@@ -3,8 +3,8 @@ import { asStream, FileCheckRecorder, type ChangeSource, type CheckOptions, type
 import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
 import { renderChangesSelect } from '../sql/changes';
-import { PATH_COLUMN } from '../sql/metadata';
-import { attributeText, checkAttribute, isObject } from './dynamodb-values';
+import { isObject } from '../shared';
+import { attributeText, checkAttribute } from './dynamodb-values';
 import type { ChangeFormat } from './format';
 import { castJsonText, fieldOf, jsonLinesStagingTable, jsonPath, jsonRecords, jsonText, readJsonLines } from './json-lines';
 
@@ -46,7 +46,6 @@ export const dynamodbExport: ChangeFormat = {
       return `${castJsonText(value, c.type, 'seconds')} AS ${q(c.name)}`;
     });
     return renderChangesSelect({
-      path: q(PATH_COLUMN),
       op,
       commitTs,
       sequence: `''`,

@@ -1,10 +1,10 @@
 import type { FileCheckRecorder } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
-import { renderChangesSelect, renderOpMapping } from '../sql/changes';
-import { PATH_COLUMN } from '../sql/metadata';
+import { renderChangesSelect, renderOpMapping, renderPathIn } from '../sql/changes';
 import { SEQUENCE_WIDTH } from './dms';
-import { attributeText, checkAttribute, isObject } from './dynamodb-values';
+import { isObject } from '../shared';
+import { attributeText, checkAttribute } from './dynamodb-values';
 import type { ChangeFormat } from './format';
 import {
   castJsonText,
@@ -47,12 +47,11 @@ export const dynamodbStream: ChangeFormat = {
       return `${castJsonText(attributeText('j', ['dynamodb', image, fieldOf(c)], c), c.type, 'seconds')} AS ${q(c.name)}`;
     });
     return renderChangesSelect({
-      path: q(PATH_COLUMN),
       op,
       commitTs,
       sequence,
       columns,
-      from: `(${jsonRecords(def, dialect, `"$path" IN (${files.map(quoteString).join(', ')})`)}) AS records`,
+      from: `(${jsonRecords(def, dialect, renderPathIn(files))}) AS records`,
     });
   },
 

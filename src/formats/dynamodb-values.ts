@@ -1,5 +1,6 @@
 import type { FileCheckRecorder } from '../changes/validate';
 import type { Column } from '../config/schema';
+import { isObject } from '../shared';
 import { quoteString } from '../sql/identifiers';
 import { jsonPath, jsonText, jsonValueProblem } from './json-lines';
 
@@ -11,8 +12,6 @@ import { jsonPath, jsonText, jsonValueProblem } from './json-lines';
 /** Attribute-value types read as a scalar, in order; the rest (sets, lists, maps, binary) are kept as JSON text. */
 const SCALAR_TYPES = ['S', 'N', 'BOOL'] as const;
 const STRUCTURE_TYPES = ['B', 'M', 'L', 'SS', 'NS', 'BS'] as const;
-
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** SQL: the attribute at `members` of `json` as text: the first scalar type present, or a structure's JSON for strings. */
 export function attributeText(json: string, members: string[], column: Column): string {

@@ -1,4 +1,4 @@
-import { quoteIdent } from './identifiers';
+import { quoteIdent, quoteString } from './identifiers';
 import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from './metadata';
 
 /**
@@ -6,7 +6,8 @@ import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from './met
  * the sequence, then the columns, from the format's records.
  */
 export function renderChangesSelect(parts: {
-  path: string;
+  /** The file of a record; by default the PATH_COLUMN its records carry (JSON formats). */
+  path?: string;
   op: string;
   commitTs: string;
   sequence: string;
@@ -16,10 +17,13 @@ export function renderChangesSelect(parts: {
 }): string {
   const q = quoteIdent;
   return (
-    `SELECT ${parts.path} AS ${q(PATH_COLUMN)}, ${parts.op} AS ${q(OP_COLUMN)}, ${parts.commitTs} AS ${q(COMMIT_TS_COLUMN)}, ` +
+    `SELECT ${parts.path ?? q(PATH_COLUMN)} AS ${q(PATH_COLUMN)}, ${parts.op} AS ${q(OP_COLUMN)}, ${parts.commitTs} AS ${q(COMMIT_TS_COLUMN)}, ` +
     `${parts.sequence} AS ${q(SEQUENCE_COLUMN)}, ${parts.columns.join(', ')} FROM ${parts.from}${parts.where ? ` WHERE ${parts.where}` : ''}`
   );
 }
+
+/** The staging rows of a batch's files: a predicate on the engine's `"$path"`. */
+export const renderPathIn = (files: string[]): string => `"$path" IN (${files.map(quoteString).join(', ')})`;
 
 /** SQL mapping a format's operation names (text) to I, U, D; anything else is NULL. */
 export const renderOpMapping = (text: string, ops: Record<string, 'I' | 'U' | 'D'>): string =>

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Project } from '../config/project';
 import type { TableDefinition } from '../config/schema';
-import { ingestScheduleId, maintainScheduleId, tableName, type TableChanges } from '../shared';
-import { applyIngestSchedule, applyMaintainSchedule } from './schedule';
+import { ingestScheduleId, isObject, maintainScheduleId, tableName, type TableChanges } from '../shared';
+import { applyIngestSchedule, applyMaintainSchedule, findSchedule } from './schedule';
 
 /**
  * `icetide plan` / `apply`: the difference between the project file and what exists (tables on the engine, Schedules
@@ -122,20 +122,15 @@ async function requireWorker(client: Client, taskQueue: string): Promise<void> {
 
 /** The table definition and task queue a schedule of icetide's runs with, or undefined when there is no such schedule. */
 async function scheduledDefinition(client: Client, scheduleId: string): Promise<{ table: unknown; taskQueue: string } | undefined> {
-  try {
-    const { action } = await client.schedule.getHandle(scheduleId).describe();
-    const [input] = action.args as [{ table?: unknown } | undefined];
-    return { table: input?.table, taskQueue: action.taskQueue };
-  } catch (err) {
-    if ((err as Error).name === 'ScheduleNotFoundError') return undefined;
-    throw err;
-  }
+  const schedule = await findSchedule(client, scheduleId);
+  if (!schedule) return undefined;
+  const [input] = schedule.action.args as [{ table?: unknown } | undefined];
+  return { table: input?.table, taskQueue: schedule.action.taskQueue };
 }
 
 /** `key.path: old → new` for every value that differs between a scheduled definition and the file's. */
 function differencesOf(before: unknown, after: unknown, path: string): string[] {
-  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (isRecord(before) && isRecord(after)) {
+  if (isObject(before) && isObject(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
     return keys.flatMap((key) => differencesOf(before[key], after[key], path ? `${path}.${key}` : key));
   }

@@ -1,9 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { ScheduleOverlapPolicy, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ScheduleOverlapPolicy, WorkflowFailedError, type Client, type ScheduleDescription, type WorkflowHandle } from '@temporalio/client';
 import type { Project } from '../config/project';
 import type { TableDefinition } from '../config/schema';
 import { ingestScheduleId, tableName, type IngestResult } from '../shared';
 import { runLink } from './context';
+import { findSchedule } from './schedule';
 import { athenaCostUsd, formatBytes, formatDuration, formatUsd } from './text';
 
 /**
@@ -12,15 +13,12 @@ import { athenaCostUsd, formatBytes, formatDuration, formatUsd } from './text';
  */
 export async function startBatch(client: Client, def: TableDefinition): Promise<{ handle: WorkflowHandle; alreadyRunning: boolean }> {
   const schedule = client.schedule.getHandle(ingestScheduleId(def));
-  const runIds = (info: Awaited<ReturnType<typeof schedule.describe>>['info']) => [
+  const runIds = (info: ScheduleDescription['info']) => [
     ...info.runningActions.map((a) => a.workflow),
     ...info.recentActions.map((a) => a.action.workflow),
   ];
-  const before = await schedule.describe().catch((err: Error) => {
-    throw err.name === 'ScheduleNotFoundError'
-      ? new Error(`table ${tableName(def)} has no schedule yet: run \`icetide apply\` first`)
-      : err;
-  });
+  const before = await findSchedule(client, ingestScheduleId(def));
+  if (!before) throw new Error(`table ${tableName(def)} has no schedule yet: run \`icetide apply\` first`);
   const known = new Set(runIds(before.info).map((w) => w.firstExecutionRunId));
   await schedule.trigger(ScheduleOverlapPolicy.SKIP);
   for (let attempt = 0; attempt < 50; attempt++) {

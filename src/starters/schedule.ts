@@ -58,6 +58,16 @@ export function phaseOf(table: string, everyMs: number): number {
   return (hash % Math.max(1, Math.floor(everyMs / 1000))) * 1000;
 }
 
+/** A schedule's description, or undefined when there is no such schedule. */
+export async function findSchedule(client: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {
+  try {
+    return await client.schedule.getHandle(scheduleId).describe();
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return undefined;
+    throw err;
+  }
+}
+
 /** Run a batch now. trigger() defaults to ALLOW_ALL; SKIP keeps the one-batch-per-table rule. */
 export async function triggerIngest(client: Client, def: TableDefinition): Promise<void> {
   await client.schedule.getHandle(ingestScheduleId(def)).trigger(ScheduleOverlapPolicy.SKIP);

@@ -1,4 +1,4 @@
-import { WorkflowFailedError, type Client, type ScheduleDescription } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Project } from '../config/project';
 import type { TableDefinition } from '../config/schema';
 import { formatOf } from '../formats/format';
@@ -12,6 +12,7 @@ import {
   type MaintainResult,
 } from '../shared';
 import type { StagingStore } from '../storage/staging';
+import { findSchedule } from './schedule';
 import { athenaCostUsd, formatBytes, formatDuration, formatUsd } from './text';
 
 /** `icetide status`: what a table's operator looks at first. Times are ISO strings, durations milliseconds. */
@@ -40,11 +41,12 @@ export interface TableStatus {
 
 export async function tableStatus(client: Client, staging: StagingStore, project: Project, def: TableDefinition): Promise<TableStatus> {
   const status: TableStatus = { table: tableName(def), schedule: { state: 'missing' }, waiting: await waitingFiles(staging, def) };
-  const schedule = await describeSchedule(client, ingestScheduleId(def));
+  const schedule = await findSchedule(client, ingestScheduleId(def));
   if (schedule) {
     status.schedule = { state: schedule.state.paused ? 'paused' : 'active', nextRun: schedule.info.nextActionTimes[0]?.toISOString() };
     // Newest first; the schedule keeps its last ten actions.
     for (const action of [...schedule.info.recentActions].reverse()) {
+      if (status.lastBatch && status.lastFailure) break; // older runs would change neither
       const run = client.workflow.getHandle(action.action.workflow.workflowId, action.action.workflow.firstExecutionRunId);
       const description = await run.describe();
       const at = description.startTime.toISOString();
@@ -78,7 +80,7 @@ export async function tableStatus(client: Client, staging: StagingStore, project
       }
     }
   }
-  const maintenance = await describeSchedule(client, maintainScheduleId(def));
+  const maintenance = await findSchedule(client, maintainScheduleId(def));
   const lastMaintenance = maintenance?.info.recentActions.at(-1)?.action.workflow;
   if (lastMaintenance) {
     const run = client.workflow.getHandle(lastMaintenance.workflowId, lastMaintenance.firstExecutionRunId);
@@ -120,15 +122,6 @@ export function describeStatus(status: TableStatus): string {
     parts.push(`last maintenance ${at}: ${state.toLowerCase()}${summary ? ` (${summary})` : ''}`);
   }
   return parts.join(' | ');
-}
-
-async function describeSchedule(client: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {
-  try {
-    return await client.schedule.getHandle(scheduleId).describe();
-  } catch (err) {
-    if ((err as Error).name === 'ScheduleNotFoundError') return undefined;
-    throw err;
-  }
 }
 
 /** Change files waiting in staging (a folder format counts its exports), and the bytes under the staging location. */
