@@ -2,8 +2,9 @@
  * Many tables on one worker (2 cores): BENCH_TABLES tables (200) on a BENCH_EVERY schedule (1m) for BENCH_MINUTES (10),
  * a BENCH_SHARE (0.1) of them receiving a change file each period. The worker is `icetide worker` in its own process,
  * as a user runs it. Prints runs started late or missed, schedule-to-start latency, worker RSS and CPU, freshness
- * (file landed → the batch that took it closed) and the most queries seen running on Trino at once.
- *   npm run bench:tables      (BENCH_TABLES=20 BENCH_MINUTES=2 for a quick look)
+ * (file landed → the batch that took it closed), runs that failed and the most queries seen running on Trino at once
+ * against the engine quota (BENCH_QUOTA).
+ *   npm run bench:tables      (BENCH_TABLES=20 BENCH_MINUTES=2 for a quick look; BENCH_SHARE=1 BENCH_QUOTA=4 for the quota)
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,8 @@ const TABLES = Number(process.env.BENCH_TABLES ?? 200);
 const MINUTES = Number(process.env.BENCH_MINUTES ?? 10);
 const SHARE = Number(process.env.BENCH_SHARE ?? 0.1);
 const EVERY = process.env.BENCH_EVERY ?? '1m';
+/** The engine's query quota the worker keeps (ICETIDE_ENGINE_MAX_QUERIES; 0: none); default the worker's (10 on Trino). */
+const QUOTA = process.env.BENCH_QUOTA;
 const LATE_MS = 5000;
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -45,7 +48,7 @@ async function main(): Promise<void> {
   const projectFile = path.join(dir, 'icetide.yaml');
   writeFileSync(projectFile, stringify({ temporal: { taskQueue }, tables: [] }));
   const worker = spawn(process.execPath, [path.join(repoRoot, 'bin/icetide.js'), '--config', projectFile, 'worker'], {
-    env: process.env,
+    env: QUOTA === undefined ? process.env : { ...process.env, ICETIDE_ENGINE_MAX_QUERIES: QUOTA },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const pid = worker.pid!;
@@ -117,7 +120,9 @@ async function main(): Promise<void> {
 
   // Every run, from visibility: its scheduled time (TemporalScheduledStartTime), start and close.
   const runs = new Map<string, { scheduled: number; start: number; close?: number }[]>();
-  for await (const run of h.client.workflow.list({ query: `TaskQueue = "${taskQueue}"` })) {
+  let failed = 0;
+  for await (const run of h.client.workflow.list({ query: `TaskQueue = "${taskQueue}" AND WorkflowType = "ingestBatch"` })) {
+    if (!['COMPLETED', 'RUNNING'].includes(run.status.name)) failed++;
     const table = run.workflowId.split(':')[2].split('.')[1].split('-')[0];
     const scheduled = (run.searchAttributes?.TemporalScheduledStartTime as Date[] | undefined)?.[0];
     const list = runs.get(table) ?? [];
@@ -168,7 +173,8 @@ async function main(): Promise<void> {
   );
   const shares = services.map(({ name }) => `${name} ${(((servicesEnd[name] - servicesStart[name]) * 100) / elapsed).toFixed(0)}%`);
   console.log(`stack CPU (of one core; the machine has ${os.cpus().length}): ${shares.join(', ')}`);
-  console.log(`most queries running on Trino at once: ${maxQueries}`);
+  console.log(`runs failed: ${failed}`);
+  console.log(`most queries running on Trino at once: ${maxQueries} (engine quota: ${QUOTA ?? 'the worker default'})`);
   await h.close();
 }
 

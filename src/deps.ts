@@ -23,8 +23,10 @@ export function createS3Client(config: RuntimeConfig): S3Client {
 export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
   const staging = new StagingStore(createS3Client(config));
   const minRetentionMs = durationMillis(config.ICETIDE_MIN_RETENTION);
+  const quota = engineQuota(config);
   if (config.ICETIDE_ENGINE === 'athena') {
     return {
+      quota,
       engine: new AthenaEngine({
         client: new AthenaClient({ region: config.ICETIDE_S3_REGION }),
         workGroup: config.ICETIDE_ATHENA_WORKGROUP,
@@ -44,8 +46,20 @@ export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
     dialect: trinoDialect({ iceberg: config.ICETIDE_TRINO_ICEBERG_CATALOG, hive: config.ICETIDE_TRINO_HIVE_CATALOG }),
     staging,
     minRetentionMs,
+    quota,
     warehouse: config.ICETIDE_WAREHOUSE,
     // Each poll is a long-poll (Trino holds the request until the state changes, up to a second): no need to wait.
     poll: { initialMs: 10, maxMs: 200 },
   };
+}
+
+/**
+ * One quota per engine — Athena's is per account and region, a Trino cluster's is its coordinator — shared by the
+ * workers of a task queue (the quota workflow runs on it).
+ */
+export function engineQuota(config: RuntimeConfig): ActivityDeps['quota'] {
+  const athena = config.ICETIDE_ENGINE === 'athena';
+  const limit = config.ICETIDE_ENGINE_MAX_QUERIES ?? (athena ? 20 : 10);
+  if (limit === 0) return undefined;
+  return { engine: athena ? `athena:${config.ICETIDE_S3_REGION}` : `trino:${config.ICETIDE_TRINO_URL}`, limit };
 }

@@ -136,3 +136,31 @@ export interface IngestResult {
   ignoredFiles: number;
   quarantined: QuarantinedFile[];
 }
+
+/**
+ * The engine's query quota (workflows/quota.ts): one long-lived workflow per engine hands out permits, so all of
+ * icetide's workers together never run more than the configured number of queries at once.
+ */
+export const QUOTA_SIGNALS = {
+  acquire: 'icetide.acquireQueryPermit',
+  release: 'icetide.releaseQueryPermit',
+  granted: 'icetide.queryPermitGranted',
+} as const;
+
+/** One run's request for a query permit; `request` is unique per request, so a retried ask is one ask. */
+export interface PermitRequest {
+  request: string;
+  workflowId: string;
+  runId: string;
+  /** What the permit is for, e.g. `shop.orders MERGE`: shown in the quota workflow's details. */
+  label: string;
+}
+
+export interface QuotaState {
+  version: 1;
+  limit: number;
+  /** How often permits held by runs that have since closed (terminated, timed out) are taken back. */
+  sweepEveryMs: number;
+  running: (PermitRequest & { since: number })[];
+  waiting: (PermitRequest & { since: number })[];
+}

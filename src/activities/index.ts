@@ -5,6 +5,7 @@ import { createDdlActivities } from './ddl';
 import { createIngestActivities } from './ingest';
 import { createMaintainActivities } from './maintain';
 import { createQueryActivities } from './query';
+import { createQuotaActivities } from './quota';
 
 export { quarantineLocation } from './ingest';
 
@@ -22,6 +23,11 @@ export interface ActivityDeps {
   poll?: { initialMs: number; maxMs: number };
   /** The shortest snapshot or orphan retention maintenance accepts (ICETIDE_MIN_RETENTION); default one day. */
   minRetentionMs?: number;
+  /**
+   * The engine's query quota: how many queries the workers of a task queue together run on `engine` at once.
+   * Unset: no limit.
+   */
+  quota?: { engine: string; limit: number; sweepEveryMs?: number };
   /** Files deleted per cleanup step. */
   cleanupChunk?: number;
   /** Test hook: called at named points so a crash or fault test can act exactly there. */
@@ -35,6 +41,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createIngestActivities(deps),
     ...createMaintainActivities(deps),
     ...createDdlActivities(deps),
+    ...createQuotaActivities(deps),
   };
 }
 

@@ -31,7 +31,12 @@ const athenaSchema = z.strictObject({
 const projectSchema = z.strictObject({
   version: z.literal(1).default(1),
   engine: z
-    .strictObject({ trino: trinoSchema.optional(), athena: athenaSchema.optional() })
+    .strictObject({
+      trino: trinoSchema.optional(),
+      athena: athenaSchema.optional(),
+      /** Queries icetide runs on the engine at once, all workers of the task queue together (0: no limit). */
+      maxConcurrentQueries: z.number().int().min(0).optional(),
+    })
     .refine((engine) => !!engine.trino !== !!engine.athena, 'name one engine: trino or athena')
     .optional(),
   s3: z.strictObject({ endpoint: z.url().optional(), region: z.string().min(1).optional() }).optional(),
@@ -229,6 +234,7 @@ function runtimeFromSettings(settings: ProjectSettings): Record<string, string |
     ICETIDE_ATHENA_WORKGROUP: athena?.workgroup,
     ICETIDE_ATHENA_OUTPUT: athena?.outputLocation,
     ICETIDE_ATHENA_CATALOG: athena?.catalog,
+    ICETIDE_ENGINE_MAX_QUERIES: settings.engine?.maxConcurrentQueries?.toString(),
     ICETIDE_S3_ENDPOINT: settings.s3?.endpoint,
     ICETIDE_S3_REGION: settings.s3?.region ?? athena?.region,
     ICETIDE_TASK_QUEUE: settings.temporal?.taskQueue,

@@ -26,21 +26,26 @@ const runtimeSchema = z
       .regex(/^s3:\/\//, 'an s3:// URI')
       .optional(),
     ICETIDE_ATHENA_CATALOG: z.string().default('awsdatacatalog'),
+    /**
+     * How many queries icetide runs on the engine at once, across all its workers (0: no limit). Default: Athena's
+     * active DML query quota per account and region (20 unless raised), 10 on Trino.
+     */
+    ICETIDE_ENGINE_MAX_QUERIES: z.coerce.number().int().min(0).optional(),
     /** S3-compatible endpoint (MinIO); unset on AWS, where region and credentials come from the standard chain. */
     ICETIDE_S3_ENDPOINT: z.string().url().optional(),
     ICETIDE_S3_REGION: z.string().default('us-east-1'),
     ICETIDE_S3_ACCESS_KEY: z.string().optional(),
     ICETIDE_S3_SECRET_KEY: z.string().optional(),
-    /**
-     * The shortest snapshot or orphan-file retention a maintenance run accepts: below it, a reader or a write in
-     * flight could lose files. Match the engine's own floor (Trino iceberg.*.min-retention, 7d by default).
-     */
     /** The worker's Prometheus endpoint (Temporal's runtime metrics and icetide's per table); off when unset. */
     ICETIDE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     ICETIDE_METRICS_HOST: z.string().default('0.0.0.0'),
     /** Traces go to this OTLP/HTTP endpoint (the standard OpenTelemetry variable); off when unset. */
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     OTEL_SERVICE_NAME: z.string().default('icetide-worker'),
+    /**
+     * The shortest snapshot or orphan-file retention a maintenance run accepts: below it, a reader or a write in
+     * flight could lose files. Match the engine's own floor (Trino iceberg.*.min-retention, 7d by default).
+     */
     ICETIDE_MIN_RETENTION: z.string().regex(DURATION, 'a duration such as 0s, 1h or 7d').default('1d'),
   })
   .refine((env) => !env.ICETIDE_S3_ACCESS_KEY === !env.ICETIDE_S3_SECRET_KEY, {

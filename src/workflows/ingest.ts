@@ -5,6 +5,7 @@ import { durationMillis } from '../config/duration';
 import { tableName, type IngestInput, type IngestResult, type Watermark } from '../shared';
 import { recordBatch } from './metrics';
 import { RunProgress } from './progress';
+import { withQueryPermit } from './quota';
 import { boundedActivities } from './steps';
 
 /** How long the longest expected MERGE takes (Athena's default DML timeout): part of the default overdue deadline. */
@@ -55,12 +56,15 @@ async function runBatch(input: IngestInput, started: number): Promise<IngestResu
   for (let submission = 1; ; submission++) {
     // Derived from the run and the submission, never the activity attempt: a retried start finds its query.
     const token = `icetide-${workflowInfo().runId}-${submission}`;
-    const handle = await progress.run(`submit MERGE (submission ${submission})`, () =>
-      act.step.startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, exportTime: plan.exportTime, token }),
-    );
-    const outcome = await progress.run(`await MERGE query ${handle.queryId} (${plan.rows} change(s), ${plan.files.length} file(s))`, () =>
-      act.awaitQuery(`table ${name} MERGE`, handle),
-    );
+    // The permit is held from submit to the query's end, and given back before any pause between submissions.
+    const outcome = await withQueryPermit(act.step.requestQueryPermit, progress, `${name} MERGE`, async () => {
+      const handle = await progress.run(`submit MERGE (submission ${submission})`, () =>
+        act.step.startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, exportTime: plan.exportTime, token }),
+      );
+      return progress.run(`await MERGE query ${handle.queryId} (${plan.rows} change(s), ${plan.files.length} file(s))`, () =>
+        act.awaitQuery(`table ${name} MERGE`, handle),
+      );
+    });
     if (outcome.state === 'SUCCEEDED') {
       await progress.run(`cleanup of ${plan.files.length} merged file(s)`, () => act.step.cleanupBatch({ table: def, files: plan.files }));
       const watermark = advance(previous, plan.last, plan.maxCommitTs);

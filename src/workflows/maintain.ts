@@ -4,6 +4,7 @@ import { durationMillis } from '../config/duration';
 import { tableName, type MaintainInput, type MaintainResult, type MaintenanceStep, type QueryOutcome } from '../shared';
 import { boundedActivities } from './steps';
 import { RunProgress } from './progress';
+import { withQueryPermit } from './quota';
 
 /** A maintenance run that lasts longer than this is marked overdue. */
 const MAINTENANCE_DEADLINE_MS = 6 * 3_600_000;
@@ -30,6 +31,10 @@ export async function maintainTable(input: MaintainInput): Promise<MaintainResul
   const progress = new RunProgress(name, MAINTENANCE_DEADLINE_MS);
   const warnings: string[] = [];
   let statements = 0;
+  /** Every query of the run holds one of the engine's permits while it runs (metadata reads included). */
+  const permitted = <T>(what: string, body: () => Promise<T>): Promise<T> =>
+    withQueryPermit(act.requestQueryPermit, progress, `${name} ${what}`, body);
+  const read = <T>(what: string, body: () => Promise<T>): Promise<T> => permitted(what, () => progress.run(what, body));
 
   /**
    * Runs a step's statement to success: again while the engine says more work remains, resubmitted on conflicts.
@@ -44,9 +49,11 @@ export async function maintainTable(input: MaintainInput): Promise<MaintainResul
     let scannedBytes = 0;
     for (let submission = 1; ;) {
       const token = `icetide-${workflowInfo().runId}-${++statements}`;
-      const handle = await progress.run(`submit ${step}`, () => act.startMaintenanceStep({ table: def, step, token, horizon }));
-      if (!handle) return undefined;
-      const outcome = await progress.run(`await ${step} query ${handle.queryId}`, () => awaitQuery(`table ${name} ${step}`, handle));
+      const outcome = await permitted(step, async () => {
+        const handle = await progress.run(`submit ${step}`, () => act.startMaintenanceStep({ table: def, step, token, horizon }));
+        return handle && progress.run(`await ${step} query ${handle.queryId}`, () => awaitQuery(`table ${name} ${step}`, handle));
+      });
+      if (!outcome) return undefined;
       scannedBytes += outcome.stats?.scannedBytes ?? 0;
       if (outcome.state === 'SUCCEEDED') return { rounds, scannedBytes, last: outcome };
       const message = outcome.error?.message ?? 'no message';
@@ -110,18 +117,18 @@ export async function maintainTable(input: MaintainInput): Promise<MaintainResul
   }
 
   const compaction = await timed(async () => {
-    const before = await progress.run('read $files', () => act.fileStats(def));
+    const before = await read('read $files', () => act.fileStats(def));
     const done = await holdingIngestion('compaction', () => runStep('compaction', { moreRunsCode: OPTIMIZE_MORE_RUNS }));
-    const after = await progress.run('read $files', () => act.fileStats(def));
+    const after = await read('read $files', () => act.fileStats(def));
     return { rounds: done?.rounds ?? 0, scannedBytes: done?.scannedBytes ?? 0, before, after };
   });
 
   const expiry = await timed(async () => {
-    const before = await progress.run('read $snapshots', () => act.snapshotStats(def));
-    const objectsBefore = await progress.run('list table files', () => act.countTableObjects(def));
+    const before = await read('read $snapshots', () => act.snapshotStats(def));
+    const objectsBefore = await read('list table files', () => act.countTableObjects(def));
     const done = await holdingIngestion('snapshot expiry', () => runStep('expiry', { moreRunsCode: VACUUM_MORE_RUNS }));
-    const after = await progress.run('read $snapshots', () => act.snapshotStats(def));
-    const filesDeleted = objectsBefore - (await progress.run('list table files', () => act.countTableObjects(def)));
+    const after = await read('read $snapshots', () => act.snapshotStats(def));
+    const filesDeleted = objectsBefore - (await read('list table files', () => act.countTableObjects(def)));
     if (before.expirable > 0 && after.snapshots >= before.snapshots) {
       warnings.push(`snapshot expiry removed none of the ${before.expirable} snapshot(s) older than ${def.maintenance.retain.snapshots}`);
     } else if (after.snapshots < before.snapshots && filesDeleted <= 0) {
@@ -134,9 +141,9 @@ export async function maintainTable(input: MaintainInput): Promise<MaintainResul
   });
 
   const orphans = await timed(async () => {
-    const before = await progress.run('list table files', () => act.countTableObjects(def));
+    const before = await read('list table files', () => act.countTableObjects(def));
     const done = await holdingIngestion('orphan removal', () => runStep('orphans'));
-    const filesDeleted = done ? before - (await progress.run('list table files', () => act.countTableObjects(def))) : undefined;
+    const filesDeleted = done ? before - (await read('list table files', () => act.countTableObjects(def))) : undefined;
     return { filesDeleted };
   });
 

@@ -1,6 +1,7 @@
 import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import type { TableDefinition } from '../config/schema';
 import { tableName, type QueryOutcome, type TableChanges } from '../shared';
+import { withQueryPermit } from './quota';
 import { boundedActivities } from './steps';
 
 const DEFAULT_TRANSIENT_RETRY = '10m';
@@ -8,8 +9,10 @@ const DEFAULT_TRANSIENT_RETRY = '10m';
 /** Runs one SQL statement on the engine through the same durable submit/await activities as a batch's MERGE. */
 export async function runStatement(input: { sql: string; label: string }): Promise<QueryOutcome> {
   const act = boundedActivities(DEFAULT_TRANSIENT_RETRY, input.label);
-  const handle = await act.step.startStatement({ sql: input.sql, token: `icetide-${workflowInfo().runId}-statement` });
-  const outcome = await act.awaitQuery(input.label, handle);
+  const outcome = await withQueryPermit(act.step.requestQueryPermit, undefined, input.label, async () => {
+    const handle = await act.step.startStatement({ sql: input.sql, token: `icetide-${workflowInfo().runId}-statement` });
+    return act.awaitQuery(input.label, handle);
+  });
   if (outcome.state !== 'SUCCEEDED') {
     throw ApplicationFailure.nonRetryable(
       `${input.label}: query ${outcome.handle.queryId} ${outcome.state}: ${outcome.error?.message ?? 'no message'}`,
@@ -21,10 +24,12 @@ export async function runStatement(input: { sql: string; label: string }): Promi
 
 /** Creates a table's staging table, Iceberg target and current view, or brings them to the definition (idempotent), on a worker's engine. */
 export async function ensureTable(def: TableDefinition): Promise<{ schemaChanges: string[] }> {
-  return boundedActivities(def.limits.transientRetry, tableName(def)).step.ensureTable(def);
+  const { step } = boundedActivities(def.limits.transientRetry, tableName(def));
+  return withQueryPermit(step.requestQueryPermit, undefined, `${tableName(def)} DDL`, () => step.ensureTable(def));
 }
 
 /** What ensureTable would do to the table, without doing it (`icetide plan`). */
 export async function planTable(def: TableDefinition): Promise<TableChanges> {
-  return boundedActivities(def.limits.transientRetry, tableName(def)).step.planTable(def);
+  const { step } = boundedActivities(def.limits.transientRetry, tableName(def));
+  return withQueryPermit(step.requestQueryPermit, undefined, `${tableName(def)} plan`, () => step.planTable(def));
 }

@@ -31,7 +31,8 @@ export async function runWithFakes<R>(
     connection: env.nativeConnection,
     taskQueue,
     workflowsPath: require.resolve('../../src/workflows'),
-    activities,
+    // No engine quota unless a test brings one.
+    activities: { requestQueryPermit: async () => null, ...activities },
   });
   return worker.runUntil(
     env.client.workflow

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findTable, loadProject, ProjectError } from '../../src/config/project';
 import { temporalTarget } from '../../src/config/temporal';
+import { engineQuota } from '../../src/deps';
 
 const TABLE = `
   - database: shop
@@ -37,7 +38,7 @@ async function problemsOf(file: string): Promise<string[]> {
 describe('project file (icetide.yaml)', () => {
   it('reads the engine, S3, Temporal and metrics settings into the runtime config, the environment winning', async () => {
     const file = await projectFile(
-      `engine:\n  athena: { region: eu-west-1, workgroup: etl, outputLocation: s3://results/icetide/ }\n` +
+      `engine:\n  athena: { region: eu-west-1, workgroup: etl, outputLocation: s3://results/icetide/ }\n  maxConcurrentQueries: 15\n` +
         `temporal: { taskQueue: etl, namespace: prod }\nmetrics: { port: 9464 }\ntables:${TABLE}`,
     );
     const project = await loadProject(file, { ICETIDE_ATHENA_WORKGROUP: 'override' });
@@ -47,6 +48,7 @@ describe('project file (icetide.yaml)', () => {
     assert.equal(project.runtime.ICETIDE_ATHENA_WORKGROUP, 'override');
     assert.equal(project.runtime.ICETIDE_TASK_QUEUE, 'etl');
     assert.equal(project.runtime.ICETIDE_METRICS_PORT, 9464);
+    assert.deepEqual(engineQuota(project.runtime), { engine: 'athena:eu-west-1', limit: 15 });
     assert.equal(project.runtime.temporal.namespace, 'prod');
     assert.deepEqual(
       project.tables.map((t) => `${t.database}.${t.table}`),

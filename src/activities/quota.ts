@@ -1,0 +1,49 @@
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { QUOTA_SIGNALS, type PermitRequest, type QuotaState } from '../shared';
+import type { ActivityDeps } from './index';
+
+/** How often the quota takes back permits of runs that closed without giving them back. */
+const SWEEP_EVERY_MS = 60_000;
+
+/** The engine's query quota (workflows/quota.ts), reached through the worker's own Temporal client. */
+export function createQuotaActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Asks the engine's quota workflow for a permit, starting it if it is not running; returns its workflow id, or
+     * null when this worker has no quota configured. A retried ask carries the same request id: still one ask.
+     */
+    async requestQueryPermit(request: PermitRequest): Promise<string | null> {
+      if (!deps.quota) return null;
+      const { engine, limit } = deps.quota;
+      const { client, info } = Context.current();
+      const id = `icetide:quota:${info.taskQueue}:${engine}`;
+      const initial: QuotaState = { version: 1, limit, sweepEveryMs: deps.quota.sweepEveryMs ?? SWEEP_EVERY_MS, running: [], waiting: [] };
+      await client.workflow.signalWithStart('engineQuota', {
+        workflowId: id,
+        taskQueue: info.taskQueue,
+        args: [initial],
+        signal: QUOTA_SIGNALS.acquire,
+        signalArgs: [{ ...request, limit }],
+        staticSummary: `query quota of ${engine}: ${limit} at once`,
+      });
+      return id;
+    },
+
+    /** The requests among `holders` whose runs have closed. */
+    async closedRuns(holders: PermitRequest[]): Promise<string[]> {
+      const { client } = Context.current();
+      const closed: string[] = [];
+      for (const holder of holders) {
+        try {
+          const { status } = await client.workflow.getHandle(holder.workflowId, holder.runId).describe();
+          if (status.name !== 'RUNNING') closed.push(holder.request);
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          closed.push(holder.request);
+        }
+      }
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineSignal,
+  getExternalWorkflowHandle,
+  patched,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { QUOTA_SIGNALS, type PermitRequest, type QuotaState } from '../shared';
+import type { RunProgress } from './progress';
+
+const acquireSignal = defineSignal<[PermitRequest & { limit: number }]>(QUOTA_SIGNALS.acquire);
+const releaseSignal = defineSignal<[{ request: string }]>(QUOTA_SIGNALS.release);
+const grantedSignal = defineSignal<[{ request: string }]>(QUOTA_SIGNALS.granted);
+
+/** A quota with no permit out and none asked for this long ends. */
+const IDLE_END_MS = 10 * 60_000;
+
+const { closedRuns } = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', maximumInterval: '30s' },
+});
+
+/**
+ * The engine's query quota: a semaphore that lives as long as the engine does (id `icetide:quota:<engine>`, started
+ * by the first request). Runs ask with a signal (requestQueryPermit), get a signal back when one of the `limit`
+ * permits is theirs, first come first served, and give it back with a signal when their query has ended. A permit
+ * whose run closed without giving it back (terminated, timed out) is taken back by a periodic sweep. History stays
+ * small: the state moves to a new run when Temporal suggests it, and an idle quota ends.
+ */
+export async function engineQuota(state: QuotaState): Promise<void> {
+  const known = (request: string) => [...state.running, ...state.waiting].some((p) => p.request === request);
+  const drop = (requests: Set<string>) => {
+    state.running = state.running.filter((p) => !requests.has(p.request));
+    state.waiting = state.waiting.filter((p) => !requests.has(p.request));
+  };
+  setHandler(acquireSignal, ({ limit, ...request }) => {
+    state.limit = limit; // the newest configuration wins
+    if (!known(request.request)) state.waiting.push({ ...request, since: Date.now() });
+  });
+  setHandler(releaseSignal, ({ request }) => drop(new Set([request])));
+
+  let lastSweep = Date.now();
+  for (;;) {
+    while (state.running.length < state.limit && state.waiting.length) {
+      const next = { ...state.waiting.shift()!, since: Date.now() };
+      state.running.push(next);
+      try {
+        await getExternalWorkflowHandle(next.workflowId, next.runId).signal(grantedSignal, { request: next.request });
+      } catch {
+        drop(new Set([next.request])); // the run is gone
+      }
+    }
+    setCurrentDetails(
+      `${state.running.length} of ${state.limit} query permit(s) held, ${state.waiting.length} waiting\n` +
+        state.running.map((p) => `- ${p.label} (${p.workflowId}) since ${new Date(p.since).toISOString()}`).join('\n'),
+    );
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof engineQuota>(state);
+    }
+    const wake = () => (state.running.length < state.limit && state.waiting.length > 0) || workflowInfo().continueAsNewSuggested;
+    if (!state.running.length) {
+      // Idle: end (the next request starts it again) rather than stand in the UI as a run that never ends.
+      if (!(await condition(wake, IDLE_END_MS)) && !state.waiting.length) return;
+    } else if (!(await condition(wake, Math.max(1000, lastSweep + state.sweepEveryMs - Date.now())))) {
+      lastSweep = Date.now();
+      const holders = state.running.filter((p) => Date.now() - p.since >= state.sweepEveryMs);
+      if (holders.length) drop(new Set(await closedRuns(holders)));
+    }
+  }
+}
+
+/**
+ * Runs `body` (a statement submitted and awaited) holding one of the engine's query permits, so that all runs on all
+ * workers together stay within the engine's concurrency (Athena's active-query quota). The permit is given back
+ * however `body` ends, cancellation included. Runs recorded before the quota existed replay without it (patched).
+ */
+export async function withQueryPermit<T>(
+  request: (input: PermitRequest) => Promise<string | null>,
+  progress: Pick<RunProgress, 'run'> | undefined,
+  label: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  if (!patched('engine-quota')) return body();
+  listenForGrants();
+  const ask: PermitRequest = { request: uuid4(), workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, label };
+  let quotaId: string | null = null;
+  try {
+    const step = progress ? progress.run.bind(progress) : <R>(_: string, run: () => Promise<R>) => run();
+    quotaId = await step('ask for a query permit', () => request(ask));
+    if (!quotaId) return await body(); // no quota configured
+    await step(`wait for a query permit (${label})`, () => condition(() => granted.has(ask.request)));
+    return await body();
+  } finally {
+    if (quotaId) {
+      const quota = quotaId;
+      await CancellationScope.nonCancellable(
+        () =>
+          getExternalWorkflowHandle(quota)
+            .signal(releaseSignal, { request: ask.request })
+            .catch(() => undefined), // no quota workflow: nothing to give back
+      );
+    }
+  }
+}
+
+/** Permits granted to this run (workflow globals are per run). */
+const granted = new Set<string>();
+let listening = false;
+function listenForGrants(): void {
+  if (listening) return;
+  listening = true;
+  setHandler(grantedSignal, ({ request }) => void granted.add(request));
+}
