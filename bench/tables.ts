@@ -41,7 +41,9 @@ async function main(): Promise<void> {
     }),
   );
   let t0 = Date.now();
-  for (let i = 0; i < tables.length; i += 4) await Promise.all(tables.slice(i, i + 4).map((def) => createTable(h, def)));
+  // The first alone: concurrent CREATE SCHEMA IF NOT EXISTS race on Trino's file metastore.
+  await createTable(h, tables[0]);
+  for (let i = 1; i < tables.length; i += 4) await Promise.all(tables.slice(i, i + 4).map((def) => createTable(h, def)));
   console.log(`${TABLES} tables created in ${seconds(Date.now() - t0)}`);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'icetide-bench-tables-'));

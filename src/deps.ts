@@ -42,7 +42,11 @@ export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
     };
   }
   return {
-    engine: new TrinoEngine({ url: config.ICETIDE_TRINO_URL, user: config.ICETIDE_TRINO_USER }),
+    engine: new TrinoEngine({
+      url: config.ICETIDE_TRINO_URL,
+      user: config.ICETIDE_TRINO_USER,
+      catalog: config.ICETIDE_TRINO_ICEBERG_CATALOG,
+    }),
     dialect: trinoDialect({ iceberg: config.ICETIDE_TRINO_ICEBERG_CATALOG, hive: config.ICETIDE_TRINO_HIVE_CATALOG }),
     staging,
     minRetentionMs,

@@ -10,6 +10,7 @@ import type { QueryHandle, QueryStats, TerminalState } from './engines/engine';
 
 export const TASK_QUEUE = 'icetide';
 
+export const modelName = (model: { database: string; name: string }): string => `${model.database}.${model.name}`;
 export const tableName = (def: Pick<TableDefinition, 'database' | 'table'>): string => `${def.database}.${def.table}`;
 export const ingestScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string => `icetide:ingest:${tableName(def)}`;
 export const maintainScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string => `icetide:maintain:${tableName(def)}`;
@@ -18,7 +19,7 @@ export const maintainScheduleId = (def: Pick<TableDefinition, 'database' | 'tabl
 export const TABLE_SEARCH_ATTRIBUTE = defineSearchAttributeKey('IcetideTable', SearchAttributeType.KEYWORD);
 export const OUTCOME_SEARCH_ATTRIBUTE = defineSearchAttributeKey('IcetideOutcome', SearchAttributeType.KEYWORD);
 /** IcetideOutcome values: `overdue` while a run is older than its deadline, then how it ended. */
-export type RunOutcome = 'merged' | 'idle' | 'failed' | 'overdue' | 'maintained';
+export type RunOutcome = 'merged' | 'idle' | 'failed' | 'overdue' | 'maintained' | 'built';
 
 /** How far a table has been applied. Never moves backwards; a failed run leaves it where it was. */
 export interface Watermark {

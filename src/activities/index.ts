@@ -4,6 +4,7 @@ import type { StagingStore } from '../storage/staging';
 import { createDdlActivities } from './ddl';
 import { createIngestActivities } from './ingest';
 import { createMaintainActivities } from './maintain';
+import { createModelActivities } from './models';
 import { createQueryActivities } from './query';
 import { createQuotaActivities } from './quota';
 
@@ -11,7 +12,14 @@ export { quarantineLocation } from './ingest';
 
 /** The named points a crash or fault test can act at (kill the worker, stop a service) to prove recovery there. */
 export type Failpoint =
-  'plan-read' | 'before-submit' | 'await-query' | 'before-cleanup' | 'cleanup-chunk' | 'submitted-compaction' | 'submitted-expiry';
+  | 'plan-read'
+  | 'before-submit'
+  | 'await-query'
+  | 'before-cleanup'
+  | 'cleanup-chunk'
+  | 'submitted-compaction'
+  | 'submitted-expiry'
+  | 'submit-chunk';
 
 export interface ActivityDeps {
   engine: QueryEngine;
@@ -42,6 +50,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMaintainActivities(deps),
     ...createDdlActivities(deps),
     ...createQuotaActivities(deps),
+    ...createModelActivities(deps),
   };
 }
 

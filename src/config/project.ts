@@ -2,8 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { isObject, tableName } from '../shared';
+import { isObject, modelName, tableName } from '../shared';
 import { loadRuntimeConfig, type RuntimeConfig } from './runtime';
+import { fillTemplate, modelDefinitionSchema, modelSettingsSchema, templateSchema, topologicalOrder, type ModelDefinition } from './models';
 import { tableDefinitionSchema, type TableDefinition } from './schema';
 
 /**
@@ -57,15 +58,21 @@ const projectSchema = z.strictObject({
   defaults: z.record(z.string(), z.unknown()).default({}),
   /** Each entry is a table definition, or `{ include: folder }`: every .yaml/.yml file in the folder is one. */
   tables: z.array(z.unknown()).default([]),
+  /** Downstream models (config/models.ts), and templates that generate more. */
+  models: z.array(z.unknown()).default([]),
+  templates: z.array(z.unknown()).default([]),
+  modelRuns: modelSettingsSchema.default({ parallelism: 4 }),
 });
 
-export type ProjectSettings = Omit<z.infer<typeof projectSchema>, 'tables' | 'defaults'>;
+export type ProjectSettings = Omit<z.infer<typeof projectSchema>, 'tables' | 'defaults' | 'models' | 'templates'>;
 
 export interface Project {
   file: string;
   settings: ProjectSettings;
   runtime: RuntimeConfig;
   tables: TableDefinition[];
+  /** Declared and generated, in dependency order. */
+  models: ModelDefinition[];
 }
 
 /** Every problem of a project, each with the file, the line, the key path and what is wrong. */
@@ -189,11 +196,49 @@ export async function loadProject(file: string = DEFAULT_PROJECT_FILE, env: Node
     } else addTable(entry, source, ['tables', index]);
   }
 
+  const models: { model: ModelDefinition; where: string }[] = [];
+  const addModel = (raw: unknown, path: PropertyKey[], origin = '') => {
+    const result = modelDefinitionSchema.safeParse(raw);
+    if (result.success) return models.push({ model: result.data, where: `${source.file}:${source.lineOf(path)}${origin}` });
+    const name = isObject(raw) ? `${String(raw.database ?? '?')}.${String(raw.name ?? '?')}` : '?';
+    for (const issue of result.error.issues)
+      problems.push(`${source.problem([...path, ...issue.path], describeIssue(issue))} (model ${name}${origin})`);
+  };
+  for (const [index, entry] of (parsed.data?.models ?? []).entries()) addModel(entry, ['models', index]);
+  for (const [index, entry] of (parsed.data?.templates ?? []).entries()) {
+    const template = templateSchema.safeParse(entry);
+    if (!template.success) {
+      problems.push(...template.error.issues.map((issue) => source.problem(['templates', index, ...issue.path], describeIssue(issue))));
+      continue;
+    }
+    for (const [row, params] of template.data.for.entries()) {
+      const missing = new Set<string>();
+      const filled = fillTemplate(template.data.template, params, missing);
+      if (missing.size) {
+        problems.push(source.problem(['templates', index, 'for', row], `no value for ${[...missing].map((k) => `{{ ${k} }}`).join(', ')}`));
+      } else addModel(filled, ['templates', index, 'template'], ` from templates[${index}].for[${row}]`);
+    }
+  }
+
   const seen = new Map<string, string>();
-  for (const { def, where } of tables) {
-    const earlier = seen.get(tableName(def));
-    if (earlier) problems.push(`${where}: table ${tableName(def)} is already defined at ${earlier}`);
-    seen.set(tableName(def), where);
+  for (const { name, where } of [
+    ...tables.map(({ def, where }) => ({ name: tableName(def), where })),
+    ...models.map(({ model, where }) => ({ name: modelName(model), where })),
+  ]) {
+    const earlier = seen.get(name);
+    if (earlier) problems.push(`${where}: ${name} is already defined at ${earlier}`);
+    seen.set(name, where);
+  }
+  for (const { model, where } of models) {
+    for (const dep of model.dependsOn.filter((d) => !seen.has(d))) {
+      problems.push(`${where}: model ${modelName(model)} depends on ${dep}, which is neither a table nor a model of the project`);
+    }
+  }
+  let ordered: ModelDefinition[] = [];
+  try {
+    ordered = topologicalOrder(models.map((m) => m.model));
+  } catch (err) {
+    problems.push(`${file}: ${(err as Error).message}`);
   }
 
   if (problems.length || !parsed.data) throw new ProjectError(problems);
@@ -203,6 +248,7 @@ export async function loadProject(file: string = DEFAULT_PROJECT_FILE, env: Node
     s3: parsed.data.s3,
     temporal: parsed.data.temporal,
     metrics: parsed.data.metrics,
+    modelRuns: parsed.data.modelRuns,
   };
   let runtime: RuntimeConfig;
   try {
@@ -210,7 +256,7 @@ export async function loadProject(file: string = DEFAULT_PROJECT_FILE, env: Node
   } catch (err) {
     throw new ProjectError([`${file}: ${(err as Error).message}`]);
   }
-  return { file, settings, runtime, tables: tables.map((t) => t.def) };
+  return { file, settings, runtime, tables: tables.map((t) => t.def), models: ordered };
 }
 
 async function readSource(file: string): Promise<SourceFile> {

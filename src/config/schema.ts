@@ -3,7 +3,9 @@ import { DURATION, durationMillis } from './duration';
 
 /** Validated once at the edge (YAML, CLI, tests); everything after works with the inferred types. */
 
-const identifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'use lower-case letters, digits and underscores (Athena and Trino fold case)');
+export const identifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]*$/, 'use lower-case letters, digits and underscores (Athena and Trino fold case)');
 
 export const columnTypeSchema = z
   .string()
@@ -33,12 +35,12 @@ const columnSchema = z.strictObject({
 });
 export type Column = z.infer<typeof columnSchema>;
 
-const duration = z.string().regex(DURATION, 'a duration such as 30s, 5m, 2h or 7d');
+export const duration = z.string().regex(DURATION, 'a duration such as 30s, 5m, 2h or 7d');
 
 const s3Uri = z.string().regex(/^s3:\/\/[^/]+\/.+\/$/, 'an s3://bucket/prefix/ URI ending with /');
 
 /** Iceberg partition transforms that keep a batch's write inside the partitions its keys live in. */
-const partitionSpec = z
+export const partitionSpec = z
   .string()
   .regex(
     /^((bucket|truncate)\([a-z_][a-z0-9_]*,\s*\d+\)|(year|month|day|hour)\([a-z_][a-z0-9_]*\)|[a-z_][a-z0-9_]*)$/,

@@ -11,6 +11,8 @@ export interface TrinoEngineOptions {
   /** e.g. http://127.0.0.1:8080 */
   url: string;
   user: string;
+  /** The session's catalog: names without one (a model's `shop.orders`) resolve in it. */
+  catalog?: string;
   /** Per HTTP request; a poll is one long-poll of about a second. Below the activities' heartbeat timeout. */
   fetchTimeoutMillis?: number;
 }
@@ -170,6 +172,7 @@ export class TrinoEngine implements QueryEngine {
   private async call<T>(method: string, url: string, body?: string, source?: string): Promise<T> {
     const headers: Record<string, string> = { 'X-Trino-User': this.options.user };
     if (source) headers['X-Trino-Source'] = source;
+    if (this.options.catalog) headers['X-Trino-Catalog'] = this.options.catalog;
     let response: Response;
     try {
       response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.options.fetchTimeoutMillis ?? 10_000) });

@@ -15,6 +15,8 @@ export interface Dialect {
   currentView(def: TableDefinition): string;
   /** An Iceberg metadata table of the target, e.g. `files` → "t$files". */
   metadataTable(def: TableDefinition, kind: 'files' | 'snapshots'): string;
+  /** A model's relation (table or view), or a table a model names. */
+  relation(database: string, name: string): string;
   /** DDL type of a column in the CREATE TABLE of each kind of table. */
   ddlType(type: ColumnType): string;
 }
@@ -43,6 +45,7 @@ export function trinoDialect(catalogs: { iceberg: string; hive: string } = { ice
     staging: (def) => qualify(catalogs.hive, def.database, def.table + STAGING_SUFFIX),
     currentView: (def) => qualify(catalogs.iceberg, def.database, def.table + CURRENT_VIEW_SUFFIX),
     metadataTable: (def, kind) => qualify(catalogs.iceberg, def.database, `${def.table}$${kind}`),
+    relation: (database, name) => qualify(catalogs.iceberg, database, name),
     ddlType: dmlType,
   };
 }
@@ -54,6 +57,7 @@ export function athenaDialect(catalog = 'awsdatacatalog'): Dialect {
     staging: (def) => qualify(catalog, def.database, def.table + STAGING_SUFFIX),
     currentView: (def) => qualify(catalog, def.database, def.table + CURRENT_VIEW_SUFFIX),
     metadataTable: (def, kind) => qualify(catalog, def.database, `${def.table}$${kind}`),
+    relation: (database, name) => qualify(catalog, database, name),
     // Athena's CREATE TABLE takes Hive type names.
     ddlType: (type) => (type === 'string' ? 'string' : type === 'timestamp' ? 'timestamp' : type),
   };

@@ -1,10 +1,13 @@
 import { Command, CommanderError } from 'commander';
+import { dependenciesOf } from '../config/models';
 import { findTable, ProjectError, UnknownTableError, type Project } from '../config/project';
 import { createS3Client } from '../deps';
-import { maintainScheduleId, TABLE_SEARCH_ATTRIBUTE, tableName, ingestScheduleId, type MaintainResult } from '../shared';
+import { maintainScheduleId, modelName, TABLE_SEARCH_ATTRIBUTE, tableName, ingestScheduleId, type MaintainResult } from '../shared';
+import type { RunModelsResult } from '../workflows/models';
 import { StagingStore } from '../storage/staging';
 import { installWorkerRuntime, runWorker } from '../worker';
 import { openProject, runLink, withClient } from './context';
+import { describeModelReport, startModels, summarizeModels } from './models';
 import { applyPlan, describePlan, planProject } from './plan';
 import { followBatch, startBatch } from './run';
 import { triggerIngest } from './schedule';
@@ -161,6 +164,36 @@ command(
       def.staging.location,
     );
     console.log(`${tableName(def)}: moved ${files.length} file(s) from ${options.from} back into ${def.staging.location}`);
+  });
+
+const models = program.command('models').description('downstream models: SELECTs materialised on the engine, audited by data tests');
+models
+  .command('run')
+  .description('build the models (or those --select picks) as a DAG, parents first, and report each one')
+  .option('-s, --select <models...>', 'model, model+ (with what depends on it) or +model (with what it needs)')
+  .option('--no-wait', 'print the run and its Temporal UI link, and return')
+  .addHelpText('after', '\nExample:\n  $ icetide models run --select analytics.daily_revenue+')
+  .action(async (options: { select?: string[]; wait: boolean }) => {
+    const p = await project();
+    const result = await withClient(p, async (client) => {
+      const { handle, models: selected } = await startModels(client, p, options.select ?? []);
+      console.log(`${selected.length} model(s): ${handle.workflowId}  ${runLink(p, handle.workflowId)}`);
+      return options.wait ? (handle.result() as Promise<RunModelsResult>) : undefined;
+    });
+    if (!result) return;
+    for (const report of result.models) console.log(describeModelReport(report));
+    console.log(summarizeModels(result));
+    if (result.failed) process.exitCode = EXIT_FAILED;
+  });
+models
+  .command('list')
+  .description('the models of the project (templates expanded), in the order they build, with what each waits for')
+  .action(async () => {
+    const p = await project();
+    for (const model of p.models) {
+      const after = dependenciesOf(model, p.models);
+      console.log(`${modelName(model)} (${model.materialization})${after.length ? ` after ${after.join(', ')}` : ''}`);
+    }
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -9,7 +9,13 @@ import { loadRuntimeConfig } from '../config/runtime';
  */
 export async function openProject(file: string | undefined): Promise<Project> {
   if (file || existsSync(DEFAULT_PROJECT_FILE)) return loadProject(file ?? DEFAULT_PROJECT_FILE);
-  return { file: '(no project file)', settings: { version: 1 }, runtime: loadRuntimeConfig(), tables: [] };
+  return {
+    file: '(no project file)',
+    settings: { version: 1, modelRuns: { parallelism: 4 } },
+    runtime: loadRuntimeConfig(),
+    tables: [],
+    models: [],
+  };
 }
 
 /** Runs `fn` with a Temporal client for the project's namespace; the connection is closed after. */

@@ -22,10 +22,16 @@ export function useStackWithWorker(queuePrefix: string): { h: Harness; taskQueue
 }
 
 /** A worker in its own process that sends itself `signal` when the activities first reach `failpoint`. */
-export function spawnCrashingWorker(taskQueue: string, failpoint: Failpoint, signal: NodeJS.Signals = 'SIGKILL'): ChildProcess {
+export function spawnCrashingWorker(taskQueue: string, failpoint: Failpoint, signal: NodeJS.Signals = 'SIGKILL', passes = 0): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/fixtures/crash-worker.ts')], {
     cwd: repoRoot,
-    env: { ...process.env, ICETIDE_TASK_QUEUE: taskQueue, ICETIDE_FAILPOINT: failpoint, ICETIDE_FAILPOINT_SIGNAL: signal },
+    env: {
+      ...process.env,
+      ICETIDE_TASK_QUEUE: taskQueue,
+      ICETIDE_FAILPOINT: failpoint,
+      ICETIDE_FAILPOINT_SIGNAL: signal,
+      ICETIDE_FAILPOINT_AFTER: String(passes),
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 }

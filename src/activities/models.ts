@@ -1,0 +1,114 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { DataTest, ModelDefinition } from '../config/models';
+import { modelName } from '../shared';
+import type { QueryHandle } from '../engines/engine';
+import { renderChunk, renderPeriodCheck, type Period } from '../sql/chunks';
+import { renderTestQuery } from '../sql/data-tests';
+import {
+  renderBuild,
+  renderColumns,
+  renderCreateSchema,
+  renderCreateTableAs,
+  renderDropTable,
+  renderListTables,
+  renderPublish,
+  modelQuery,
+} from '../sql/models';
+import { renderScd2Create, renderScd2Merge } from '../sql/scd2';
+import { failFastOnPermanent } from './failures';
+import type { ActivityDeps } from './index';
+
+/** The statements a model's workflow runs; the SQL is rendered here, in the engine's dialect, never in history. */
+export type ModelStatement =
+  | { kind: 'schema' }
+  | { kind: 'build'; version: string }
+  | { kind: 'publish'; version: string }
+  | { kind: 'drop'; table: string }
+  | { kind: 'create-empty' }
+  | { kind: 'chunk-remove'; period: Period }
+  | { kind: 'chunk-insert'; period: Period }
+  | { kind: 'scd2-merge'; columns: string[]; at: string };
+
+/** The reads a model's workflow makes; each returns a handful of rows. */
+export type ModelRead =
+  | { kind: 'tables'; prefix: string }
+  | { kind: 'columns'; table: string }
+  | { kind: 'test'; test: DataTest; table: string }
+  | { kind: 'period-check'; range: Period };
+
+export function createModelActivities(deps: ActivityDeps) {
+  const { engine, dialect } = deps;
+
+  function render(model: ModelDefinition, statement: ModelStatement): string {
+    switch (statement.kind) {
+      case 'schema':
+        return renderCreateSchema(model.database, dialect, deps.warehouse);
+      case 'build':
+        return renderBuild(model, statement.version, dialect, deps.warehouse);
+      case 'publish':
+        return renderPublish(model, statement.version, dialect);
+      case 'drop':
+        return renderDropTable(model.database, statement.table, dialect);
+      case 'create-empty':
+        return model.materialization === 'scd2'
+          ? renderScd2Create(model, dialect, deps.warehouse)
+          : renderCreateTableAs(model, model.name, `SELECT * FROM ${modelQuery(model)}`, dialect, {
+              warehouse: deps.warehouse,
+              noData: true,
+            });
+      case 'chunk-remove':
+      case 'chunk-insert': {
+        if (model.materialization !== 'incremental_by_period') throw new Error(`${statement.kind} is for incremental models`);
+        const chunk = renderChunk(model, statement.period, dialect);
+        return statement.kind === 'chunk-remove' ? chunk.remove : chunk.insert;
+      }
+      case 'scd2-merge':
+        if (model.materialization !== 'scd2') throw new Error('scd2-merge is for scd2 models');
+        return renderScd2Merge(model, statement.columns, statement.at, dialect);
+    }
+  }
+
+  return {
+    /** Submits one of a model's statements; the token makes a retried submit find the same query. */
+    async startModelStatement(input: { model: ModelDefinition; statement: ModelStatement; token: string }): Promise<QueryHandle> {
+      const sql = render(input.model, input.statement);
+      if (input.statement.kind === 'chunk-insert') deps.failpoint?.('submit-chunk');
+      const mayExist = Context.current().info.attempt > 1;
+      return failFastOnPermanent(`model ${modelName(input.model)}: submitting ${input.statement.kind}`, () =>
+        engine.submit({ sql, idempotencyToken: input.token, mayExist }),
+      );
+    },
+
+    /** One short read for a model (its tables, columns, a data test, the period check), run to its end. */
+    async readModel(input: { model: ModelDefinition; read: ModelRead }): Promise<Record<string, unknown>[]> {
+      const { model, read } = input;
+      const sql =
+        read.kind === 'tables'
+          ? renderListTables(model.database, read.prefix, dialect)
+          : read.kind === 'columns'
+            ? renderColumns(model.database, read.table, dialect)
+            : read.kind === 'test'
+              ? renderTestQuery(read.test, dialect.relation(model.database, read.table), dialect)
+              : model.materialization === 'incremental_by_period'
+                ? renderPeriodCheck(model, read.range, dialect)
+                : '';
+      if (!sql)
+        throw ApplicationFailure.nonRetryable(`model ${modelName(model)}: no ${read.kind} read for a ${model.materialization} model`);
+      return failFastOnPermanent(`model ${modelName(model)}: reading ${read.kind}`, () => engine.query(sql));
+    },
+
+    /** Posts a message to a webhook as `{ "text": ... }` (Slack's incoming webhooks take it as is). */
+    async postAlert(input: { url: string; text: string }): Promise<void> {
+      const response = await fetch(input.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: input.text }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+        throw ApplicationFailure.nonRetryable(`alert webhook refused the message: HTTP ${response.status}`);
+      }
+      if (!response.ok) throw new Error(`alert webhook answered HTTP ${response.status}`);
+    },
+  };
+}

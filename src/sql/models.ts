@@ -1,0 +1,79 @@
+import type { ModelDefinition } from '../config/models';
+import type { Dialect } from './dialect';
+import { backtick, quoteIdent, quoteString } from './identifiers';
+
+/**
+ * The statements that build and publish a model (workflows/models.ts), both dialects. A `table` model is a view over
+ * its current version: versions are built by CTAS, audited, and published by replacing the view — one atomic step
+ * for readers — before the previous version is dropped.
+ */
+
+/** The model's SELECT as a subquery: its own trailing semicolon dropped. */
+export const modelQuery = (model: Pick<ModelDefinition, 'sql'>): string => `(\n${model.sql.trim().replace(/;\s*$/, '')}\n) AS model`;
+
+/** `name__v<millis>`: one table per build, so a new build never touches what readers use. */
+export const versionName = (model: Pick<ModelDefinition, 'name'>, millis: number): string => `${model.name}__v${millis}`;
+export const VERSION_PATTERN = (model: Pick<ModelDefinition, 'name'>): RegExp => new RegExp(`^${model.name}__v\\d+$`);
+
+export function renderCreateSchema(database: string, dialect: Dialect, warehouse?: string): string {
+  if (dialect.kind === 'athena') return `CREATE DATABASE IF NOT EXISTS ${backtick(database)}`;
+  const [catalog] = dialect.relation(database, 'x').split('.');
+  const location = warehouse ? ` WITH (location = ${quoteString(`${warehouse.replace(/\/$/, '')}/${database}/`)})` : '';
+  return `CREATE SCHEMA IF NOT EXISTS ${catalog}.${quoteIdent(database)}${location}`;
+}
+
+/**
+ * CTAS of a SELECT into a new Iceberg table (Parquet, the model's partitioning). Athena needs a location: the
+ * warehouse's `<database>/<table>/`. `noData` creates the table empty (incremental and SCD2 targets).
+ */
+export function renderCreateTableAs(
+  model: Pick<ModelDefinition, 'database' | 'partitioning'>,
+  table: string,
+  select: string,
+  dialect: Dialect,
+  options: { warehouse?: string; noData?: boolean } = {},
+): string {
+  const properties =
+    dialect.kind === 'athena' ? [`table_type = 'ICEBERG'`, `is_external = false`, `format = 'PARQUET'`] : [`format = 'PARQUET'`];
+  if (model.partitioning.length) properties.push(`partitioning = ARRAY[${model.partitioning.map(quoteString).join(', ')}]`);
+  if (dialect.kind === 'athena') {
+    if (!options.warehouse) throw new Error(`model ${model.database}.${table}: Athena needs a warehouse location (ICETIDE_WAREHOUSE)`);
+    properties.push(`location = ${quoteString(`${options.warehouse.replace(/\/$/, '')}/${model.database}/${table}/`)}`);
+  }
+  return (
+    `CREATE TABLE ${dialect.relation(model.database, table)} WITH (${properties.join(', ')}) AS\n${select}` +
+    (options.noData ? '\nWITH NO DATA' : '')
+  );
+}
+
+/** A `table` model's build: every row of its SELECT. */
+export const renderBuild = (model: ModelDefinition, version: string, dialect: Dialect, warehouse?: string): string =>
+  renderCreateTableAs(model, version, `SELECT * FROM ${modelQuery(model)}`, dialect, { warehouse });
+
+/** Publishing: the model's name becomes a view over the version, in one step for readers. */
+export const renderPublish = (model: ModelDefinition, version: string, dialect: Dialect): string =>
+  `CREATE OR REPLACE VIEW ${dialect.relation(model.database, model.name)} AS SELECT * FROM ${dialect.relation(model.database, version)}`;
+
+export const renderDropTable = (database: string, table: string, dialect: Dialect): string =>
+  dialect.kind === 'athena'
+    ? `DROP TABLE IF EXISTS ${backtick(database)}.${backtick(table)}`
+    : `DROP TABLE IF EXISTS ${dialect.relation(database, table)}`;
+
+/** The tables of a database whose name starts with `prefix` (a model's versions, or the model's own table). */
+export function renderListTables(database: string, prefix: string, dialect: Dialect): string {
+  const [catalog] = dialect.relation(database, 'x').split('.');
+  const pattern = prefix.replace(/[\\_%]/g, (ch) => `\\${ch}`);
+  return (
+    `SELECT table_name, table_type FROM ${catalog}.information_schema.tables ` +
+    `WHERE table_schema = ${quoteString(database)} AND table_name LIKE ${quoteString(`${pattern}%`)} ESCAPE '\\'`
+  );
+}
+
+/** The columns of a table in their order. */
+export function renderColumns(database: string, table: string, dialect: Dialect): string {
+  const [catalog] = dialect.relation(database, 'x').split('.');
+  return (
+    `SELECT column_name, data_type FROM ${catalog}.information_schema.columns ` +
+    `WHERE table_schema = ${quoteString(database)} AND table_name = ${quoteString(table)} ORDER BY ordinal_position`
+  );
+}

@@ -1,0 +1,47 @@
+import type { Client } from '@temporalio/client';
+import type { Project } from '../config/project';
+import { dependenciesOf, selectModels } from '../config/models';
+import type { ModelReport, RunModelsInput, RunModelsResult } from '../workflows/models';
+import { modelName } from '../shared';
+import { runLink } from './context';
+import { athenaCostUsd, formatBytes, formatDuration, formatUsd } from './text';
+
+/** `icetide models run`: the selected models as one DAG run; its workflow id is `icetide:models:<time>`. */
+export async function startModels(client: Client, project: Project, selectors: string[]) {
+  const models = selectModels(project.models, selectors);
+  if (!models.length) throw new Error(`no models in ${project.file}`);
+  const workflowId = `icetide:models:${new Date().toISOString()}`;
+  const input: RunModelsInput = {
+    version: 1,
+    models: models.map((model) => ({ model, after: dependenciesOf(model, project.models) })),
+    parallelism: project.settings.modelRuns.parallelism,
+    alertWebhook: project.settings.modelRuns.alertWebhook,
+    runLink: runLink(project, workflowId),
+  };
+  const handle = await client.workflow.start('runModels', {
+    taskQueue: project.runtime.ICETIDE_TASK_QUEUE,
+    workflowId,
+    args: [input],
+    staticSummary: `models: ${models.map(modelName).join(', ')}`,
+  });
+  return { handle, models };
+}
+
+/** One line per model: outcome, rows, bytes scanned and Athena's price for them, duration; the error when it failed. */
+export function describeModelReport(report: ModelReport): string {
+  if (report.outcome !== 'built') return `${report.outcome === 'failed' ? '✗' : '-'} ${report.model} ${report.outcome}: ${report.error}`;
+  const extra = [
+    report.chunks !== undefined && `${report.chunks} chunk(s)`,
+    report.tests !== undefined && `${report.tests} test(s) passed`,
+    report.version && `published ${report.version}`,
+  ].filter(Boolean);
+  return (
+    `✓ ${report.model} built (${report.materialization}): ${report.rows} row(s), ${formatBytes(report.scannedBytes)} scanned ` +
+    `(${formatUsd(athenaCostUsd(report.scannedBytes))} on Athena), ${formatDuration(report.millis)}, ${report.queries} queries` +
+    (extra.length ? `; ${extra.join(', ')}` : '')
+  );
+}
+
+export const summarizeModels = (result: RunModelsResult): string =>
+  `${result.models.filter((r) => r.outcome === 'built').length} built, ${result.failed} failed, ` +
+  `${result.models.filter((r) => r.outcome === 'skipped').length} skipped`;

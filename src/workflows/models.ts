@@ -1,0 +1,268 @@
+import { ApplicationFailure, executeChild, sleep, workflowInfo } from '@temporalio/workflow';
+import type { ModelStatement, ModelRead } from '../activities/models';
+import type { ModelDefinition } from '../config/models';
+import { periodsOf, type Period } from '../sql/chunks';
+import { testFailure, testName, type TestFailure } from '../sql/data-tests';
+import { SCD2_COLUMNS } from '../sql/scd2';
+import { modelName, type QueryOutcome } from '../shared';
+import { RunProgress } from './progress';
+import { withQueryPermit } from './quota';
+import { boundedActivities } from './steps';
+
+/** How long a model's engine or S3 trouble is retried before its step fails. */
+const TRANSIENT_RETRY = '10m';
+const MODEL_DEADLINE_MS = 6 * 3_600_000;
+/** The statements whose row count is rows written. */
+const WRITING = new Set<ModelStatement['kind']>(['build', 'chunk-insert', 'scd2-merge']);
+/** Submissions of an idempotent statement the engine lost or could not commit. */
+const MAX_SUBMISSIONS = 5;
+
+export interface BuildModelInput {
+  version: 1;
+  model: ModelDefinition;
+}
+
+export interface ModelReport {
+  model: string;
+  materialization: ModelDefinition['materialization'];
+  outcome: 'built' | 'failed' | 'skipped';
+  /** Rows the model's statements wrote (CTAS, inserts, MERGE), as the engine reports them. */
+  rows: number;
+  scannedBytes: number;
+  /** Time the engine spent executing; wall time minus this is orchestration (and queueing). */
+  engineMillis: number;
+  millis: number;
+  queries: number;
+  /** `table`: the version published. */
+  version?: string;
+  chunks?: number;
+  tests?: number;
+  error?: string;
+}
+
+export interface RunModelsInput {
+  version: 1;
+  /** In dependency order; `after` lists the models of this run each one waits for. */
+  models: { model: ModelDefinition; after: string[] }[];
+  parallelism: number;
+  alertWebhook?: string;
+  /** The Temporal UI page of runs, for the alert's link. */
+  runLink?: string;
+}
+
+export interface RunModelsResult {
+  version: 1;
+  models: ModelReport[];
+  failed: number;
+}
+
+/**
+ * Builds one model by its materialisation, each statement a durable submit → await holding an engine permit:
+ * - `table`: CTAS into a new version, the data tests on it (audit), then publish by replacing the model's view and
+ *   drop older versions. A failed audit leaves the published view as it was and names the tests with sample rows.
+ * - `incremental_by_period`: each period one chunk (delete then insert, so it can run again), `parallelism` at a time;
+ *   a resumed run redoes no finished chunk (they are in its history); then row counts per period are checked.
+ * - `scd2`: one MERGE closing changed and vanished rows' versions and opening new ones; a rerun changes nothing.
+ */
+export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
+  const { model } = input;
+  const name = modelName(model);
+  const act = boundedActivities(TRANSIENT_RETRY, name);
+  const progress = new RunProgress(name, MODEL_DEADLINE_MS);
+  const started = Date.now();
+  const report: ModelReport = {
+    model: name,
+    materialization: model.materialization,
+    outcome: 'built',
+    rows: 0,
+    scannedBytes: 0,
+    engineMillis: 0,
+    millis: 0,
+    queries: 0,
+  };
+  let statements = 0;
+
+  const fail = (message: string, type: string, retryable = false): never => {
+    progress.finish('failed', message);
+    throw ApplicationFailure.create({ message, type, nonRetryable: !retryable });
+  };
+
+  /** Submits and awaits one statement under a fresh token; counts what it cost. */
+  async function runOnce(label: string, statement: ModelStatement): Promise<QueryOutcome> {
+    const token = `icetide-${workflowInfo().runId}-${++statements}`;
+    const outcome = await withQueryPermit(act.step.requestQueryPermit, progress, `${name} ${label}`, async () => {
+      const handle = await progress.run(`submit ${label}`, () => act.step.startModelStatement({ model, statement, token }));
+      return progress.run(`await ${label} query ${handle.queryId}`, () => act.awaitQuery(`model ${name} ${label}`, handle));
+    });
+    report.queries++;
+    report.scannedBytes += outcome.stats?.scannedBytes ?? 0;
+    report.engineMillis += outcome.stats?.executionMillis ?? 0;
+    if (outcome.state === 'SUCCEEDED' && WRITING.has(statement.kind)) report.rows += outcome.updatedRows ?? 0;
+    return outcome;
+  }
+
+  const mayRunAgain = (outcome: QueryOutcome) => outcome.state === 'LOST' || (outcome.state === 'FAILED' && !!outcome.error?.retryable);
+  const failure = (label: string, outcome: QueryOutcome): never =>
+    fail(
+      `model ${name}: ${label}, query ${outcome.handle.queryId} ${outcome.state}: ${outcome.error?.message ?? 'no message'}`,
+      'ModelStatementFailed',
+      mayRunAgain(outcome), // a lost CTAS is run again by retrying the model: a new version, the lost one dropped later
+    );
+
+  /** A statement that leaves the same result when run twice: submitted again when lost or in conflict. */
+  async function execute(label: string, statement: ModelStatement, idempotent = true): Promise<QueryOutcome> {
+    for (let submission = 1; ; submission++) {
+      const outcome = await runOnce(label, statement);
+      if (outcome.state === 'SUCCEEDED') return outcome;
+      if (!idempotent || !mayRunAgain(outcome) || submission >= MAX_SUBMISSIONS) return failure(label, outcome);
+      await backoff(submission);
+    }
+  }
+
+  const read = (label: string, what: ModelRead) =>
+    withQueryPermit(act.step.requestQueryPermit, progress, `${name} ${label}`, () =>
+      progress.run(label, () => act.step.readModel({ model, read: what })),
+    );
+
+  async function audit(table: string): Promise<{ test: string; failure: TestFailure }[]> {
+    const failed: { test: string; failure: TestFailure }[] = [];
+    for (const test of model.tests) {
+      const failure = testFailure(await read(`test ${testName(test)}`, { kind: 'test', test, table }));
+      if (failure) failed.push({ test: testName(test), failure });
+    }
+    report.tests = model.tests.length;
+    return failed;
+  }
+  const describeFailures = (failed: { test: string; failure: TestFailure }[]) =>
+    failed.map(({ test, failure }) => `${test}: ${failure.failures} failing row(s), e.g. ${JSON.stringify(failure.sample[0])}`).join('; ');
+
+  const exists = async (table: string) =>
+    (await read(`find ${table}`, { kind: 'tables', prefix: table })).some((row) => row.table_name === table);
+
+  await execute('create schema', { kind: 'schema' });
+  if (model.materialization === 'table') {
+    const version = `${model.name}__v${Date.now()}`;
+    await execute('build', { kind: 'build', version }, false);
+    const failed = await audit(version);
+    if (failed.length) {
+      if (!model.keepFailedBuild) await execute(`drop failed build ${version}`, { kind: 'drop', table: version });
+      const kept = model.keepFailedBuild ? `kept for inspection as ${model.database}.${version}` : 'dropped';
+      fail(`model ${name}: audit failed, nothing published (build ${kept}): ${describeFailures(failed)}`, 'AuditFailed');
+    }
+    await execute('publish', { kind: 'publish', version });
+    report.version = version;
+    // Only after the publish: older versions, and builds of failed or lost runs.
+    for (const row of await read('list versions', { kind: 'tables', prefix: `${model.name}__v` })) {
+      const table = String(row.table_name);
+      if (table !== version && /__v\d+$/.test(table)) await execute(`drop ${table}`, { kind: 'drop', table });
+    }
+  } else if (model.materialization === 'incremental_by_period') {
+    if (!(await exists(model.name))) await execute('create table', { kind: 'create-empty' }, false);
+    const periods = periodsOf(model, new Date(Date.now()).toISOString().slice(0, 10));
+    let next = 0;
+    const chunkRunner = async () => {
+      while (next < periods.length) await chunk(periods[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(model.incremental.parallelism, periods.length) }, chunkRunner));
+    report.chunks = periods.length;
+    const range = { from: periods[0].from, to: periods[periods.length - 1].to };
+    const mismatched = await read('check rows per period', { kind: 'period-check', range });
+    if (mismatched.length) {
+      const list = mismatched
+        .map((row) => `${String(row.period)}: ${String(row.built)} built, ${String(row.expected)} expected`)
+        .join('; ');
+      fail(`model ${name}: row counts differ from the SELECT's in ${mismatched.length} period(s): ${list}`, 'PeriodCheckFailed');
+    }
+    const failed = await audit(model.name);
+    if (failed.length) fail(`model ${name}: tests failed: ${describeFailures(failed)}`, 'AuditFailed');
+  } else {
+    if (!(await exists(model.name))) await execute('create history table', { kind: 'create-empty' }, false);
+    const columns = (await read('read columns', { kind: 'columns', table: model.name }))
+      .map((row) => String(row.column_name))
+      .filter((column) => !(SCD2_COLUMNS as readonly string[]).includes(column));
+    const at = new Date(Date.now()).toISOString().replace('T', ' ').replace('Z', '');
+    await execute('history MERGE', { kind: 'scd2-merge', columns, at });
+    const failed = await audit(model.name);
+    if (failed.length) fail(`model ${name}: tests failed: ${describeFailures(failed)}`, 'AuditFailed');
+  }
+  report.millis = Date.now() - started;
+  progress.finish('built', `${name}: built (${model.materialization}), ${report.rows} row(s) written in ${report.queries} queries`);
+  return report;
+
+  /** One period, replaced whole: delete then insert, both again if the insert was lost or in conflict. */
+  async function chunk(period: Period): Promise<void> {
+    const label = `chunk ${period.from}`;
+    for (let submission = 1; ; submission++) {
+      await execute(`${label} delete`, { kind: 'chunk-remove', period });
+      const outcome = await runOnce(`${label} insert`, { kind: 'chunk-insert', period });
+      if (outcome.state === 'SUCCEEDED') return;
+      if (!mayRunAgain(outcome) || submission >= MAX_SUBMISSIONS) failure(`${label} insert`, outcome);
+      await backoff(submission);
+    }
+  }
+}
+
+/** Commit conflicts clear when the other writer is done: back off with jitter (workflow Math.random is seeded). */
+const backoff = (submission: number) => sleep(Math.round(Math.min(30_000, 1000 * 2 ** (submission - 1)) * (0.5 + Math.random())));
+
+/**
+ * Runs models as a DAG: each once all the models it waits for are built, `parallelism` at a time, each a child run
+ * retried with backoff (`retries`); a model whose parent failed is skipped, the others go on. Failures are posted
+ * to the alert webhook. The result reports every model.
+ */
+export async function runModels(input: RunModelsInput): Promise<RunModelsResult> {
+  const reports = new Map<string, ModelReport>();
+  const running = new Map<string, Promise<void>>();
+  const inRun = new Set(input.models.map(({ model }) => modelName(model)));
+  for (;;) {
+    for (const { model, after } of input.models) {
+      const name = modelName(model);
+      if (reports.has(name) || running.has(name)) continue;
+      const parents = after.filter((parent) => inRun.has(parent));
+      const broken = parents.find((parent) => reports.has(parent) && reports.get(parent)!.outcome !== 'built');
+      if (broken) {
+        reports.set(name, { ...emptyReport(model, 'skipped'), error: `not built: ${broken} ${reports.get(broken)!.outcome}` });
+        continue;
+      }
+      if (!parents.every((parent) => reports.get(parent)?.outcome === 'built') || running.size >= input.parallelism) continue;
+      const child = executeChild(buildModel, {
+        workflowId: `${workflowInfo().workflowId}:${name}`,
+        args: [{ version: 1, model }],
+        retry: { maximumAttempts: model.retries + 1, initialInterval: '10s', backoffCoefficient: 2 },
+        staticSummary: `model ${name} (${model.materialization})`,
+      }).then(
+        (report) => void reports.set(name, report),
+        (err: Error) =>
+          void reports.set(name, { ...emptyReport(model, 'failed'), error: (err.cause as Error | undefined)?.message ?? err.message }),
+      );
+      running.set(
+        name,
+        child.finally(() => running.delete(name)),
+      );
+    }
+    if (!running.size) break;
+    await Promise.race(running.values());
+  }
+  const models = input.models.map(({ model }) => reports.get(modelName(model))!);
+  const failed = models.filter((r) => r.outcome === 'failed');
+  if (failed.length && input.alertWebhook) {
+    const { postAlert } = boundedActivities(TRANSIENT_RETRY, 'models').step;
+    const lines = failed.map((r) => `• ${r.model}: ${r.error}`);
+    await postAlert({
+      url: input.alertWebhook,
+      text: [`icetide: ${failed.length} model(s) failed in ${workflowInfo().workflowId}`, ...lines, input.runLink ?? ''].join('\n').trim(),
+    }).catch(() => undefined); // an alert that cannot be sent does not fail the run it reports on
+  }
+  return { version: 1, models, failed: failed.length };
+}
+
+const emptyReport = (model: ModelDefinition, outcome: ModelReport['outcome']): ModelReport => ({
+  model: modelName(model),
+  materialization: model.materialization,
+  outcome,
+  rows: 0,
+  scannedBytes: 0,
+  engineMillis: 0,
+  millis: 0,
+  queries: 0,
+});
