@@ -92,9 +92,14 @@ async function main(): Promise<void> {
   const sampled = (async () => {
     while (sampling) {
       maxRss = Math.max(maxRss, rssMb());
-      const [row] = await h.trino.query(`SELECT count(*) AS n FROM system.runtime.queries WHERE state NOT IN ('FINISHED', 'FAILED')`);
-      maxQueries = Math.max(maxQueries, Number(row.n) - 1); // not this one
-      await delay(1000);
+      // icetide's statements only: not this sampler, not a submit's lookup of an earlier submission by its tag.
+      const [row] = await h.trino.query(
+        `SELECT count(*) AS n FROM system.runtime.queries WHERE state NOT IN ('FINISHED', 'FAILED') ` +
+          `AND source NOT IN ('bench-sampler', 'icetide-lookup')`,
+        'bench-sampler',
+      );
+      maxQueries = Math.max(maxQueries, Number(row.n));
+      await delay(250);
     }
   })();
 

@@ -74,7 +74,11 @@ describe('models on the stack', function () {
     return [...groups].map(([key, g]) => `${key}|${g.revenue.toFixed(2)}|${g.sales}`).sort();
   };
   const publishedRevenue = async () =>
-    (await q(`SELECT product, CAST(month AS varchar) AS month, CAST(revenue AS varchar) AS revenue, sales FROM ${db}.monthly_revenue`))
+    (
+      await q(
+        `SELECT product, CAST(month AS varchar) AS month, CAST(revenue AS varchar) AS revenue, sales FROM iceberg.${db}.monthly_revenue`,
+      )
+    )
       .map((r) => `${r.product}|${r.month}|${r.revenue}|${r.sales}`)
       .sort();
   const versions = async () =>
@@ -152,11 +156,11 @@ describe('models on the stack', function () {
       await worker.stop();
     }
     const difference = await q(
-      `SELECT count(*) AS n FROM ((SELECT * FROM ${db}.daily_events EXCEPT SELECT id, at, kind, CAST(at AS date) FROM ${db}.events)
-        UNION ALL (SELECT id, at, kind, CAST(at AS date) FROM ${db}.events EXCEPT SELECT * FROM ${db}.daily_events))`,
+      `SELECT count(*) AS n FROM ((SELECT * FROM iceberg.${db}.daily_events EXCEPT SELECT id, at, kind, CAST(at AS date) FROM iceberg.${db}.events)
+        UNION ALL (SELECT id, at, kind, CAST(at AS date) FROM iceberg.${db}.events EXCEPT SELECT * FROM iceberg.${db}.daily_events))`,
     );
     assert.equal(Number(difference[0].n), 0);
-    const [count] = await q(`SELECT count(*) AS n FROM ${db}.daily_events`);
+    const [count] = await q(`SELECT count(*) AS n FROM iceberg.${db}.daily_events`);
     assert.equal(Number(count.n), 600);
   });
 
@@ -212,7 +216,7 @@ describe('models on the stack', function () {
     const actual = async () =>
       (
         await q(
-          `SELECT id, name, tier, is_current, valid_to IS NULL AS open, valid_from FROM ${db}.customers_history ORDER BY id, valid_from`,
+          `SELECT id, name, tier, is_current, valid_to IS NULL AS open, valid_from FROM iceberg.${db}.customers_history ORDER BY id, valid_from`,
         )
       ).map((r) => {
         assert.equal(r.open, r.is_current, `version of ${String(r.id)}: valid_to set exactly when closed`);
