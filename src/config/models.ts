@@ -69,7 +69,6 @@ export const modelDefinitionSchema = z.discriminatedUnion('materialization', [
   }),
 ]);
 export type ModelDefinition = z.infer<typeof modelDefinitionSchema>;
-export type ModelInput = z.input<typeof modelDefinitionSchema>;
 
 /** One SQL template × a list of parameter sets: one model each. `{{ name }}` placeholders in any string. */
 export const templateSchema = z.strictObject({

@@ -1,27 +1,31 @@
 import type { Client } from '@temporalio/client';
 import type { Project } from '../config/project';
-import { dependenciesOf, selectModels } from '../config/models';
+import { dependenciesOf, selectModels, type ModelDefinition } from '../config/models';
 import type { ModelReport, RunModelsInput, RunModelsResult } from '../workflows/models';
 import { modelName } from '../shared';
 import { runLink } from './context';
 import { athenaCostUsd, formatBytes, formatDuration, formatUsd } from './text';
+
+/** What a run of `models` gets: each with the models of the run it waits for, the project's run settings. */
+export function modelRunInput(project: Project, models: ModelDefinition[], link: string): RunModelsInput {
+  return {
+    version: 1,
+    models: models.map((model) => ({ model, after: dependenciesOf(model, project.models) })),
+    parallelism: project.settings.modelRuns.parallelism,
+    alertWebhook: project.settings.modelRuns.alertWebhook,
+    runLink: link,
+  };
+}
 
 /** `icetide models run`: the selected models as one DAG run; its workflow id is `icetide:models:<time>`. */
 export async function startModels(client: Client, project: Project, selectors: string[]) {
   const models = selectModels(project.models, selectors);
   if (!models.length) throw new Error(`no models in ${project.file}`);
   const workflowId = `icetide:models:${new Date().toISOString()}`;
-  const input: RunModelsInput = {
-    version: 1,
-    models: models.map((model) => ({ model, after: dependenciesOf(model, project.models) })),
-    parallelism: project.settings.modelRuns.parallelism,
-    alertWebhook: project.settings.modelRuns.alertWebhook,
-    runLink: runLink(project, workflowId),
-  };
   const handle = await client.workflow.start('runModels', {
     taskQueue: project.runtime.ICETIDE_TASK_QUEUE,
     workflowId,
-    args: [input],
+    args: [modelRunInput(project, models, runLink(project, workflowId))],
     staticSummary: `models: ${models.map(modelName).join(', ')}`,
   });
   return { handle, models };

@@ -2,8 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Project } from '../config/project';
 import type { TableDefinition } from '../config/schema';
-import { ingestScheduleId, isObject, maintainScheduleId, tableName, type TableChanges } from '../shared';
-import { applyIngestSchedule, applyMaintainSchedule, findSchedule } from './schedule';
+import { ingestScheduleId, isObject, maintainScheduleId, modelName, tableName, type TableChanges } from '../shared';
+import { dependenciesOf } from '../config/models';
+import { msToNumber } from '@temporalio/common/lib/time';
+import { durationMillis } from '../config/duration';
+import type { RunModelsInput } from '../workflows/models';
+import { modelRunInput } from './models';
+import { applyIngestSchedule, applyMaintainSchedule, applyModelsSchedule, findSchedule } from './schedule';
 
 /**
  * `icetide plan` / `apply`: the difference between the project file and what exists (tables on the engine, Schedules
@@ -12,16 +17,28 @@ import { applyIngestSchedule, applyMaintainSchedule, findSchedule } from './sche
  */
 export type PlannedChange =
   | { action: 'create-table' | 'alter-table'; table: string; statements: string[] }
-  | { action: 'create-schedule'; table: string; scheduleId: string }
-  | { action: 'update-schedule'; table: string; scheduleId: string; differences: string[] }
+  | { action: 'create-schedule'; table?: string; scheduleId: string }
+  | { action: 'update-schedule'; table?: string; scheduleId: string; differences: string[] }
   | { action: 'remove-schedule'; scheduleId: string };
 
 export interface ProjectPlan {
   changes: PlannedChange[];
   upToDate: string[];
+  /** Every model, templates expanded, in build order: `name (materialization) after ...`. */
+  models: string[];
 }
 
-const OWNED_PREFIXES = ['icetide:ingest:', 'icetide:maintain:'];
+const OWNED_PREFIXES = ['icetide:ingest:', 'icetide:maintain:', 'icetide:models:'];
+
+/** The schedule of the project's models (one per task queue). */
+export const modelsScheduleId = (taskQueue: string): string => `icetide:models:${taskQueue}`;
+
+/** The arguments of the models schedule: every model, the alert link pointing at the schedule. */
+const scheduledModels = (project: Project): RunModelsInput => {
+  const scheduleId = modelsScheduleId(project.runtime.ICETIDE_TASK_QUEUE);
+  const link = `${project.runtime.ICETIDE_TEMPORAL_UI}/namespaces/${encodeURIComponent(project.runtime.temporal.namespace)}/schedules/${encodeURIComponent(scheduleId)}`;
+  return modelRunInput(project, project.models, link);
+};
 
 export async function planProject(client: Client, project: Project): Promise<ProjectPlan> {
   const taskQueue = project.runtime.ICETIDE_TASK_QUEUE;
@@ -51,12 +68,30 @@ export async function planProject(client: Client, project: Project): Promise<Pro
     }
     if (changes.length === before) upToDate.push(name);
   }
+  const { every } = project.settings.modelRuns;
+  if (every && project.models.length) {
+    const scheduleId = modelsScheduleId(taskQueue);
+    wanted.add(scheduleId);
+    const existing = await findSchedule(client, scheduleId);
+    if (!existing) changes.push({ action: 'create-schedule', scheduleId });
+    else {
+      const [input] = existing.action.args as [unknown];
+      const differences = differencesOf(input, scheduledModels(project), '');
+      const spec = existing.spec.intervals?.[0]?.every;
+      if (durationMillis(every) !== (spec === undefined ? undefined : msToNumber(spec))) differences.push(`every: → ${every}`);
+      if (differences.length) changes.push({ action: 'update-schedule', scheduleId, differences });
+    }
+  }
   for await (const summary of client.schedule.list()) {
     const { scheduleId } = summary;
     if (wanted.has(scheduleId) || !OWNED_PREFIXES.some((prefix) => scheduleId.startsWith(prefix))) continue;
     if ((await scheduledDefinition(client, scheduleId))?.taskQueue === taskQueue) changes.push({ action: 'remove-schedule', scheduleId });
   }
-  return { changes, upToDate };
+  const models = project.models.map((model) => {
+    const after = dependenciesOf(model, project.models);
+    return `${modelName(model)} (${model.materialization})${after.length ? ` after ${after.join(', ')}` : ''}`;
+  });
+  return { changes, upToDate, models };
 }
 
 /** Carries out a plan: tables first, so that no schedule fires before its table exists. */
@@ -74,8 +109,11 @@ export async function applyPlan(client: Client, project: Project, plan: ProjectP
     report(`${change.action === 'create-table' ? 'created' : 'altered'} table ${change.table}`);
   }
   for (const change of plan.changes) {
-    if (change.action === 'create-schedule' || change.action === 'update-schedule') {
-      const def = definition(change.table);
+    if ((change.action === 'create-schedule' || change.action === 'update-schedule') && !change.table) {
+      await applyModelsSchedule(client, change.scheduleId, scheduledModels(project), project.settings.modelRuns.every!, taskQueue);
+      report(`${change.action === 'create-schedule' ? 'created' : 'updated'} schedule ${change.scheduleId}`);
+    } else if (change.action === 'create-schedule' || change.action === 'update-schedule') {
+      const def = definition(change.table!);
       await (change.scheduleId === ingestScheduleId(def) ? applyIngestSchedule : applyMaintainSchedule)(client, def, taskQueue);
       report(`${change.action === 'create-schedule' ? 'created' : 'updated'} schedule ${change.scheduleId}`);
     } else if (change.action === 'remove-schedule') {
@@ -107,6 +145,7 @@ export function describePlan(plan: ProjectPlan): string[] {
     }
   }
   for (const name of plan.upToDate) lines.push(`= ${name} is up to date`);
+  for (const model of plan.models) lines.push(`  model ${model}`);
   return lines;
 }
 

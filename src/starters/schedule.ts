@@ -9,6 +9,7 @@ import {
 import type { TableDefinition } from '../config/schema';
 import { durationMillis } from '../config/duration';
 import { ingestScheduleId, maintainScheduleId, TABLE_SEARCH_ATTRIBUTE, tableName, type IngestInput, type MaintainInput } from '../shared';
+import type { RunModelsInput } from '../workflows/models';
 
 /**
  * One Schedule per table starts its ingest runs. Overlap SKIP: a table never has two batches at once — a tick that
@@ -43,6 +44,32 @@ export async function applyMaintainSchedule(client: Client, def: TableDefinition
     spec: { calendars: [{ hour, minute }], timezone: def.maintenance.schedule.timeZone },
     catchupWindowMs: 3_600_000,
     action: tableRun(def, 'maintainTable', maintainScheduleId(def), taskQueue, `maintenance of ${tableName(def)}`),
+    args: () => [input],
+  });
+}
+
+/**
+ * The project's models on `modelRuns.every`: one DAG run per tick, overlap SKIP (a run still going keeps the engine
+ * to itself). Its arguments are the models as the project file had them at `apply`.
+ */
+export async function applyModelsSchedule(
+  client: Client,
+  scheduleId: string,
+  input: RunModelsInput,
+  every: string,
+  taskQueue: string,
+): Promise<string> {
+  return upsertSchedule(client, {
+    scheduleId,
+    spec: { intervals: [{ every: durationMillis(every) }] },
+    catchupWindowMs: 60_000,
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'runModels',
+      taskQueue,
+      workflowId: scheduleId,
+      staticSummary: `models: ${input.models.length} model(s)`,
+    },
     args: () => [input],
   });
 }

@@ -158,8 +158,12 @@ describe('the icetide command on a project file', function () {
     const summaries = history
       .events!.filter((e) => e.activityTaskScheduledEventAttributes)
       .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString()));
-    assert.deepEqual(summaries.slice(0, 2), [`${tableName(orders)}: planBatch`, `${tableName(orders)}: startMerge`]);
-    assert.match(summaries[2], new RegExp(`^table ${tableName(orders)} MERGE: query \\d{8}_`));
+    assert.deepEqual(summaries.slice(0, 3), [
+      `${tableName(orders)}: planBatch`,
+      `${tableName(orders)}: requestQueryPermit`,
+      `${tableName(orders)}: startMerge`,
+    ]);
+    assert.match(summaries[3], new RegExp(`^table ${tableName(orders)} MERGE: query \\d{8}_`));
     assert.deepEqual(
       (await currentRows(h, orders)).map((r) => [r.id, r.name]),
       [[1, 'a2']],
@@ -190,6 +194,31 @@ describe('the icetide command on a project file', function () {
     assert.match(metrics, new RegExp(`icetide_changes\\{[^}]*table="${tableName(orders)}"[^}]*\\} 4`));
     assert.match(metrics, new RegExp(`icetide_batch_duration_count\\{[^}]*table="${tableName(orders)}"[^}]*\\} 1`));
     assert.match(metrics, new RegExp(`icetide_files_waiting\\{[^}]*table="${tableName(orders)}"`));
+  });
+
+  it('models: plan lists them and their schedule, apply creates it once, models run builds and reports; removed again', async () => {
+    const model = `{ name: order_count, database: ${database}, materialization: table, sql: "SELECT count(*) AS n FROM ${database}.orders_current", tests: [{ row_count: { min: 1, max: 1 } }] }`;
+    writeProject([orders, books], `modelRuns: { every: 1h }\nmodels:\n  - ${model}\n`);
+    const plan = await icetide('plan');
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, new RegExp(`\\+ create schedule icetide:models:${taskQueue}\n`));
+    assert.match(plan.stdout, new RegExp(`  model ${database}\\.order_count \\(table\\)\n`));
+    assert.equal((await icetide('apply')).code, 0);
+    assert.match((await icetide('plan')).stdout, /nothing to change/);
+
+    const run = await icetide('models', 'run');
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `✓ ${database}\\.order_count built \\(table\\): 1 row\\(s\\), .* scanned \\(\\$[0-9.e-]+ on Athena\\), .*; 1 test\\(s\\) passed, published order_count__v\\d+`,
+      ),
+    );
+    assert.match(run.stdout, /1 built, 0 failed, 0 skipped/);
+
+    writeProject([orders, books]);
+    const removed = await icetide('apply');
+    assert.match(removed.stdout, new RegExp(`removed schedule icetide:models:${taskQueue}`));
   });
 
   it('pause stops scheduled runs and says so; resume starts them again', async () => {
