@@ -58,17 +58,22 @@ async function runBatches(h: Harness, taskQueue: string, count: number) {
 async function main() {
   const h = await openHarness();
   const count = Number(process.env.BENCH_BATCHES ?? 25);
-  const queue = uniqueName('bench_tq');
-  const worker = await startWorker(h, queue);
-  try {
-    await runBatches(h, queue, 2); // warm-up: workflow bundle, JIT, Trino plan caches
-    const { overheads, events } = await runBatches(h, queue, count);
-    console.log(
-      `orchestration overhead over ${count} batches: median ${(median(overheads) / 1000).toFixed(3)} s, p95 ${(percentile(overheads, 95) / 1000).toFixed(3)} s (goal: median <= 0.5 s)`,
-    );
-    console.log(`history events per batch: median ${median(events)}, max ${Math.max(...events)}`);
-  } finally {
-    await worker.stop();
+  // With the engine's query permits (the default) and without (ICETIDE_ENGINE_MAX_QUERIES=0): what a permit costs.
+  for (const [label, deps] of [
+    ['with query permits', h.deps],
+    ['without query permits', { ...h.deps, quota: undefined }],
+  ] as const) {
+    const queue = uniqueName('bench_tq');
+    const worker = await startWorker(h, queue, deps);
+    try {
+      await runBatches(h, queue, 2); // warm-up: workflow bundle, JIT, Trino plan caches
+      const { overheads, events } = await runBatches(h, queue, count);
+      console.log(
+        `${label}: orchestration overhead over ${count} batches: median ${(median(overheads) / 1000).toFixed(3)} s, p95 ${(percentile(overheads, 95) / 1000).toFixed(3)} s (goal: median <= 0.5 s); history events per batch: median ${median(events)}, max ${Math.max(...events)}`,
+      );
+    } finally {
+      await worker.stop();
+    }
   }
   const eventsFor = async (delayMs: number) => {
     const q = uniqueName('bench_slow_tq');

@@ -221,12 +221,12 @@ export async function loadProject(file: string = DEFAULT_PROJECT_FILE, env: Node
   }
 
   const seen = new Map<string, string>();
-  for (const { name, where } of [
-    ...tables.map(({ def, where }) => ({ name: tableName(def), where })),
-    ...models.map(({ model, where }) => ({ name: modelName(model), where })),
+  for (const { name, kind, where } of [
+    ...tables.map(({ def, where }) => ({ name: tableName(def), kind: 'table', where })),
+    ...models.map(({ model, where }) => ({ name: modelName(model), kind: 'model', where })),
   ]) {
     const earlier = seen.get(name);
-    if (earlier) problems.push(`${where}: ${name} is already defined at ${earlier}`);
+    if (earlier) problems.push(`${where}: ${kind} ${name} is already defined at ${earlier}`);
     seen.set(name, where);
   }
   for (const { model, where } of models) {

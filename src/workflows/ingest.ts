@@ -57,7 +57,7 @@ async function runBatch(input: IngestInput, started: number): Promise<IngestResu
     // Derived from the run and the submission, never the activity attempt: a retried start finds its query.
     const token = `icetide-${workflowInfo().runId}-${submission}`;
     // The permit is held from submit to the query's end, and given back before any pause between submissions.
-    const outcome = await withQueryPermit(act.step.requestQueryPermit, progress, `${name} MERGE`, async () => {
+    const outcome = await withQueryPermit(progress, `${name} MERGE`, async () => {
       const handle = await progress.run(`submit MERGE (submission ${submission})`, () =>
         act.step.startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, exportTime: plan.exportTime, token }),
       );

@@ -32,8 +32,7 @@ export async function maintainTable(input: MaintainInput): Promise<MaintainResul
   const warnings: string[] = [];
   let statements = 0;
   /** Every query of the run holds one of the engine's permits while it runs (metadata reads included). */
-  const permitted = <T>(what: string, body: () => Promise<T>): Promise<T> =>
-    withQueryPermit(act.requestQueryPermit, progress, `${name} ${what}`, body);
+  const permitted = <T>(what: string, body: () => Promise<T>): Promise<T> => withQueryPermit(progress, `${name} ${what}`, body);
   const read = <T>(what: string, body: () => Promise<T>): Promise<T> => permitted(what, () => progress.run(what, body));
 
   /**

@@ -90,7 +90,7 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
   /** Submits and awaits one statement under a fresh token; counts what it cost. */
   async function runOnce(label: string, statement: ModelStatement): Promise<QueryOutcome> {
     const token = `icetide-${workflowInfo().runId}-${++statements}`;
-    const outcome = await withQueryPermit(act.step.requestQueryPermit, progress, `${name} ${label}`, async () => {
+    const outcome = await withQueryPermit(progress, `${name} ${label}`, async () => {
       const handle = await progress.run(`submit ${label}`, () => act.step.startModelStatement({ model, statement, token }));
       return progress.run(`await ${label} query ${handle.queryId}`, () => act.awaitQuery(`model ${name} ${label}`, handle));
     });
@@ -120,9 +120,7 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
   }
 
   const read = (label: string, what: ModelRead) =>
-    withQueryPermit(act.step.requestQueryPermit, progress, `${name} ${label}`, () =>
-      progress.run(label, () => act.step.readModel({ model, read: what })),
-    );
+    withQueryPermit(progress, `${name} ${label}`, () => progress.run(label, () => act.step.readModel({ model, read: what })));
 
   async function audit(table: string): Promise<{ test: string; failure: TestFailure }[]> {
     const failed: { test: string; failure: TestFailure }[] = [];

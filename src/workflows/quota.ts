@@ -7,6 +7,7 @@ import {
   getExternalWorkflowHandle,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   uuid4,
@@ -26,6 +27,16 @@ const IDLE_END_MS = 10 * 60_000;
 const { closedRuns } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
   retry: { initialInterval: '1s', maximumInterval: '30s' },
+});
+
+/**
+ * Asking is one signal-with-start: a local activity, one marker in the asking run's history rather than three
+ * events. Temporal unreachable for ten minutes fails the step like any other.
+ */
+const { requestQueryPermit } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
 /**
@@ -84,7 +95,6 @@ export async function engineQuota(state: QuotaState): Promise<void> {
  * however `body` ends, cancellation included. Runs recorded before the quota existed replay without it (patched).
  */
 export async function withQueryPermit<T>(
-  request: (input: PermitRequest) => Promise<string | null>,
   progress: Pick<RunProgress, 'run'> | undefined,
   label: string,
   body: () => Promise<T>,
@@ -95,7 +105,7 @@ export async function withQueryPermit<T>(
   let quotaId: string | null = null;
   try {
     const step = progress ? progress.run.bind(progress) : <R>(_: string, run: () => Promise<R>) => run();
-    quotaId = await step('ask for a query permit', () => request(ask));
+    quotaId = await step('ask for a query permit', () => requestQueryPermit(ask));
     if (!quotaId) return await body(); // no quota configured
     await step(`wait for a query permit (${label})`, () => condition(() => granted.has(ask.request)));
     return await body();

@@ -9,7 +9,7 @@ const DEFAULT_TRANSIENT_RETRY = '10m';
 /** Runs one SQL statement on the engine through the same durable submit/await activities as a batch's MERGE. */
 export async function runStatement(input: { sql: string; label: string }): Promise<QueryOutcome> {
   const act = boundedActivities(DEFAULT_TRANSIENT_RETRY, input.label);
-  const outcome = await withQueryPermit(act.step.requestQueryPermit, undefined, input.label, async () => {
+  const outcome = await withQueryPermit(undefined, input.label, async () => {
     const handle = await act.step.startStatement({ sql: input.sql, token: `icetide-${workflowInfo().runId}-statement` });
     return act.awaitQuery(input.label, handle);
   });
@@ -25,11 +25,11 @@ export async function runStatement(input: { sql: string; label: string }): Promi
 /** Creates a table's staging table, Iceberg target and current view, or brings them to the definition (idempotent), on a worker's engine. */
 export async function ensureTable(def: TableDefinition): Promise<{ schemaChanges: string[] }> {
   const { step } = boundedActivities(def.limits.transientRetry, tableName(def));
-  return withQueryPermit(step.requestQueryPermit, undefined, `${tableName(def)} DDL`, () => step.ensureTable(def));
+  return withQueryPermit(undefined, `${tableName(def)} DDL`, () => step.ensureTable(def));
 }
 
 /** What ensureTable would do to the table, without doing it (`icetide plan`). */
 export async function planTable(def: TableDefinition): Promise<TableChanges> {
   const { step } = boundedActivities(def.limits.transientRetry, tableName(def));
-  return withQueryPermit(step.requestQueryPermit, undefined, `${tableName(def)} plan`, () => step.planTable(def));
+  return withQueryPermit(undefined, `${tableName(def)} plan`, () => step.planTable(def));
 }
