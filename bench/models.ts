@@ -42,7 +42,9 @@ async function main(): Promise<void> {
     await h.trino.query(
       `CREATE TABLE iceberg.${db}.events WITH (partitioning = ARRAY['day(at)']) AS ` +
         `SELECT n AS id, TIMESTAMP '2026-10-01 00:00:00' + n * INTERVAL '1' SECOND * (2592000 / ${ROWS}) AS at, 'k' || CAST(n % 7 AS varchar) AS kind ` +
-        `FROM UNNEST(sequence(0, ${ROWS - 1})) AS t(n)`,
+        // sequence() makes at most 10,000 entries: thousands × units.
+        `FROM (SELECT high * 1000 + low AS n FROM UNNEST(sequence(0, ${Math.ceil(ROWS / 1000) - 1})) AS h(high) ` +
+        `CROSS JOIN UNNEST(sequence(0, 999)) AS l(low)) WHERE n < ${ROWS}`,
     );
     const model = (input: Record<string, unknown>) => modelDefinitionSchema.parse({ database: db, ...input });
     const incremental = (name: string, parallelism: number) =>

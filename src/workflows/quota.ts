@@ -112,7 +112,9 @@ export async function withQueryPermit<T>(
   } finally {
     if (quotaId) {
       const quota = quotaId;
-      await CancellationScope.nonCancellable(
+      // Not awaited: the signal goes out with the run's next commands (or its completion), and the run need not
+      // wait a round trip for it to be delivered. Not cancellable: a cancelled run gives its permit back too.
+      void CancellationScope.nonCancellable(
         () =>
           getExternalWorkflowHandle(quota)
             .signal(releaseSignal, { request: ask.request })
