@@ -112,9 +112,9 @@ export async function withQueryPermit<T>(
   } finally {
     if (quotaId) {
       const quota = quotaId;
-      // Not awaited: the signal goes out with the run's next commands (or its completion), and the run need not
-      // wait a round trip for it to be delivered. Not cancellable: a cancelled run gives its permit back too.
-      void CancellationScope.nonCancellable(
+      // Awaited: a signal sent in the same step as the run's completion would not be delivered (the server drops
+      // signals from closed runs), leaving the permit to the sweep. Not cancellable: a cancelled run gives it back.
+      await CancellationScope.nonCancellable(
         () =>
           getExternalWorkflowHandle(quota)
             .signal(releaseSignal, { request: ask.request })
