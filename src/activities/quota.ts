@@ -30,6 +30,15 @@ export function createQuotaActivities(deps: ActivityDeps) {
       return id;
     },
 
+    /** Gives a permit back (or withdraws the ask); a quota that has ended has nothing to take back. */
+    async releaseQueryPermit(input: { quotaId: string; request: string }): Promise<void> {
+      try {
+        await Context.current().client.workflow.getHandle(input.quotaId).signal(QUOTA_SIGNALS.release, { request: input.request });
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+    },
+
     /** The requests among `holders` whose runs have closed. */
     async closedRuns(holders: PermitRequest[]): Promise<string[]> {
       const { client } = Context.current();

@@ -30,10 +30,11 @@ const { closedRuns } = proxyActivities<Activities>({
 });
 
 /**
- * Asking is one signal-with-start: a local activity, one marker in the asking run's history rather than three
- * events. Temporal unreachable for ten minutes fails the step like any other.
+ * Asking (a signal-with-start) and giving back (a signal) are local activities: one marker each in the run's history,
+ * no extra round trip through the server, and a permit given back before the run closes is delivered (a signal
+ * sent by the run itself with its completion would be dropped). Temporal unreachable for ten minutes fails the step.
  */
-const { requestQueryPermit } = proxyLocalActivities<Activities>({
+const { requestQueryPermit, releaseQueryPermit } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '10m',
   retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '30s' },
@@ -111,15 +112,9 @@ export async function withQueryPermit<T>(
     return await body();
   } finally {
     if (quotaId) {
-      const quota = quotaId;
-      // Awaited: a signal sent in the same step as the run's completion would not be delivered (the server drops
-      // signals from closed runs), leaving the permit to the sweep. Not cancellable: a cancelled run gives it back.
-      await CancellationScope.nonCancellable(
-        () =>
-          getExternalWorkflowHandle(quota)
-            .signal(releaseSignal, { request: ask.request })
-            .catch(() => undefined), // no quota workflow: nothing to give back
-      );
+      const release = { quotaId, request: ask.request };
+      // Not cancellable: a cancelled run gives its permit back too.
+      await CancellationScope.nonCancellable(() => releaseQueryPermit(release));
     }
   }
 }
