@@ -70,6 +70,7 @@ async function main(): Promise<void> {
 
     const perModel: number[] = [];
     const perQuery: number[] = [];
+    let perModelQueries = 0;
     for (let i = 0; i < MODELS; i++) {
       const { report } = await build(
         h,
@@ -78,10 +79,12 @@ async function main(): Promise<void> {
       );
       perModel.push(report.millis - report.engineMillis);
       perQuery.push((report.millis - report.engineMillis) / report.queries);
+      perModelQueries = report.queries;
     }
     console.log(
-      `orchestration overhead per table model (${MODELS} models, 5 queries + 1 test each): median ${seconds(median(perModel))}, ` +
-        `p95 ${seconds(percentile(perModel, 95))}; per query ${seconds(median(perQuery))} (goal per model: the ingest batch's, ≤ 0.5 s per statement)`,
+      `wall minus engine time per table model (${MODELS} models; schema, CTAS, 1 test, publish, list and drop versions: ` +
+        `${perModelQueries} queries each, reads' engine time included): median ${seconds(median(perModel))}, ` +
+        `p95 ${seconds(percentile(perModel, 95))}; per query ${seconds(median(perQuery))} (goal: ≤ 0.5 s per model)`,
     );
   } finally {
     await worker.stop();
