@@ -87,10 +87,27 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
     throw ApplicationFailure.create({ message, type, nonRetryable: !retryable });
   };
 
+  /**
+   * Each query holds one of the engine's permits; a part of the build that runs its queries one after another holds
+   * one permit throughout (oneAtATime) rather than asking again for each.
+   */
+  let holding = false;
+  const permitted = <T>(label: string, body: () => Promise<T>): Promise<T> =>
+    holding ? body() : withQueryPermit(progress, `${name} ${label}`, body);
+  const oneAtATime = <T>(body: () => Promise<T>): Promise<T> =>
+    withQueryPermit(progress, name, async () => {
+      holding = true;
+      try {
+        return await body();
+      } finally {
+        holding = false;
+      }
+    });
+
   /** Submits and awaits one statement under a fresh token; counts what it cost. */
   async function runOnce(label: string, statement: ModelStatement): Promise<QueryOutcome> {
     const token = `icetide-${workflowInfo().runId}-${++statements}`;
-    const outcome = await withQueryPermit(progress, `${name} ${label}`, async () => {
+    const outcome = await permitted(label, async () => {
       const handle = await progress.run(`submit ${label}`, () => act.step.startModelStatement({ model, statement, token }));
       return progress.run(`await ${label} query ${handle.queryId}`, () => act.awaitQuery(`model ${name} ${label}`, handle));
     });
@@ -122,7 +139,7 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
   /** A short read (tables, columns, a test); the engine does not report its execution time, so it counts as wall. */
   const read = (label: string, what: ModelRead) => {
     report.queries++;
-    return withQueryPermit(progress, `${name} ${label}`, () => progress.run(label, () => act.step.readModel({ model, read: what })));
+    return permitted(label, () => progress.run(label, () => act.step.readModel({ model, read: what })));
   };
 
   async function audit(table: string): Promise<{ test: string; failure: TestFailure }[]> {
@@ -140,25 +157,12 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
   const exists = async (table: string) =>
     (await read(`find ${table}`, { kind: 'tables', prefix: table })).some((row) => row.table_name === table);
 
-  await execute('create schema', { kind: 'schema' });
-  if (model.materialization === 'table') {
-    const version = `${model.name}__v${Date.now()}`;
-    await execute('build', { kind: 'build', version }, false);
-    const failed = await audit(version);
-    if (failed.length) {
-      if (!model.keepFailedBuild) await execute(`drop failed build ${version}`, { kind: 'drop', table: version });
-      const kept = model.keepFailedBuild ? `kept for inspection as ${model.database}.${version}` : 'dropped';
-      fail(`model ${name}: audit failed, nothing published (build ${kept}): ${describeFailures(failed)}`, 'AuditFailed');
-    }
-    await execute('publish', { kind: 'publish', version });
-    report.version = version;
-    // Only after the publish: older versions, and builds of failed or lost runs.
-    for (const row of await read('list versions', { kind: 'tables', prefix: `${model.name}__v` })) {
-      const table = String(row.table_name);
-      if (table !== version && /__v\d+$/.test(table)) await execute(`drop ${table}`, { kind: 'drop', table });
-    }
-  } else if (model.materialization === 'incremental_by_period') {
-    if (!(await exists(model.name))) await execute('create table', { kind: 'create-empty' }, false);
+  if (model.materialization === 'incremental_by_period') {
+    await oneAtATime(async () => {
+      await execute('create schema', { kind: 'schema' });
+      if (!(await exists(model.name))) await execute('create table', { kind: 'create-empty' }, false);
+    });
+    // Chunks run side by side: each holds a permit of its own.
     const periods = periodsOf(model, new Date(Date.now()).toISOString().slice(0, 10));
     let next = 0;
     const chunkRunner = async () => {
@@ -166,25 +170,48 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
     };
     await Promise.all(Array.from({ length: Math.min(model.incremental.parallelism, periods.length) }, chunkRunner));
     report.chunks = periods.length;
-    const range = { from: periods[0].from, to: periods[periods.length - 1].to };
-    const mismatched = await read('check rows per period', { kind: 'period-check', range });
-    if (mismatched.length) {
-      const list = mismatched
-        .map((row) => `${String(row.period)}: ${String(row.built)} built, ${String(row.expected)} expected`)
-        .join('; ');
-      fail(`model ${name}: row counts differ from the SELECT's in ${mismatched.length} period(s): ${list}`, 'PeriodCheckFailed');
-    }
-    const failed = await audit(model.name);
-    if (failed.length) fail(`model ${name}: tests failed: ${describeFailures(failed)}`, 'AuditFailed');
+    await oneAtATime(async () => {
+      const range = { from: periods[0].from, to: periods[periods.length - 1].to };
+      const mismatched = await read('check rows per period', { kind: 'period-check', range });
+      if (mismatched.length) {
+        const list = mismatched
+          .map((row) => `${String(row.period)}: ${String(row.built)} built, ${String(row.expected)} expected`)
+          .join('; ');
+        fail(`model ${name}: row counts differ from the SELECT's in ${mismatched.length} period(s): ${list}`, 'PeriodCheckFailed');
+      }
+      const failed = await audit(model.name);
+      if (failed.length) fail(`model ${name}: tests failed: ${describeFailures(failed)}`, 'AuditFailed');
+    });
   } else {
-    if (!(await exists(model.name))) await execute('create history table', { kind: 'create-empty' }, false);
-    const columns = (await read('read columns', { kind: 'columns', table: model.name }))
-      .map((row) => String(row.column_name))
-      .filter((column) => !(SCD2_COLUMNS as readonly string[]).includes(column));
-    const at = new Date(Date.now()).toISOString().replace('T', ' ').replace('Z', '');
-    await execute('history MERGE', { kind: 'scd2-merge', columns, at });
-    const failed = await audit(model.name);
-    if (failed.length) fail(`model ${name}: tests failed: ${describeFailures(failed)}`, 'AuditFailed');
+    await oneAtATime(async () => {
+      await execute('create schema', { kind: 'schema' });
+      if (model.materialization === 'table') {
+        const version = `${model.name}__v${Date.now()}`;
+        await execute('build', { kind: 'build', version }, false);
+        const failed = await audit(version);
+        if (failed.length) {
+          if (!model.keepFailedBuild) await execute(`drop failed build ${version}`, { kind: 'drop', table: version });
+          const kept = model.keepFailedBuild ? `kept for inspection as ${model.database}.${version}` : 'dropped';
+          fail(`model ${name}: audit failed, nothing published (build ${kept}): ${describeFailures(failed)}`, 'AuditFailed');
+        }
+        await execute('publish', { kind: 'publish', version });
+        report.version = version;
+        // Only after the publish: older versions, and builds of failed or lost runs.
+        for (const row of await read('list versions', { kind: 'tables', prefix: `${model.name}__v` })) {
+          const table = String(row.table_name);
+          if (table !== version && /__v\d+$/.test(table)) await execute(`drop ${table}`, { kind: 'drop', table });
+        }
+      } else {
+        if (!(await exists(model.name))) await execute('create history table', { kind: 'create-empty' }, false);
+        const columns = (await read('read columns', { kind: 'columns', table: model.name }))
+          .map((row) => String(row.column_name))
+          .filter((column) => !(SCD2_COLUMNS as readonly string[]).includes(column));
+        const at = new Date(Date.now()).toISOString().replace('T', ' ').replace('Z', '');
+        await execute('history MERGE', { kind: 'scd2-merge', columns, at });
+        const failed = await audit(model.name);
+        if (failed.length) fail(`model ${name}: tests failed: ${describeFailures(failed)}`, 'AuditFailed');
+      }
+    });
   }
   report.millis = Date.now() - started;
   progress.finish('built', `${name}: built (${model.materialization}), ${report.rows} row(s) written in ${report.queries} queries`);
