@@ -7,13 +7,13 @@ import { renderTestQuery } from '../sql/data-tests';
 import {
   renderBuild,
   renderColumns,
-  renderCreateSchema,
   renderCreateTableAs,
   renderDropTable,
   renderListTables,
   renderPublish,
   modelQuery,
 } from '../sql/models';
+import { renderCreateSchema } from '../sql/ddl';
 import { renderScd2Create, renderScd2Merge } from '../sql/scd2';
 import { failFastOnPermanent } from './failures';
 import type { ActivityDeps } from './index';

@@ -33,15 +33,21 @@ export function renderCurrentView(def: TableDefinition, dialect: Dialect): strin
   return `CREATE OR REPLACE VIEW ${dialect.currentView(def)} AS SELECT ${columns} FROM ${dialect.target(def)} WHERE NOT ${quoteIdent(DELETED_COLUMN)}`;
 }
 
+/** The schema (Trino, in the Iceberg catalog, under the warehouse) or database (Athena) tables and models live in. */
+export function renderCreateSchema(database: string, dialect: Dialect, warehouse?: string): string {
+  if (dialect.kind === 'athena') return `CREATE DATABASE IF NOT EXISTS ${backtick(database)}`;
+  const [catalog] = dialect.relation(database, 'x').split('.');
+  const location = warehouse ? ` WITH (location = ${quoteString(`${warehouse.replace(/\/$/, '')}/${database}/`)})` : '';
+  return `CREATE SCHEMA IF NOT EXISTS ${catalog}.${quoteIdent(database)}${location}`;
+}
+
 function trinoDdl(def: TableDefinition, dialect: Dialect, warehouse?: string): string[] {
-  const [icebergCatalog] = dialect.target(def).split('.');
   const [hiveCatalog] = dialect.staging(def).split('.');
-  const schemaLocation = warehouse ? ` WITH (location = ${quoteString(`${warehouse.replace(/\/$/, '')}/${def.database}/`)})` : '';
   const properties = [`format = 'PARQUET'`];
   if (def.partitioning.length) properties.push(`partitioning = ARRAY[${def.partitioning.map(quoteString).join(', ')}]`);
   if (def.location) properties.push(`location = ${quoteString(def.location)}`);
   return [
-    `CREATE SCHEMA IF NOT EXISTS ${icebergCatalog}.${quoteIdent(def.database)}${schemaLocation}`,
+    renderCreateSchema(def.database, dialect, warehouse),
     `CREATE SCHEMA IF NOT EXISTS ${hiveCatalog}.${quoteIdent(def.database)}`,
     formatOf(def).stagingTable(def, dialect),
     `CREATE TABLE IF NOT EXISTS ${dialect.target(def)} (${targetColumns(def, dmlType, quoteIdent, 'timestamp(6)')}) ` +
@@ -64,7 +70,7 @@ function athenaDdl(def: TableDefinition, dialect: Dialect): string[] {
     ? ` PARTITIONED BY (${def.partitioning.map((s) => (/\(/.test(s) ? athenaPartitionSpec(s) : backtick(s))).join(', ')})`
     : '';
   return [
-    `CREATE DATABASE IF NOT EXISTS ${db}`,
+    renderCreateSchema(def.database, dialect),
     formatOf(def).stagingTable(def, dialect),
     `CREATE TABLE IF NOT EXISTS ${db}.${backtick(def.table)} (${targetColumns(def, dialect.ddlType, backtick, 'timestamp')})` +
       `${partitioned} LOCATION ${quoteString(def.location)} ` +

@@ -1,6 +1,6 @@
 import type { ModelDefinition } from '../config/models';
 import type { Dialect } from './dialect';
-import { backtick, quoteIdent, quoteString } from './identifiers';
+import { backtick, quoteString } from './identifiers';
 
 /**
  * The statements that build and publish a model (workflows/models.ts), both dialects. A `table` model is a view over
@@ -14,13 +14,6 @@ export const modelQuery = (model: Pick<ModelDefinition, 'sql'>): string => `(\n$
 /** `name__v<millis>`: one table per build, so a new build never touches what readers use. */
 export const versionName = (model: Pick<ModelDefinition, 'name'>, millis: number): string => `${model.name}__v${millis}`;
 export const VERSION_PATTERN = (model: Pick<ModelDefinition, 'name'>): RegExp => new RegExp(`^${model.name}__v\\d+$`);
-
-export function renderCreateSchema(database: string, dialect: Dialect, warehouse?: string): string {
-  if (dialect.kind === 'athena') return `CREATE DATABASE IF NOT EXISTS ${backtick(database)}`;
-  const [catalog] = dialect.relation(database, 'x').split('.');
-  const location = warehouse ? ` WITH (location = ${quoteString(`${warehouse.replace(/\/$/, '')}/${database}/`)})` : '';
-  return `CREATE SCHEMA IF NOT EXISTS ${catalog}.${quoteIdent(database)}${location}`;
-}
 
 /**
  * CTAS of a SELECT into a new Iceberg table (Parquet, the model's partitioning). Athena needs a location: the

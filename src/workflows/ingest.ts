@@ -1,4 +1,4 @@
-import { ApplicationFailure, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import { comparePosition } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import { durationMillis } from '../config/duration';
@@ -6,7 +6,7 @@ import { tableName, type IngestInput, type IngestResult, type Watermark } from '
 import { recordBatch } from './metrics';
 import { RunProgress } from './progress';
 import { withQueryPermit } from './quota';
-import { boundedActivities } from './steps';
+import { boundedActivities, mayResubmit, resubmitBackoff } from './steps';
 
 /** How long the longest expected MERGE takes (Athena's default DML timeout): part of the default overdue deadline. */
 const LONGEST_EXPECTED_MERGE_MS = 30 * 60_000;
@@ -87,10 +87,8 @@ async function runBatch(input: IngestInput, started: number): Promise<IngestResu
       };
     }
     const reason = `table ${name}: MERGE query ${outcome.handle.queryId} ${outcome.state}: ${outcome.error?.message ?? 'no message'}`;
-    const again = outcome.state === 'LOST' || (outcome.state === 'FAILED' && outcome.error?.retryable);
-    if (again && submission < def.limits.maxSubmissions) {
-      // Commit conflicts clear when the other writer is done: back off with jitter (workflow Math.random is seeded).
-      await sleep(Math.round(Math.min(30_000, 1000 * 2 ** (submission - 1)) * (0.5 + Math.random())));
+    if (mayResubmit(outcome) && submission < def.limits.maxSubmissions) {
+      await resubmitBackoff(submission);
       continue;
     }
     progress.finish('failed', reason);

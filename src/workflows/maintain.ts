@@ -1,8 +1,8 @@
-import { ApplicationFailure, CancellationScope, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { durationMillis } from '../config/duration';
 import { tableName, type MaintainInput, type MaintainResult, type MaintenanceStep, type QueryOutcome } from '../shared';
-import { boundedActivities } from './steps';
+import { boundedActivities, mayResubmit, resubmitBackoff } from './steps';
 import { RunProgress } from './progress';
 import { withQueryPermit } from './quota';
 
@@ -64,9 +64,8 @@ export async function maintainTable(input: MaintainInput): Promise<MaintainResul
         rounds++;
         continue;
       }
-      const again = outcome.state === 'LOST' || (outcome.state === 'FAILED' && outcome.error?.retryable);
-      if (again && submission < def.limits.maxSubmissions) {
-        await sleep(Math.round(Math.min(30_000, 1000 * 2 ** (submission++ - 1)) * (0.5 + Math.random())));
+      if (mayResubmit(outcome) && submission < def.limits.maxSubmissions) {
+        await resubmitBackoff(submission++);
         continue;
       }
       const reason = `table ${name}: maintenance step ${step}, query ${outcome.handle.queryId} ${outcome.state}: ${message}`;

@@ -1,4 +1,4 @@
-import { ApplicationFailure, executeChild, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
 import type { ModelStatement, ModelRead } from '../activities/models';
 import type { ModelDefinition } from '../config/models';
 import { periodsOf, type Period } from '../sql/chunks';
@@ -7,7 +7,7 @@ import { SCD2_COLUMNS } from '../sql/scd2';
 import { modelName, type QueryOutcome } from '../shared';
 import { RunProgress } from './progress';
 import { withQueryPermit } from './quota';
-import { boundedActivities } from './steps';
+import { boundedActivities, mayResubmit, resubmitBackoff } from './steps';
 
 /** How long a model's engine or S3 trouble is retried before its step fails. */
 const TRANSIENT_RETRY = '10m';
@@ -118,12 +118,11 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
     return outcome;
   }
 
-  const mayRunAgain = (outcome: QueryOutcome) => outcome.state === 'LOST' || (outcome.state === 'FAILED' && !!outcome.error?.retryable);
   const failure = (label: string, outcome: QueryOutcome): never =>
     fail(
       `model ${name}: ${label}, query ${outcome.handle.queryId} ${outcome.state}: ${outcome.error?.message ?? 'no message'}`,
       'ModelStatementFailed',
-      mayRunAgain(outcome), // a lost CTAS is run again by retrying the model: a new version, the lost one dropped later
+      mayResubmit(outcome), // a lost CTAS is run again by retrying the model: a new version, the lost one dropped later
     );
 
   /** A statement that leaves the same result when run twice: submitted again when lost or in conflict. */
@@ -131,8 +130,8 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
     for (let submission = 1; ; submission++) {
       const outcome = await runOnce(label, statement);
       if (outcome.state === 'SUCCEEDED') return outcome;
-      if (!idempotent || !mayRunAgain(outcome) || submission >= MAX_SUBMISSIONS) return failure(label, outcome);
-      await backoff(submission);
+      if (!idempotent || !mayResubmit(outcome) || submission >= MAX_SUBMISSIONS) return failure(label, outcome);
+      await resubmitBackoff(submission);
     }
   }
 
@@ -224,14 +223,11 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
       await execute(`${label} delete`, { kind: 'chunk-remove', period });
       const outcome = await runOnce(`${label} insert`, { kind: 'chunk-insert', period });
       if (outcome.state === 'SUCCEEDED') return;
-      if (!mayRunAgain(outcome) || submission >= MAX_SUBMISSIONS) failure(`${label} insert`, outcome);
-      await backoff(submission);
+      if (!mayResubmit(outcome) || submission >= MAX_SUBMISSIONS) failure(`${label} insert`, outcome);
+      await resubmitBackoff(submission);
     }
   }
 }
-
-/** Commit conflicts clear when the other writer is done: back off with jitter (workflow Math.random is seeded). */
-const backoff = (submission: number) => sleep(Math.round(Math.min(30_000, 1000 * 2 ** (submission - 1)) * (0.5 + Math.random())));
 
 /**
  * Runs models as a DAG: each once all the models it waits for are built, `parallelism` at a time, each a child run

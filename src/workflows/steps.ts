@@ -1,12 +1,21 @@
 import {
   ActivityCancellationType,
   proxyActivities,
+  sleep,
   type ActivityFunctionWithOptions,
   type ActivityInterfaceFor,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { durationMillis } from '../config/duration';
 import type { QueryOutcome } from '../shared';
+
+/** A statement the engine lost, or that failed for a reason that passes (a commit conflict): worth submitting again. */
+export const mayResubmit = (outcome: QueryOutcome): boolean =>
+  outcome.state === 'LOST' || (outcome.state === 'FAILED' && !!outcome.error?.retryable);
+
+/** Before submission `submission + 1`: commit conflicts clear when the other writer is done; jitter (workflow Math.random is seeded). */
+export const resubmitBackoff = (submission: number): Promise<void> =>
+  sleep(Math.round(Math.min(30_000, 1000 * 2 ** (submission - 1)) * (0.5 + Math.random())));
 
 /**
  * A workflow's activities, every one bounded in time: a short step (plan, submit, cleanup) has the table's
