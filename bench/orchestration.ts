@@ -24,7 +24,7 @@ function slowed(engine: QueryEngine, delayMs: number): QueryEngine {
       return engine.poll(handle);
     },
     cancel: (handle) => engine.cancel(handle),
-    query: (sql) => engine.query(sql),
+    read: (sql) => engine.read(sql),
   };
 }
 

@@ -8,7 +8,7 @@ import { runToEnd } from './query';
 
 export function createDdlActivities(deps: ActivityDeps) {
   const columnsOf = async (def: TableDefinition, table: 'target' | 'staging'): Promise<ExistingColumn[]> =>
-    (await deps.engine.query(renderColumnsQuery(def, deps.dialect, table))).map((row) => ({
+    (await deps.engine.read(renderColumnsQuery(def, deps.dialect, table))).rows.map((row) => ({
       name: String(row.column_name),
       type: String(row.data_type),
     }));

@@ -121,7 +121,7 @@ export function createMaintainActivities(deps: ActivityDeps) {
     },
 
     async fileStats(def: TableDefinition): Promise<FileStats> {
-      const rows = await failFastOnPermanent(`table ${tableName(def)}: reading $files`, () => engine.query(renderFileStats(def, dialect)));
+      const rows = await failFastOnPermanent(`table ${tableName(def)}: reading $files`, async () => (await engine.read(renderFileStats(def, dialect))).rows);
       const partitions = new Map<string, { data: number; deletes: number }>();
       const stats: FileStats = { dataFiles: 0, deleteFiles: 0, bytes: 0, partitions: 0, partitionsToCompact: 0 };
       for (const row of rows) {
@@ -142,9 +142,10 @@ export function createMaintainActivities(deps: ActivityDeps) {
     },
 
     async snapshotStats(def: TableDefinition): Promise<SnapshotStats> {
-      const [row] = await failFastOnPermanent(`table ${tableName(def)}: reading $snapshots`, () =>
-        engine.query(renderSnapshotStats(def, dialect)),
+      const { rows } = await failFastOnPermanent(`table ${tableName(def)}: reading $snapshots`, () =>
+        engine.read(renderSnapshotStats(def, dialect)),
       );
+      const [row] = rows;
       return { snapshots: Number(row?.snapshots ?? 0), expirable: Number(row?.expirable ?? 0) };
     },
 
@@ -155,7 +156,9 @@ export function createMaintainActivities(deps: ActivityDeps) {
         return location ? (await staging.list(location)).length : 0;
 
         async function tableLocation(): Promise<string | undefined> {
-          const [row] = await engine.query(`SELECT file_path FROM ${dialect.metadataTable(def, 'files')} LIMIT 1`);
+          const {
+            rows: [row],
+          } = await engine.read(`SELECT file_path FROM ${dialect.metadataTable(def, 'files')} LIMIT 1`);
           const path = row ? String(row.file_path) : undefined;
           return path?.slice(0, path.lastIndexOf('/data/') + 1) || undefined;
         }

@@ -1,9 +1,10 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DataTest, ModelDefinition } from '../config/models';
 import { modelName } from '../shared';
-import type { QueryHandle } from '../engines/engine';
+import { TransientEngineError, type QueryHandle, type ReadResult } from '../engines/engine';
+import type { QueryOutcome } from '../shared';
 import { renderChunk, renderPeriodCheck, type Period } from '../sql/chunks';
-import { renderTestQuery } from '../sql/data-tests';
+import { renderTestCounts, renderTestQuery } from '../sql/data-tests';
 import {
   renderBuild,
   renderColumns,
@@ -16,6 +17,7 @@ import {
 import { renderCreateSchema } from '../sql/ddl';
 import { renderScd2Create, renderScd2Merge } from '../sql/scd2';
 import { failFastOnPermanent } from './failures';
+import { followQuery } from './query';
 import type { ActivityDeps } from './index';
 
 /** The statements a model's workflow runs; the SQL is rendered here, in the engine's dialect, never in history. */
@@ -29,10 +31,19 @@ export type ModelStatement =
   | { kind: 'chunk-insert'; period: Period }
   | { kind: 'scd2-merge'; columns: string[]; at: string };
 
+export interface ModelStatementInput {
+  model: ModelDefinition;
+  statement: ModelStatement;
+  /** Stable per statement of a run, never per attempt. */
+  token: string;
+}
+
 /** The reads a model's workflow makes; each returns a handful of rows. */
 export type ModelRead =
   | { kind: 'tables'; prefix: string }
   | { kind: 'columns'; table: string }
+  | { kind: 'test-counts'; tests: DataTest[]; table: string }
+  /** A sample of one test's failing rows with their count. */
   | { kind: 'test'; test: DataTest; table: string }
   | { kind: 'period-check'; range: Period };
 
@@ -68,33 +79,69 @@ export function createModelActivities(deps: ActivityDeps) {
     }
   }
 
+  async function submit(input: ModelStatementInput): Promise<QueryHandle> {
+    const sql = render(input.model, input.statement);
+    if (input.statement.kind === 'chunk-insert') deps.failpoint?.('submit-chunk');
+    const mayExist = Context.current().info.attempt > 1;
+    return failFastOnPermanent(`model ${modelName(input.model)}: submitting ${input.statement.kind}`, () =>
+      engine.submit({ sql, idempotencyToken: input.token, mayExist }),
+    );
+  }
+
+  function renderRead(model: ModelDefinition, read: ModelRead): string {
+    switch (read.kind) {
+      case 'tables':
+        return renderListTables(model.database, read.prefix, dialect);
+      case 'columns':
+        return renderColumns(model.database, read.table, dialect);
+      case 'test-counts':
+        return renderTestCounts(read.tests, dialect.relation(model.database, read.table), dialect);
+      case 'test':
+        return renderTestQuery(read.test, dialect.relation(model.database, read.table), dialect);
+      case 'period-check':
+        if (model.materialization !== 'incremental_by_period') {
+          throw ApplicationFailure.nonRetryable(`model ${modelName(model)}: the period check is for incremental models`);
+        }
+        return renderPeriodCheck(model, read.range, dialect);
+    }
+  }
+
   return {
-    /** Submits one of a model's statements; the token makes a retried submit find the same query. */
-    async startModelStatement(input: { model: ModelDefinition; statement: ModelStatement; token: string }): Promise<QueryHandle> {
-      const sql = render(input.model, input.statement);
-      if (input.statement.kind === 'chunk-insert') deps.failpoint?.('submit-chunk');
-      const mayExist = Context.current().info.attempt > 1;
-      return failFastOnPermanent(`model ${modelName(input.model)}: submitting ${input.statement.kind}`, () =>
-        engine.submit({ sql, idempotencyToken: input.token, mayExist }),
-      );
+    /**
+     * Submits one of a model's statements and follows it to its end, in one activity: the handle rides in heartbeats
+     * (a retry on another worker resumes following it) and the token makes a retried submit find the same query.
+     * Engine trouble while submitting is retried for `transientRetryMs`, then the step fails naming the engine error.
+     */
+    async runModelStatement(input: ModelStatementInput & { transientRetryMs: number }): Promise<QueryOutcome> {
+      const ctx = Context.current();
+      const label = `model ${modelName(input.model)}: ${input.statement.kind}`;
+      let handle = ctx.info.heartbeatDetails as QueryHandle | undefined;
+      if (!handle) {
+        try {
+          handle = await submit(input);
+        } catch (err) {
+          const waited = Date.now() - ctx.info.scheduledTimestampMs;
+          if (err instanceof TransientEngineError && waited > input.transientRetryMs) {
+            throw ApplicationFailure.nonRetryable(
+              `${label}: engine unreachable for ${Math.round(waited / 1000)} s: ${err.message}`,
+              'EngineUnavailable',
+            );
+          }
+          throw err;
+        }
+        ctx.heartbeat(handle);
+      }
+      return followQuery(deps, { label, handle, transientRetryMs: input.transientRetryMs });
     },
 
-    /** One short read for a model (its tables, columns, a data test, the period check), run to its end. */
-    async readModel(input: { model: ModelDefinition; read: ModelRead }): Promise<Record<string, unknown>[]> {
+    /** Submits one of a model's statements (runs recorded before runModelStatement: submit and await apart). */
+    startModelStatement: submit,
+
+    /** One short read for a model (its tables, columns, the data tests, the period check), run to its end. */
+    async readModel(input: { model: ModelDefinition; read: ModelRead }): Promise<ReadResult> {
       const { model, read } = input;
-      const sql =
-        read.kind === 'tables'
-          ? renderListTables(model.database, read.prefix, dialect)
-          : read.kind === 'columns'
-            ? renderColumns(model.database, read.table, dialect)
-            : read.kind === 'test'
-              ? renderTestQuery(read.test, dialect.relation(model.database, read.table), dialect)
-              : model.materialization === 'incremental_by_period'
-                ? renderPeriodCheck(model, read.range, dialect)
-                : '';
-      if (!sql)
-        throw ApplicationFailure.nonRetryable(`model ${modelName(model)}: no ${read.kind} read for a ${model.materialization} model`);
-      return failFastOnPermanent(`model ${modelName(model)}: reading ${read.kind}`, () => engine.query(sql));
+      const sql = renderRead(model, read);
+      return failFastOnPermanent(`model ${modelName(model)}: reading ${read.kind}`, () => engine.read(sql));
     },
 
     /** Posts a message to a webhook as `{ "text": ... }` (Slack's incoming webhooks take it as is). */

@@ -26,62 +26,66 @@ export function createQueryActivities(deps: ActivityDeps) {
       return failFastOnPermanent('submit', () => engine.submit({ sql: input.sql, idempotencyToken: input.token, mayExist }));
     },
 
-    /**
-     * Follows a query to its end with backed-off polls. The latest handle rides in each heartbeat, so a retry on
-     * another worker resumes where this one stopped; a heartbeat timeout notices a dead worker within seconds, and
-     * the workflow's history holds one activity however long the query runs. Only a cancellation of the run cancels
-     * the query: a worker shutting down, or a heartbeat the server no longer accepts, leaves it to the next attempt.
-     */
-    async awaitQuery(input: AwaitQueryInput): Promise<QueryOutcome> {
-      const ctx = Context.current();
-      let handle: QueryHandle = (ctx.info.heartbeatDetails as QueryHandle | undefined) ?? input.handle;
-      const { initialMs, maxMs } = deps.poll ?? { initialMs: 100, maxMs: 2000 };
-      let delay = initialMs;
-      let unreachableSince: number | undefined;
-      for (;;) {
-        try {
-          const status = await failFastOnPermanent(`${input.label}: polling query ${handle.queryId}`, () => engine.poll(handle));
-          unreachableSince = undefined;
-          handle = status.handle;
-          if (isTerminal(status.state)) {
-            return { handle, state: status.state, stats: status.stats, updatedRows: status.updatedRows, error: status.error };
-          }
-        } catch (err) {
-          if (!(err instanceof TransientEngineError)) throw err;
-          unreachableSince ??= Date.now();
-          const seconds = Math.round((Date.now() - unreachableSince) / 1000);
-          if (Date.now() - unreachableSince > input.transientRetryMs) {
-            throw ApplicationFailure.nonRetryable(
-              `${input.label}: engine unreachable for ${seconds} s while awaiting query ${handle.queryId}: ${err.message}`,
-              'EngineUnavailable',
-            );
-          }
-          ctx.log.warn('engine unreachable while polling; polling on', {
-            label: input.label,
-            queryId: handle.queryId,
-            seconds,
-            error: err.message,
-          });
-          // Throttling passes in a moment; a restarting engine refuses fast for seconds: back off from 200 ms to 2 s.
-          delay = Math.min(UNREACHABLE_MAX_DELAY_MS, Math.max(200, delay * 2));
-        }
-        ctx.heartbeat(handle);
-        deps.failpoint?.('await-query');
-        try {
-          await ctx.sleep(delay);
-        } catch (err) {
-          if (!(err instanceof CancelledFailure)) throw err;
-          if (ctx.cancellationDetails?.cancelRequested) await engine.cancel(handle);
-          else if (ctx.cancellationDetails?.workerShutdown) {
-            // Not a cancellation of the run: fail this attempt so another worker resumes from the heartbeat.
-            throw ApplicationFailure.retryable(`worker shut down while awaiting query ${handle.queryId}`, 'WorkerShutdown');
-          }
-          throw err;
-        }
-        if (unreachableSince === undefined) delay = Math.min(maxMs, Math.ceil(delay * 1.5));
-      }
-    },
+    /** Follows a submitted query to its end (see followQuery). */
+    awaitQuery: (input: AwaitQueryInput): Promise<QueryOutcome> => followQuery(deps, input),
   };
+}
+
+/**
+ * Follows a query to its end with backed-off polls. The latest handle rides in each heartbeat, so a retry on
+ * another worker resumes where this one stopped; a heartbeat timeout notices a dead worker within seconds, and
+ * the workflow's history holds one activity however long the query runs. Only a cancellation of the run cancels
+ * the query: a worker shutting down, or a heartbeat the server no longer accepts, leaves it to the next attempt.
+ */
+export async function followQuery(deps: ActivityDeps, input: AwaitQueryInput): Promise<QueryOutcome> {
+  const { engine } = deps;
+  const ctx = Context.current();
+  let handle: QueryHandle = (ctx.info.heartbeatDetails as QueryHandle | undefined) ?? input.handle;
+  const { initialMs, maxMs } = deps.poll ?? { initialMs: 100, maxMs: 2000 };
+  let delay = initialMs;
+  let unreachableSince: number | undefined;
+  for (;;) {
+    try {
+      const status = await failFastOnPermanent(`${input.label}: polling query ${handle.queryId}`, () => engine.poll(handle));
+      unreachableSince = undefined;
+      handle = status.handle;
+      if (isTerminal(status.state)) {
+        return { handle, state: status.state, stats: status.stats, updatedRows: status.updatedRows, error: status.error };
+      }
+    } catch (err) {
+      if (!(err instanceof TransientEngineError)) throw err;
+      unreachableSince ??= Date.now();
+      const seconds = Math.round((Date.now() - unreachableSince) / 1000);
+      if (Date.now() - unreachableSince > input.transientRetryMs) {
+        throw ApplicationFailure.nonRetryable(
+          `${input.label}: engine unreachable for ${seconds} s while awaiting query ${handle.queryId}: ${err.message}`,
+          'EngineUnavailable',
+        );
+      }
+      ctx.log.warn('engine unreachable while polling; polling on', {
+        label: input.label,
+        queryId: handle.queryId,
+        seconds,
+        error: err.message,
+      });
+      // Throttling passes in a moment; a restarting engine refuses fast for seconds: back off from 200 ms to 2 s.
+      delay = Math.min(UNREACHABLE_MAX_DELAY_MS, Math.max(200, delay * 2));
+    }
+    ctx.heartbeat(handle);
+    deps.failpoint?.('await-query');
+    try {
+      await ctx.sleep(delay);
+    } catch (err) {
+      if (!(err instanceof CancelledFailure)) throw err;
+      if (ctx.cancellationDetails?.cancelRequested) await engine.cancel(handle);
+      else if (ctx.cancellationDetails?.workerShutdown) {
+        // Not a cancellation of the run: fail this attempt so another worker resumes from the heartbeat.
+        throw ApplicationFailure.retryable(`worker shut down while awaiting query ${handle.queryId}`, 'WorkerShutdown');
+      }
+      throw err;
+    }
+    if (unreachableSince === undefined) delay = Math.min(maxMs, Math.ceil(delay * 1.5));
+  }
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   type QueryHandle,
   type QueryState,
   type QueryStatus,
+  type ReadResult,
   type SubmitRequest,
 } from './engine';
 
@@ -132,10 +133,11 @@ export class AthenaEngine implements QueryEngine {
   }
 
   /** A short read to its end: every value comes back as Athena's text (VarCharValue), the header row dropped. */
-  async query(sql: string): Promise<Record<string, unknown>[]> {
+  async read(sql: string): Promise<ReadResult> {
     const handle = await this.submit({ sql, idempotencyToken: `icetide-read-${randomUUID()}`, mayExist: false });
+    let status: QueryStatus;
     for (let delay = 200; ; delay = Math.min(2000, delay * 2)) {
-      const status = await this.poll(handle);
+      status = await this.poll(handle);
       if (status.state === 'SUCCEEDED') break;
       if (isTerminal(status.state)) throw new Error(`Athena query ${handle.queryId} ${status.state}: ${status.error?.message ?? ''}`);
       await new Promise((resolve) => setTimeout(resolve, delay));
@@ -154,7 +156,7 @@ export class AthenaEngine implements QueryEngine {
       }
       token = page.NextToken;
     } while (token);
-    return rows;
+    return { rows, stats: status.stats ?? { executionMillis: 0, scannedBytes: 0 } };
   }
 }
 

@@ -1,4 +1,4 @@
-import { TransientEngineError, type QueryEngine, type QueryHandle, type QueryStatus, type SubmitRequest } from './engine';
+import { TransientEngineError, type QueryEngine, type QueryHandle, type QueryStatus, type ReadResult, type SubmitRequest } from './engine';
 
 export interface ChaosOptions {
   /** Share of submits and polls that fail transiently (a submit fails before or after the engine accepted it). */
@@ -46,8 +46,8 @@ export class ChaosEngine implements QueryEngine {
     return this.inner.cancel(handle);
   }
 
-  query(sql: string): Promise<Record<string, unknown>[]> {
-    return this.inner.query(sql);
+  read(sql: string): Promise<ReadResult> {
+    return this.inner.read(sql);
   }
 
   private fail(what: string): never {

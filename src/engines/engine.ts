@@ -41,6 +41,11 @@ export interface QueryStatus {
   updatedRows?: number;
 }
 
+export interface ReadResult {
+  rows: Record<string, unknown>[];
+  stats: QueryStats;
+}
+
 export interface SubmitRequest {
   sql: string;
   /**
@@ -61,8 +66,8 @@ export interface QueryEngine {
   /** One observation; for Trino this also advances the protocol, which keeps the query alive. */
   poll(handle: QueryHandle): Promise<QueryStatus>;
   cancel(handle: QueryHandle): Promise<void>;
-  /** Runs a short read (metadata tables, lookups) to its end and returns its rows; values as the engine sends them. */
-  query(sql: string): Promise<Record<string, unknown>[]>;
+  /** Runs a short read (metadata tables, lookups, tests) to its end: its rows, values as the engine sends them, and its cost. */
+  read(sql: string): Promise<ReadResult>;
 }
 
 export const isTerminal = (state: QueryState): state is TerminalState => state !== 'QUEUED' && state !== 'RUNNING';

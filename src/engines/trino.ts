@@ -1,4 +1,4 @@
-import type { QueryEngine, QueryError, QueryHandle, QueryStatus, SubmitRequest } from './engine';
+import type { QueryEngine, QueryError, QueryHandle, QueryStats, QueryStatus, ReadResult, SubmitRequest } from './engine';
 import { PermanentEngineError, TransientEngineError } from './engine';
 import { quoteString } from '../sql/identifiers';
 
@@ -34,6 +34,11 @@ interface TrinoQueryInfo {
   failureInfo?: { message?: string };
   queryStats?: { elapsedTime?: string; queuedTime?: string; physicalInputDataSize?: string };
 }
+
+const statsOf = (results: TrinoResults): QueryStats => ({
+  executionMillis: Math.max(0, (results.stats.elapsedTimeMillis ?? 0) - (results.stats.queuedTimeMillis ?? 0)),
+  scannedBytes: results.stats.physicalInputBytes ?? results.stats.processedBytes ?? 0,
+});
 
 /** Tags name a statement in system.runtime.queries (the `source` column) so a retried submit can find it. */
 export const trinoTag = (idempotencyToken: string): string => `icetide-${idempotencyToken}`;
@@ -97,7 +102,7 @@ export class TrinoEngine implements QueryEngine {
   }
 
   /** Runs a statement to its end and returns its rows; for short statements (DDL, lookups, tests). */
-  async query(sql: string, source = 'icetide'): Promise<Record<string, unknown>[]> {
+  async read(sql: string, source = 'icetide'): Promise<ReadResult> {
     let results = await this.post(sql, source);
     const rows: Record<string, unknown>[] = [];
     for (;;) {
@@ -111,9 +116,14 @@ export class TrinoEngine implements QueryEngine {
       for (const row of results.data ?? []) {
         rows.push(Object.fromEntries((results.columns ?? []).map((c, i) => [c.name, row[i]])));
       }
-      if (!results.nextUri) return rows;
+      if (!results.nextUri) return { rows, stats: statsOf(results) };
       results = await this.call<TrinoResults>('GET', results.nextUri);
     }
+  }
+
+  /** The rows of a short statement (tests, the demo, lookups). */
+  async query(sql: string, source?: string): Promise<Record<string, unknown>[]> {
+    return (await this.read(sql, source)).rows;
   }
 
   /** Submits a statement. A coordinator still starting up refuses it at once: that is worth a retry, not a failure. */
@@ -133,10 +143,7 @@ export class TrinoEngine implements QueryEngine {
   }
 
   private statusOf(results: TrinoResults, handle: QueryHandle): QueryStatus {
-    const stats = {
-      executionMillis: Math.max(0, (results.stats.elapsedTimeMillis ?? 0) - (results.stats.queuedTimeMillis ?? 0)),
-      scannedBytes: results.stats.physicalInputBytes ?? results.stats.processedBytes ?? 0,
-    };
+    const stats = statsOf(results);
     if (results.id !== handle.queryId) return lost(handle, `Trino answered for query ${results.id} instead of ${handle.queryId}`);
     const next: QueryHandle = { ...handle, nextUri: results.nextUri ?? handle.nextUri };
     const updatedRows = results.updateCount;

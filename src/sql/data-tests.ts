@@ -47,13 +47,32 @@ export function renderFailingRows(test: DataTest, relation: string, dialect: Dia
     .replace(/\{\{\s*this\s*\}\}/g, relation);
 }
 
-/** One query per test: a sample of its failing rows, each carrying how many rows fail in all. */
+/**
+ * The audit's one query: how many rows fail each test (`test` is the test's index), one scan per test in one
+ * statement. Samples are fetched afterwards, only for the tests that failed.
+ */
+export const renderTestCounts = (tests: DataTest[], relation: string, dialect: Dialect): string =>
+  tests
+    .map((test, i) => `SELECT ${i} AS test, count(*) AS ${FAILURES_COLUMN} FROM (${renderFailingRows(test, relation, dialect)}) AS failing_${i}`)
+    .join('\nUNION ALL\n');
+
+/** A failing test's sample: some of its failing rows, each carrying how many rows fail in all. */
 export const renderTestQuery = (test: DataTest, relation: string, dialect: Dialect): string =>
   `SELECT failing.*, count(*) OVER () AS ${FAILURES_COLUMN} FROM (${renderFailingRows(test, relation, dialect)}) AS failing LIMIT ${SAMPLE_ROWS}`;
 
 export interface TestFailure {
   failures: number;
   sample: Record<string, unknown>[];
+}
+
+/**
+ * A row_count test decided from a row count the engine already reported (a CTAS writes every row of a new table):
+ * no query. The failure looks like the SQL test's.
+ */
+export function rowCountFailure(test: Extract<DataTest, { row_count: unknown }>, rows: number): TestFailure | undefined {
+  const { min, max } = test.row_count;
+  const fails = (min !== undefined && rows < min) || (max !== undefined && rows > max);
+  return fails ? { failures: 1, sample: [{ n_rows: rows }] } : undefined;
 }
 
 /** A test's result from its query's rows: how many rows fail in all, and a sample of them. */

@@ -1,8 +1,10 @@
-import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import type { ModelStatement, ModelRead } from '../activities/models';
+import type { ReadResult } from '../engines/engine';
 import type { ModelDefinition } from '../config/models';
 import { periodsOf, type Period } from '../sql/chunks';
-import { testFailure, testName, type TestFailure } from '../sql/data-tests';
+import { rowCountFailure, testFailure, testName, FAILURES_COLUMN, type TestFailure } from '../sql/data-tests';
+import { VERSION_PATTERN, versionName } from '../sql/models';
 import { SCD2_COLUMNS } from '../sql/scd2';
 import { modelName, type QueryOutcome } from '../shared';
 import { RunProgress } from './progress';
@@ -29,7 +31,7 @@ export interface ModelReport {
   /** Rows the model's statements wrote (CTAS, inserts, MERGE), as the engine reports them. */
   rows: number;
   scannedBytes: number;
-  /** Time the engine spent executing its statements (reads not included); wall time minus this is the rest. */
+  /** Time the engine spent executing the model's statements and reads; wall time minus this is orchestration. */
   engineMillis: number;
   millis: number;
   queries: number;
@@ -81,6 +83,12 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
     queries: 0,
   };
   let statements = 0;
+  /**
+   * Runs recorded before fewer steps per model (one read to find its tables, one query for all tests, a statement
+   * submitted and followed by one activity) replay the way they ran: submit and await apart, a query per test, the
+   * schema created first and the versions listed after the publish.
+   */
+  const current = patched('model-fewer-steps');
 
   const fail = (message: string, type: string, retryable = false): never => {
     progress.finish('failed', message);
@@ -108,6 +116,7 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
   async function runOnce(label: string, statement: ModelStatement): Promise<QueryOutcome> {
     const token = `icetide-${workflowInfo().runId}-${++statements}`;
     const outcome = await permitted(label, async () => {
+      if (current) return progress.run(label, () => act.runModelStatement(`model ${name} ${label}`, { model, statement, token }));
       const handle = await progress.run(`submit ${label}`, () => act.step.startModelStatement({ model, statement, token }));
       return progress.run(`await ${label} query ${handle.queryId}`, () => act.awaitQuery(`model ${name} ${label}`, handle));
     });
@@ -135,31 +144,74 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
     }
   }
 
-  /** A short read (tables, columns, a test); the engine does not report its execution time, so it counts as wall. */
-  const read = (label: string, what: ModelRead) => {
+  /** A short read (tables, columns, tests, the period check): its rows; its cost is the model's. */
+  const read = async (label: string, what: ModelRead): Promise<Record<string, unknown>[]> => {
+    const result: ReadResult | ReadResult['rows'] = await permitted(label, () =>
+      progress.run(label, () => act.step.readModel({ model, read: what })),
+    );
     report.queries++;
-    return permitted(label, () => progress.run(label, () => act.step.readModel({ model, read: what })));
+    // Runs recorded before reads reported their cost have bare rows in their history.
+    if (Array.isArray(result)) return result;
+    report.scannedBytes += result.stats.scannedBytes;
+    report.engineMillis += result.stats.executionMillis;
+    return result.rows;
   };
 
-  async function audit(table: string): Promise<{ test: string; failure: TestFailure }[]> {
+  /**
+   * The data tests on `table`, in one query for all (a row_count is answered without one when the build reported its
+   * rows); samples of failing rows are read only for the tests that failed.
+   */
+  async function audit(table: string, builtRows?: number): Promise<{ test: string; failure: TestFailure }[]> {
+    report.tests = model.tests.length;
+    if (!current) return legacyAudit(table);
+    const failed: { test: string; failure: TestFailure }[] = [];
+    const queried = model.tests.filter((test) => {
+      if (builtRows === undefined || !('row_count' in test)) return true;
+      const failure = rowCountFailure(test, builtRows);
+      if (failure) failed.push({ test: testName(test), failure });
+      return false;
+    });
+    if (!queried.length) return failed;
+    const counts = await read(`tests (${queried.length})`, { kind: 'test-counts', tests: queried, table });
+    for (const row of counts) {
+      if (Number(row[FAILURES_COLUMN]) === 0) continue;
+      const test = queried[Number(row.test)];
+      const failure = testFailure(await read(`sample ${testName(test)}`, { kind: 'test', test, table }));
+      if (failure) failed.push({ test: testName(test), failure });
+    }
+    return failed;
+  }
+  /** Runs recorded before the one audit query: one query per test. */
+  async function legacyAudit(table: string): Promise<{ test: string; failure: TestFailure }[]> {
     const failed: { test: string; failure: TestFailure }[] = [];
     for (const test of model.tests) {
       const failure = testFailure(await read(`test ${testName(test)}`, { kind: 'test', test, table }));
       if (failure) failed.push({ test: testName(test), failure });
     }
-    report.tests = model.tests.length;
     return failed;
   }
   const describeFailures = (failed: { test: string; failure: TestFailure }[]) =>
     failed.map(({ test, failure }) => `${test}: ${failure.failures} failing row(s), e.g. ${JSON.stringify(failure.sample[0])}`).join('; ');
 
-  const exists = async (table: string) =>
-    (await read(`find ${table}`, { kind: 'tables', prefix: table })).some((row) => row.table_name === table);
+  /**
+   * The model's own table and its versions, read once at the start: what exists and what to drop after the publish.
+   * None at all means a first build, maybe in a new database: only then is the schema created.
+   */
+  const listModelTables = async (prefix: string): Promise<string[]> =>
+    (await read(`find ${prefix}`, { kind: 'tables', prefix })).map((row) => String(row.table_name));
+  async function survey(): Promise<string[]> {
+    if (!current) {
+      await execute('create schema', { kind: 'schema' });
+      return model.materialization === 'table' ? [] : listModelTables(model.name);
+    }
+    const tables = (await listModelTables(model.name)).filter((table) => table === model.name || VERSION_PATTERN(model).test(table));
+    if (!tables.length) await execute('create schema', { kind: 'schema' });
+    return tables;
+  }
 
   if (model.materialization === 'incremental_by_period') {
     await oneAtATime(async () => {
-      await execute('create schema', { kind: 'schema' });
-      if (!(await exists(model.name))) await execute('create table', { kind: 'create-empty' }, false);
+      if (!(await survey()).includes(model.name)) await execute('create table', { kind: 'create-empty' }, false);
     });
     // Chunks run side by side: each holds a permit of its own.
     const periods = periodsOf(model, new Date(Date.now()).toISOString().slice(0, 10));
@@ -183,11 +235,11 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
     });
   } else {
     await oneAtATime(async () => {
-      await execute('create schema', { kind: 'schema' });
+      const existing = await survey();
       if (model.materialization === 'table') {
-        const version = `${model.name}__v${Date.now()}`;
-        await execute('build', { kind: 'build', version }, false);
-        const failed = await audit(version);
+        const version = versionName(model, Date.now());
+        const built = await execute('build', { kind: 'build', version }, false);
+        const failed = await audit(version, built.updatedRows);
         if (failed.length) {
           if (!model.keepFailedBuild) await execute(`drop failed build ${version}`, { kind: 'drop', table: version });
           const kept = model.keepFailedBuild ? `kept for inspection as ${model.database}.${version}` : 'dropped';
@@ -195,13 +247,13 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
         }
         await execute('publish', { kind: 'publish', version });
         report.version = version;
-        // Only after the publish: older versions, and builds of failed or lost runs.
-        for (const row of await read('list versions', { kind: 'tables', prefix: `${model.name}__v` })) {
-          const table = String(row.table_name);
-          if (table !== version && /__v\d+$/.test(table)) await execute(`drop ${table}`, { kind: 'drop', table });
+        // Only after the publish: older versions, and builds of failed or lost runs (as found at the start).
+        const older = current ? existing : await listModelTables(`${model.name}__v`);
+        for (const table of older) {
+          if (table !== version && VERSION_PATTERN(model).test(table)) await execute(`drop ${table}`, { kind: 'drop', table });
         }
       } else {
-        if (!(await exists(model.name))) await execute('create history table', { kind: 'create-empty' }, false);
+        if (!existing.includes(model.name)) await execute('create history table', { kind: 'create-empty' }, false);
         const columns = (await read('read columns', { kind: 'columns', table: model.name }))
           .map((row) => String(row.column_name))
           .filter((column) => !(SCD2_COLUMNS as readonly string[]).includes(column));

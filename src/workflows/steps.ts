@@ -6,6 +6,7 @@ import {
   type ActivityInterfaceFor,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { ModelStatementInput } from '../activities/models';
 import { durationMillis } from '../config/duration';
 import type { QueryOutcome } from '../shared';
 
@@ -50,6 +51,9 @@ export function boundedActivities(transientRetry: string, subject: string) {
       waiting.awaitQuery.executeWithOptions({ summary: `${label}: query ${handle.queryId}` }, [
         { label, handle, transientRetryMs: retryForMs },
       ]),
+    /** A model's statement submitted and followed in one activity. */
+    runModelStatement: (label: string, input: ModelStatementInput) =>
+      waiting.runModelStatement.executeWithOptions({ summary: label }, [{ ...input, transientRetryMs: retryForMs }]),
   };
 }
 

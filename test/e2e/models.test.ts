@@ -147,7 +147,7 @@ describe('models on the stack', function () {
       const history = await context.h.client.workflow.getHandle(`${handle.workflowId}:${db}.daily_events`).fetchHistory();
       const inserts = (history.events ?? []).filter((e) => {
         const attributes = e.activityTaskScheduledEventAttributes;
-        if (attributes?.activityType?.name !== 'startModelStatement') return false;
+        if (attributes?.activityType?.name !== 'runModelStatement') return false;
         const [input] = attributes.input!.payloads!.map((p) => JSON.parse(Buffer.from(p.data!).toString()));
         return input.statement.kind === 'chunk-insert';
       });

@@ -327,13 +327,20 @@ describe('AthenaEngine', () => {
     });
   });
 
-  describe('query', () => {
-    it('runs a read to its end and returns every page of rows as text, without the header row', async () => {
+  describe('read', () => {
+    it('runs a read to its end and returns every page of rows as text, without the header row, and its cost', async () => {
       athena.on(StartQueryExecutionCommand).resolves({ $metadata: metadata(200), QueryExecutionId: QUERY_ID });
       athena
         .on(GetQueryExecutionCommand)
         .resolvesOnce({ $metadata: metadata(200), QueryExecution: { QueryExecutionId: QUERY_ID, Status: { State: 'RUNNING' } } })
-        .resolves({ $metadata: metadata(200), QueryExecution: { QueryExecutionId: QUERY_ID, Status: { State: 'SUCCEEDED' } } });
+        .resolves({
+          $metadata: metadata(200),
+          QueryExecution: {
+            QueryExecutionId: QUERY_ID,
+            Status: { State: 'SUCCEEDED' },
+            Statistics: { EngineExecutionTimeInMillis: 340, DataScannedInBytes: 2048 },
+          },
+        });
       const columns = {
         ColumnInfo: [
           { Name: 'snapshots', Type: 'bigint' },
@@ -350,12 +357,13 @@ describe('AthenaEngine', () => {
         })
         .resolvesOnce({ $metadata: metadata(200), ResultSet: { ResultSetMetadata: columns, Rows: [row('4', undefined)] } });
 
-      const rows = await engine.query('SELECT count(*) AS snapshots, ... FROM "cdc"."orders$snapshots"');
+      const { rows, stats } = await engine.read('SELECT count(*) AS snapshots, ... FROM "cdc"."orders$snapshots"');
 
       assert.deepEqual(rows, [
         { snapshots: '12', expirable: '3' },
         { snapshots: '4', expirable: null },
       ]);
+      assert.deepEqual(stats, { executionMillis: 340, scannedBytes: 2048 });
       const pages = athena.commandCalls(GetQueryResultsCommand).map((c) => c.args[0].input.NextToken);
       assert.deepEqual(pages, [undefined, 'page-2']);
     });
@@ -366,7 +374,7 @@ describe('AthenaEngine', () => {
         $metadata: metadata(200),
         QueryExecution: { QueryExecutionId: QUERY_ID, Status: { State: 'FAILED', StateChangeReason: 'TABLE_NOT_FOUND: no such table' } },
       });
-      await assert.rejects(engine.query('SELECT 1'), /FAILED: TABLE_NOT_FOUND: no such table/);
+      await assert.rejects(engine.read('SELECT 1'), /FAILED: TABLE_NOT_FOUND: no such table/);
     });
   });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { dependenciesOf, modelDefinitionSchema, selectModels, type ModelDefinition } from '../../src/config/models';
 import { loadProject, ProjectError } from '../../src/config/project';
 import { periodsOf, renderChunk, renderPeriodCheck } from '../../src/sql/chunks';
-import { renderFailingRows, renderTestQuery, testFailure } from '../../src/sql/data-tests';
+import { renderFailingRows, renderTestCounts, renderTestQuery, rowCountFailure, testFailure } from '../../src/sql/data-tests';
 import { athenaDialect, trinoDialect } from '../../src/sql/dialect';
 import { renderBuild, renderDropTable, renderListTables, renderPublish } from '../../src/sql/models';
 import { renderScd2Merge } from '../../src/sql/scd2';
@@ -124,6 +124,23 @@ describe('models: SQL', () => {
     );
     assert.deepEqual(testFailure([{ a: 1, occurrences: 2, icetide_failures: 7 }]), { failures: 7, sample: [{ a: 1, occurrences: 2 }] });
     assert.equal(testFailure([]), undefined);
+  });
+
+  it('counts the failures of all tests in one query, each row naming its test by index', () => {
+    const rel = '"iceberg"."analytics"."v1"';
+    const sql = renderTestCounts([{ not_null: ['a'] }, { unique: ['a'] }], rel, trino);
+    assert.equal(
+      sql,
+      `SELECT 0 AS test, count(*) AS icetide_failures FROM (SELECT * FROM ${rel} WHERE "a" IS NULL) AS failing_0\n` +
+        `UNION ALL\n` +
+        `SELECT 1 AS test, count(*) AS icetide_failures FROM (SELECT "a", count(*) AS occurrences FROM ${rel} GROUP BY "a" HAVING count(*) > 1) AS failing_1`,
+    );
+  });
+
+  it('decides a row_count test from a reported row count, as its query would', () => {
+    assert.equal(rowCountFailure({ row_count: { min: 1, max: 10 } }, 10), undefined);
+    assert.deepEqual(rowCountFailure({ row_count: { min: 1 } }, 0), { failures: 1, sample: [{ n_rows: 0 }] });
+    assert.deepEqual(rowCountFailure({ row_count: { max: 3 } }, 4), { failures: 1, sample: [{ n_rows: 4 }] });
   });
 
   it('chunks an incremental model by period, each chunk replacing its period whole', () => {
