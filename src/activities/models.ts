@@ -12,6 +12,7 @@ import {
   renderDropTable,
   renderListTables,
   renderPublish,
+  renderSourceVersions,
   modelQuery,
 } from '../sql/models';
 import { renderCreateSchema } from '../sql/ddl';
@@ -142,6 +143,14 @@ export function createModelActivities(deps: ActivityDeps) {
       const { model, read } = input;
       const sql = renderRead(model, read);
       return failFastOnPermanent(`model ${modelName(model)}: reading ${read.kind}`, () => engine.read(sql));
+    },
+
+    /** The newest data snapshot of each source table (see renderSourceVersions); a table with none maps to null. */
+    async sourceVersions(input: { tables: string[] }): Promise<Record<string, string | null>> {
+      const { rows } = await failFastOnPermanent(`models: reading the snapshots of ${input.tables.join(', ')}`, () =>
+        engine.read(renderSourceVersions(input.tables, dialect)),
+      );
+      return Object.fromEntries(rows.map((row) => [String(row.source), row.snapshot === null ? null : String(row.snapshot)]));
     },
 
     /** Posts a message to a webhook as `{ "text": ... }` (Slack's incoming webhooks take it as is). */

@@ -84,6 +84,11 @@ export const modelSettingsSchema = z.strictObject({
   alertWebhook: z.url().optional(),
   /** Runs the whole DAG on this cadence when set (icetide apply creates the schedule). */
   every: duration.optional(),
+  /**
+   * Scheduled runs rebuild only what changed: a model whose icetide tables have no new data snapshot and whose
+   * parent models were not rebuilt since its last successful build is reported `unchanged` instead of built again.
+   */
+  onlyWhenSourcesAdvance: z.boolean().optional(),
 });
 export type ModelSettings = z.infer<typeof modelSettingsSchema>;
 
@@ -107,16 +112,24 @@ export function fillTemplate(value: unknown, params: Record<string, string | num
 }
 
 /**
- * The models each model depends on: those it declares and every model whose database.name its SQL mentions (outside
- * quotes is not checked: a name in a string literal counts too, which only orders the run more strictly).
+ * Whether `sql` names the relation `database.name` (quoted or not). Outside quotes is not checked: a name in a string
+ * literal counts too, which only orders a run more strictly or rebuilds a model once more.
  */
+const mentions = (sql: string, name: string): boolean =>
+  new RegExp(`(^|[^a-z0-9_."])"?${name.replace('.', '"?\\."?')}"?($|[^a-z0-9_"])`, 'i').test(sql);
+
+/** The models each model depends on: those it declares and every model whose database.name its SQL mentions. */
 export function dependenciesOf(model: ModelDefinition, models: readonly ModelDefinition[]): string[] {
   const mentioned = models
     .filter((other) => other !== model)
     .map(modelName)
-    .filter((name) => new RegExp(`(^|[^a-z0-9_."])"?${name.replace('.', '"?\\."?')}"?($|[^a-z0-9_"])`, 'i').test(model.sql));
+    .filter((name) => mentions(model.sql, name));
   return [...new Set([...model.dependsOn, ...mentioned])].sort();
 }
+
+/** The icetide tables (database.table) a model's SQL reads: the sources whose new snapshots make it worth rebuilding. */
+export const sourcesOf = (model: ModelDefinition, tables: readonly string[]): string[] =>
+  tables.filter((table) => mentions(model.sql, table)).sort();
 
 /** Models in an order where each comes after all it depends on; a cycle is an error naming it. */
 export function topologicalOrder(models: readonly ModelDefinition[]): ModelDefinition[] {

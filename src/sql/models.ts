@@ -70,3 +70,19 @@ export function renderColumns(database: string, table: string, dialect: Dialect)
     `WHERE table_schema = ${quoteString(database)} AND table_name = ${quoteString(table)} ORDER BY ordinal_position`
   );
 }
+
+/**
+ * Each source table's newest snapshot that changed data (compaction's `replace` snapshots rewrite files, not rows),
+ * in one query: `source`, `snapshot` (NULL for a table with no data written yet).
+ */
+export function renderSourceVersions(tables: readonly string[], dialect: Dialect): string {
+  return tables
+    .map((table) => {
+      const [database, name] = table.split('.');
+      return (
+        `SELECT ${quoteString(table)} AS source, CAST(max_by(snapshot_id, committed_at) AS varchar) AS snapshot ` +
+        `FROM ${dialect.relation(database, `${name}$snapshots`)} WHERE operation <> 'replace'`
+      );
+    })
+    .join('\nUNION ALL\n');
+}

@@ -1,8 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { Project } from '../config/project';
-import { dependenciesOf, selectModels, type ModelDefinition } from '../config/models';
+import { dependenciesOf, selectModels, sourcesOf, type ModelDefinition } from '../config/models';
 import type { ModelReport, RunModelsInput, RunModelsResult } from '../workflows/models';
-import { modelName } from '../shared';
+import { modelName, tableName } from '../shared';
 import { runLink } from './context';
 import { athenaCostUsd, formatBytes, formatDuration, formatUsd } from './text';
 
@@ -10,8 +10,13 @@ import { athenaCostUsd, formatBytes, formatDuration, formatUsd } from './text';
 export function modelRunInput(project: Project, models: ModelDefinition[], link: string): RunModelsInput {
   return {
     version: 1,
-    models: models.map((model) => ({ model, after: dependenciesOf(model, project.models) })),
+    models: models.map((model) => ({
+      model,
+      after: dependenciesOf(model, project.models),
+      sources: sourcesOf(model, project.tables.map(tableName)),
+    })),
     parallelism: project.settings.modelRuns.parallelism,
+    onlyWhenSourcesAdvance: project.settings.modelRuns.onlyWhenSourcesAdvance,
     alertWebhook: project.settings.modelRuns.alertWebhook,
     runLink: link,
   };
@@ -33,6 +38,7 @@ export async function startModels(client: Client, project: Project, selectors: s
 
 /** One line per model: outcome, rows, bytes scanned and Athena's price for them, duration; the error when it failed. */
 export function describeModelReport(report: ModelReport): string {
+  if (report.outcome === 'unchanged') return `= ${report.model} unchanged: its sources did not advance since its last build`;
   if (report.outcome !== 'built') return `${report.outcome === 'failed' ? '✗' : '-'} ${report.model} ${report.outcome}: ${report.error}`;
   const extra = [
     report.chunks !== undefined && `${report.chunks} chunk(s)`,
@@ -48,4 +54,5 @@ export function describeModelReport(report: ModelReport): string {
 
 export const summarizeModels = (result: RunModelsResult): string =>
   `${result.models.filter((r) => r.outcome === 'built').length} built, ${result.failed} failed, ` +
-  `${result.models.filter((r) => r.outcome === 'skipped').length} skipped`;
+  `${result.models.filter((r) => r.outcome === 'skipped').length} skipped` +
+  (result.sources ? `, ${result.models.filter((r) => r.outcome === 'unchanged').length} unchanged` : '');

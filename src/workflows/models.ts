@@ -27,7 +27,8 @@ export interface BuildModelInput {
 export interface ModelReport {
   model: string;
   materialization: ModelDefinition['materialization'];
-  outcome: 'built' | 'failed' | 'skipped';
+  /** `unchanged`: its sources did not advance since its last build (onlyWhenSourcesAdvance); `skipped`: a parent failed. */
+  outcome: 'built' | 'unchanged' | 'failed' | 'skipped';
   /** Rows the model's statements wrote (CTAS, inserts, MERGE), as the engine reports them. */
   rows: number;
   scannedBytes: number;
@@ -44,8 +45,13 @@ export interface ModelReport {
 
 export interface RunModelsInput {
   version: 1;
-  /** In dependency order; `after` lists the models of this run each one waits for. */
-  models: { model: ModelDefinition; after: string[] }[];
+  /**
+   * In dependency order; `after` lists the models of this run each one waits for, `sources` the icetide tables it
+   * reads.
+   */
+  models: { model: ModelDefinition; after: string[]; sources?: string[] }[];
+  /** Scheduled runs: a model whose sources and parents did not advance since its last build is not built again. */
+  onlyWhenSourcesAdvance?: boolean;
   parallelism: number;
   alertWebhook?: string;
   /** The Temporal UI page of runs, for the alert's link. */
@@ -56,6 +62,8 @@ export interface RunModelsResult {
   version: 1;
   models: ModelReport[];
   failed: number;
+  /** The source tables' newest data snapshots as this run found them (onlyWhenSourcesAdvance): the next run compares. */
+  sources?: Record<string, string | null>;
 }
 
 /**
@@ -290,17 +298,23 @@ export async function runModels(input: RunModelsInput): Promise<RunModelsResult>
   const reports = new Map<string, ModelReport>();
   const running = new Map<string, Promise<void>>();
   const inRun = new Set(input.models.map(({ model }) => modelName(model)));
+  const { upToDate, sources } = await sourcesSinceLastRun(input);
   for (;;) {
     for (const { model, after } of input.models) {
       const name = modelName(model);
       if (reports.has(name) || running.has(name)) continue;
       const parents = after.filter((parent) => inRun.has(parent));
-      const broken = parents.find((parent) => reports.has(parent) && reports.get(parent)!.outcome !== 'built');
+      const broken = parents.find((parent) => ['failed', 'skipped'].includes(reports.get(parent)?.outcome ?? ''));
       if (broken) {
         reports.set(name, { ...emptyReport(model, 'skipped'), error: `not built: ${broken} ${reports.get(broken)!.outcome}` });
         continue;
       }
-      if (!parents.every((parent) => reports.get(parent)?.outcome === 'built') || running.size >= input.parallelism) continue;
+      if (!parents.every((parent) => reports.has(parent))) continue;
+      if (upToDate(name) && parents.every((parent) => reports.get(parent)!.outcome === 'unchanged')) {
+        reports.set(name, emptyReport(model, 'unchanged'));
+        continue;
+      }
+      if (running.size >= input.parallelism) continue;
       const child = executeChild(buildModel, {
         workflowId: `${workflowInfo().workflowId}:${name}`,
         args: [{ version: 1, model }],
@@ -329,7 +343,35 @@ export async function runModels(input: RunModelsInput): Promise<RunModelsResult>
       text: [`icetide: ${failed.length} model(s) failed in ${workflowInfo().workflowId}`, ...lines, input.runLink ?? ''].join('\n').trim(),
     }).catch(() => undefined); // an alert that cannot be sent does not fail the run it reports on
   }
-  return { version: 1, models, failed: failed.length };
+  return { version: 1, models, failed: failed.length, ...(sources && { sources }) };
+}
+
+/**
+ * onlyWhenSourcesAdvance: reads the source tables' newest data snapshots (one query) and compares them with what the
+ * previous scheduled run found. A model is up to date when its last run built it (or found it up to date), it reads
+ * at least one icetide table or model, and none of its tables has a new snapshot; its parents are checked as the
+ * DAG runs. A model reading neither is always built: its sources cannot be told apart from unchanged.
+ */
+async function sourcesSinceLastRun(
+  input: RunModelsInput,
+): Promise<{ upToDate: (model: string) => boolean; sources?: Record<string, string | null> }> {
+  const tables = [...new Set(input.models.flatMap(({ sources }) => sources ?? []))].sort();
+  if (!input.onlyWhenSourcesAdvance || !tables.length) return { upToDate: () => false };
+  const { sourceVersions } = boundedActivities(TRANSIENT_RETRY, 'models').step;
+  const sources = await withQueryPermit(undefined, 'models: source snapshots', () => sourceVersions({ tables }));
+  const previous = workflowInfo().lastResult as RunModelsResult | undefined;
+  const lastOutcome = new Map(previous?.models.map((report) => [report.model, report.outcome]));
+  const byName = new Map(input.models.map((entry) => [modelName(entry.model), entry]));
+  const upToDate = (name: string): boolean => {
+    const { sources: read = [], after } = byName.get(name)!;
+    const outcome = lastOutcome.get(name);
+    return (
+      (outcome === 'built' || outcome === 'unchanged') &&
+      (read.length > 0 || after.length > 0) &&
+      read.every((table) => previous?.sources !== undefined && table in previous.sources && previous.sources[table] === sources[table])
+    );
+  };
+  return { upToDate, sources };
 }
 
 const emptyReport = (model: ModelDefinition, outcome: ModelReport['outcome']): ModelReport => ({

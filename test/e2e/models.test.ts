@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { modelDefinitionSchema, type ModelDefinition } from '../../src/config/models';
 import type { Project } from '../../src/config/project';
 import { startModels } from '../../src/starters/models';
-import type { RunModelsResult } from '../../src/workflows/models';
+import type { RunModelsInput, RunModelsResult } from '../../src/workflows/models';
+import { applyModelsSchedule } from '../../src/starters/schedule';
 import { STAGING_BUCKET, startWorker, uniqueName } from '../../local/harness/harness';
 import { exited, spawnCrashingWorker, useStackWithWorker } from '../support/suite';
 
@@ -263,6 +265,59 @@ describe('models on the stack', function () {
       assert.match(text, /\/workflows\/icetide%3Amodels%3A/);
     } finally {
       server.close();
+    }
+  });
+
+  it('scheduled runs with onlyWhenSourcesAdvance rebuild a model and its children only after their source table gains data', async () => {
+    await q(`CREATE SCHEMA IF NOT EXISTS iceberg.${db}`);
+    await q(`CREATE TABLE iceberg.${db}.orders (id integer, amount integer)`);
+    await q(`INSERT INTO iceberg.${db}.orders VALUES (1, 10), (2, 20)`);
+    await q(`INSERT INTO iceberg.${db}.orders VALUES (3, 30)`);
+    const totals = model({
+      name: 'order_totals',
+      sql: `SELECT count(*) AS n, sum(amount) AS total FROM ${db}.orders`,
+      materialization: 'table',
+    });
+    const doubled = model({ name: 'order_doubled', sql: `SELECT n * 2 AS n2 FROM ${db}.order_totals`, materialization: 'table' });
+    const input: RunModelsInput = {
+      version: 1,
+      models: [
+        { model: totals, after: [], sources: [`${db}.orders`] },
+        { model: doubled, after: [`${db}.order_totals`], sources: [] },
+      ],
+      parallelism: 2,
+      onlyWhenSourcesAdvance: true,
+    };
+    const scheduleId = `icetide:models:${uniqueName('advance')}`;
+    await applyModelsSchedule(context.h.client, scheduleId, input, '1h', context.taskQueue);
+    const schedule = context.h.client.schedule.getHandle(scheduleId);
+    // One scheduled run now; its result.
+    const tick = async (): Promise<Record<string, string>> => {
+      const before = (await schedule.describe()).info.recentActions.length;
+      await schedule.trigger(ScheduleOverlapPolicy.SKIP); // ALLOW_ALL would start it without the last run's result
+      for (;;) {
+        const { recentActions } = (await schedule.describe()).info;
+        if (recentActions.length > before) {
+          const { workflowId, firstExecutionRunId } = recentActions.at(-1)!.action.workflow;
+          const result = (await context.h.client.workflow.getHandle(workflowId, firstExecutionRunId).result()) as RunModelsResult;
+          return Object.fromEntries(result.models.map((r) => [r.model.split('.')[1], r.outcome]));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    };
+    const published = async () => (await q(`SELECT n2 FROM iceberg.${db}.order_doubled`)).map((r) => Number(r.n2));
+    try {
+      assert.deepEqual(await tick(), { order_totals: 'built', order_doubled: 'built' });
+      assert.deepEqual(await published(), [6]);
+      assert.deepEqual(await tick(), { order_totals: 'unchanged', order_doubled: 'unchanged' });
+      // Compaction rewrites files, not rows: still nothing to rebuild.
+      await q(`ALTER TABLE iceberg.${db}.orders EXECUTE optimize`);
+      assert.deepEqual(await tick(), { order_totals: 'unchanged', order_doubled: 'unchanged' });
+      await q(`INSERT INTO iceberg.${db}.orders VALUES (4, 40)`);
+      assert.deepEqual(await tick(), { order_totals: 'built', order_doubled: 'built' });
+      assert.deepEqual(await published(), [8]);
+    } finally {
+      await schedule.delete();
     }
   });
 });

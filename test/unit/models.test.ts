@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dependenciesOf, modelDefinitionSchema, selectModels, type ModelDefinition } from '../../src/config/models';
+import { dependenciesOf, modelDefinitionSchema, selectModels, sourcesOf, type ModelDefinition } from '../../src/config/models';
 import { loadProject, ProjectError } from '../../src/config/project';
 import { periodsOf, renderChunk, renderPeriodCheck } from '../../src/sql/chunks';
 import { renderFailingRows, renderTestCounts, renderTestQuery, rowCountFailure, testFailure } from '../../src/sql/data-tests';
 import { athenaDialect, trinoDialect } from '../../src/sql/dialect';
-import { renderBuild, renderDropTable, renderListTables, renderPublish } from '../../src/sql/models';
+import { renderBuild, renderDropTable, renderListTables, renderPublish, renderSourceVersions } from '../../src/sql/models';
 import { renderScd2Merge } from '../../src/sql/scd2';
 import { modelName } from '../../src/shared';
 
@@ -48,6 +48,25 @@ templates:
         models,
       ),
       ['analytics.stg_a', 'analytics.stg_c'],
+    );
+  });
+
+  it('finds the icetide tables a model reads, and renders their newest data snapshots in one query', () => {
+    const totals = modelDefinitionSchema.parse({
+      name: 'totals',
+      database: 'analytics',
+      materialization: 'table',
+      sql: 'SELECT * FROM shop.orders o JOIN "shop"."customers" c ON o.cid = c.id WHERE o.note <> \'shop.orders_archive\'',
+    });
+    assert.deepEqual(sourcesOf(totals, ['shop.orders', 'shop.orders_archive_x', 'shop.customers', 'shop.refunds']), [
+      'shop.customers',
+      'shop.orders',
+    ]);
+    assert.equal(
+      renderSourceVersions(['shop.orders', 'shop.customers'], trino),
+      `SELECT 'shop.orders' AS source, CAST(max_by(snapshot_id, committed_at) AS varchar) AS snapshot FROM "iceberg"."shop"."orders$snapshots" WHERE operation <> 'replace'\n` +
+        `UNION ALL\n` +
+        `SELECT 'shop.customers' AS source, CAST(max_by(snapshot_id, committed_at) AS varchar) AS snapshot FROM "iceberg"."shop"."customers$snapshots" WHERE operation <> 'replace'`,
     );
   });
 
