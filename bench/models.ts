@@ -72,7 +72,12 @@ async function main(): Promise<void> {
     // (first build: schema, CTAS, tests, publish) and then again (steady state: CTAS, tests, publish, drop the old
     // version); both after the one read that finds the model's tables.
     const tiny = (i: number) =>
-      model({ name: `tiny_${i}`, sql: 'SELECT 1 AS one', materialization: 'table', tests: [{ not_null: ['one'] }, { row_count: { min: 1 } }] });
+      model({
+        name: `tiny_${i}`,
+        sql: 'SELECT 1 AS one',
+        materialization: 'table',
+        tests: [{ not_null: ['one'] }, { row_count: { min: 1 } }],
+      });
     for (const pass of ['first build', 'rebuild']) {
       const perModel: number[] = [];
       const perQuery: number[] = [];

@@ -121,7 +121,10 @@ export function createMaintainActivities(deps: ActivityDeps) {
     },
 
     async fileStats(def: TableDefinition): Promise<FileStats> {
-      const rows = await failFastOnPermanent(`table ${tableName(def)}: reading $files`, async () => (await engine.read(renderFileStats(def, dialect))).rows);
+      const rows = await failFastOnPermanent(
+        `table ${tableName(def)}: reading $files`,
+        async () => (await engine.read(renderFileStats(def, dialect))).rows,
+      );
       const partitions = new Map<string, { data: number; deletes: number }>();
       const stats: FileStats = { dataFiles: 0, deleteFiles: 0, bytes: 0, partitions: 0, partitionsToCompact: 0 };
       for (const row of rows) {

@@ -53,7 +53,10 @@ export function renderFailingRows(test: DataTest, relation: string, dialect: Dia
  */
 export const renderTestCounts = (tests: DataTest[], relation: string, dialect: Dialect): string =>
   tests
-    .map((test, i) => `SELECT ${i} AS test, count(*) AS ${FAILURES_COLUMN} FROM (${renderFailingRows(test, relation, dialect)}) AS failing_${i}`)
+    .map(
+      (test, i) =>
+        `SELECT ${i} AS test, count(*) AS ${FAILURES_COLUMN} FROM (${renderFailingRows(test, relation, dialect)}) AS failing_${i}`,
+    )
     .join('\nUNION ALL\n');
 
 /** A failing test's sample: some of its failing rows, each carrying how many rows fail in all. */
