@@ -1,4 +1,4 @@
-import { ApplicationFailure, executeChild, patched, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import type { ModelStatement, ModelRead } from '../activities/models';
 import type { ReadResult } from '../engines/engine';
 import type { ModelDefinition } from '../config/models';
@@ -18,10 +18,19 @@ const MODEL_DEADLINE_MS = 6 * 3_600_000;
 const WRITING = new Set<ModelStatement['kind']>(['build', 'chunk-insert', 'scd2-merge']);
 /** Submissions of an idempotent statement the engine lost or could not commit. */
 const MAX_SUBMISSIONS = 5;
+/**
+ * An incremental build continues as new after this many chunks (or sooner when Temporal suggests it), so ten years
+ * of daily chunks never come near a history's event limit; each chunk is ~15 events.
+ */
+const CHUNKS_PER_RUN = 500;
 
 export interface BuildModelInput {
   version: 1;
   model: ModelDefinition;
+  /** An incremental build continued as new: the day its periods were computed on, the next chunk, the report so far. */
+  resume?: { today: string; next: number; startedAt: number; report: ModelReport };
+  /** Chunks one run takes before it continues as new (CHUNKS_PER_RUN; tests lower it). */
+  chunksPerRun?: number;
 }
 
 export interface ModelReport {
@@ -79,8 +88,8 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
   const name = modelName(model);
   const act = boundedActivities(TRANSIENT_RETRY, name);
   const progress = new RunProgress(name, MODEL_DEADLINE_MS);
-  const started = Date.now();
-  const report: ModelReport = {
+  const started = input.resume?.startedAt ?? Date.now();
+  const report: ModelReport = input.resume?.report ?? {
     model: name,
     materialization: model.materialization,
     outcome: 'built',
@@ -218,16 +227,23 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
   }
 
   if (model.materialization === 'incremental_by_period') {
-    await oneAtATime(async () => {
-      if (!(await survey()).includes(model.name)) await execute('create table', { kind: 'create-empty' }, false);
-    });
-    // Chunks run side by side: each holds a permit of its own.
-    const periods = periodsOf(model, new Date(Date.now()).toISOString().slice(0, 10));
-    let next = 0;
+    if (!input.resume) {
+      await oneAtATime(async () => {
+        if (!(await survey()).includes(model.name)) await execute('create table', { kind: 'create-empty' }, false);
+      });
+    }
+    // Chunks run side by side, each holding a permit of its own; a long range goes on in a new run of this workflow.
+    const today = input.resume?.today ?? new Date(Date.now()).toISOString().slice(0, 10);
+    const periods = periodsOf(model, today);
+    let next = input.resume?.next ?? 0;
+    const until = Math.min(periods.length, next + (input.chunksPerRun ?? CHUNKS_PER_RUN));
     const chunkRunner = async () => {
-      while (next < periods.length) await chunk(periods[next++]);
+      while (next < until && !workflowInfo().continueAsNewSuggested) await chunk(periods[next++]);
     };
-    await Promise.all(Array.from({ length: Math.min(model.incremental.parallelism, periods.length) }, chunkRunner));
+    await Promise.all(Array.from({ length: Math.min(model.incremental.parallelism, until - next) }, chunkRunner));
+    if (next < periods.length) {
+      return continueAsNew<typeof buildModel>({ ...input, resume: { today, next, startedAt: started, report } });
+    }
     report.chunks = periods.length;
     await oneAtATime(async () => {
       const range = { from: periods[0].from, to: periods[periods.length - 1].to };

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import type { Activities } from '../../src/activities';
+import type { ModelStatementInput } from '../../src/activities/models';
+import { modelDefinitionSchema } from '../../src/config/models';
+import { FAILURES_COLUMN } from '../../src/sql/data-tests';
+import type { BuildModelInput, ModelReport } from '../../src/workflows/models';
+import { runWithFakes, useWorkflowEnvironment } from '../support/decisions';
+
+/**
+ * buildModel's decisions with scripted activities on the real dev server: a long incremental range continues as new
+ * in segments, and across them every period is replaced exactly once and the report adds up.
+ */
+describe('buildModel decisions (scripted activities)', function () {
+  this.timeout(120_000);
+  const context = useWorkflowEnvironment();
+
+  it('an incremental range longer than a run takes continues as new, each chunk once, one report for all', async () => {
+    const model = modelDefinitionSchema.parse({
+      name: 'daily',
+      database: 'analytics',
+      sql: 'SELECT * FROM shop.events',
+      materialization: 'incremental_by_period',
+      incremental: { column: 'day', period: 'day', start: '2026-10-01', end: '2026-10-10', parallelism: 2 },
+      tests: [{ unique: ['id'] }],
+    });
+    const statements: ModelStatementInput['statement'][] = [];
+    const runIds = new Set<string>();
+    const activities: Pick<Activities, 'runModelStatement' | 'readModel'> = {
+      async runModelStatement({ statement, token }) {
+        statements.push(statement);
+        runIds.add(token.split('-').slice(1, -1).join('-'));
+        const updatedRows = statement.kind === 'chunk-insert' ? 100 : 0;
+        return {
+          handle: { engine: 'trino', queryId: token },
+          state: 'SUCCEEDED',
+          updatedRows,
+          stats: { executionMillis: 5, scannedBytes: 10 },
+        };
+      },
+      async readModel({ read }) {
+        const rows = read.kind === 'test-counts' ? [{ test: 0, [FAILURES_COLUMN]: 0 }] : [];
+        return { rows, stats: { executionMillis: 1, scannedBytes: 1 } };
+      },
+    };
+    const input: BuildModelInput = { version: 1, model, chunksPerRun: 4 };
+    const { result, error } = await runWithFakes<ModelReport>(context.env, 'buildModel', input, activities);
+    assert.equal(error, undefined);
+
+    const inserted = statements.filter((s) => s.kind === 'chunk-insert').map((s) => (s.kind === 'chunk-insert' ? s.period.from : ''));
+    const days = Array.from({ length: 10 }, (_, i) => `2026-10-${String(i + 1).padStart(2, '0')}`);
+    assert.deepEqual([...inserted].sort(), days, 'every period inserted exactly once');
+    assert.equal(statements.filter((s) => s.kind === 'create-empty').length, 1, 'the table is created by the first run only');
+    assert.equal(runIds.size, 3, '10 chunks at 4 per run: three runs');
+    assert.equal(result?.chunks, 10);
+    assert.equal(result?.rows, 1000);
+    // Schema and table (nothing was found), 10 × (delete + insert); the survey, the period check, the tests' one query.
+    assert.equal(result?.queries, 2 + 20 + 3);
+  });
+});
