@@ -6,6 +6,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createActivities } from '../../src/activities';
 import { modelDefinitionSchema } from '../../src/config/models';
 import { AthenaEngine } from '../../src/engines/athena';
+import type { ReadResult } from '../../src/engines/engine';
+import type { QueryOutcome } from '../../src/shared';
 import { athenaDialect } from '../../src/sql/dialect';
 import { StagingStore } from '../../src/storage/staging';
 
@@ -54,9 +56,9 @@ describe('model activities on Athena (recorded API behaviour)', () => {
       .on(GetQueryExecutionCommand)
       .resolvesOnce({ $metadata: meta, QueryExecution: { QueryExecutionId: QUERY_ID, Status: { State: 'RUNNING' } } })
       .resolves(succeeded);
-    const outcome = await new MockActivityEnvironment({ attempt: 1 }).run(activities.runModelStatement, {
+    const outcome: QueryOutcome = await new MockActivityEnvironment({ attempt: 1 }).run(activities.runModelStatement, {
       model,
-      statement: { kind: 'build', version: 'revenue__v1' },
+      statement: { kind: 'build' as const, version: 'revenue__v1' },
       token: TOKEN,
       transientRetryMs: 60_000,
     });
@@ -73,9 +75,9 @@ describe('model activities on Athena (recorded API behaviour)', () => {
   it('a retried attempt resumes following the query from its heartbeat, submitting nothing', async () => {
     athena.on(GetQueryExecutionCommand).resolves(succeeded);
     const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { engine: 'athena', queryId: QUERY_ID } });
-    const outcome = await env.run(activities.runModelStatement, {
+    const outcome: QueryOutcome = await env.run(activities.runModelStatement, {
       model,
-      statement: { kind: 'publish', version: 'revenue__v1' },
+      statement: { kind: 'publish' as const, version: 'revenue__v1' },
       token: TOKEN,
       transientRetryMs: 60_000,
     });
@@ -118,7 +120,10 @@ describe('model activities on Athena (recorded API behaviour)', () => {
         },
       });
     const env = new MockActivityEnvironment({ attempt: 1 });
-    const counts = await env.run(activities.readModel, { model, read: { kind: 'test-counts', tests: model.tests, table: 'revenue__v1' } });
+    const counts: ReadResult = await env.run(activities.readModel, {
+      model,
+      read: { kind: 'test-counts' as const, tests: model.tests, table: 'revenue__v1' },
+    });
     assert.deepEqual(counts.rows, [
       { test: '0', icetide_failures: '0' },
       { test: '1', icetide_failures: '2' },
