@@ -1,41 +1,27 @@
 import assert from 'node:assert/strict';
 import {
-  AthenaClient,
   AthenaServiceException,
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   StartQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
-import { S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { mockClient } from 'aws-sdk-client-mock';
-import { createActivities } from '../../src/activities';
 import { parseTableDefinition } from '../../src/config/schema';
-import { AthenaEngine } from '../../src/engines/athena';
-import { athenaDialect } from '../../src/sql/dialect';
-import { StagingStore } from '../../src/storage/staging';
 import type { AwaitQueryInput } from '../../src/activities/query';
 import type { MaintenanceStep, QueryOutcome } from '../../src/shared';
 import { shopOrders } from './fixtures';
+import { META, recordedAthena, resultPage } from './recorded-athena';
 
 const QUERY_ID = '7f3a9c1e-2b4d-4e6f-8a0b-1c2d3e4f5a6b';
 const TOKEN = 'icetide-0a1b2c3d-4e5f-6789-abcd-ef0123456789-3';
-const meta = { httpStatusCode: 200, requestId: 'r', attempts: 1, totalRetryDelay: 0 };
 
 /**
  * The maintenance activities on an Athena engine whose API answers as recorded: the statements they send, the steps
  * Athena does not have, permission errors that must fail at once, and the stats read back from Athena's text results.
  */
 describe('maintenance activities on Athena (recorded API behaviour)', () => {
-  const client = new AthenaClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'secret' } });
-  const athena = mockClient(client);
-  const activities = createActivities({
-    engine: new AthenaEngine({ client, workGroup: 'icetide', database: 'shop' }),
-    dialect: athenaDialect(),
-    staging: new StagingStore(new S3Client({ region: 'eu-west-1' })),
-    minRetentionMs: 86_400_000,
-  });
+  const { athena, activities } = recordedAthena('shop');
   const def = parseTableDefinition({ ...shopOrders({ name: 'status', type: 'string' }), location: 's3://lake/shop/orders/' });
   const env = () => new MockActivityEnvironment({ attempt: 1 });
   const start = (step: MaintenanceStep) => env().run(activities.startMaintenanceStep, { table: def, step, token: TOKEN });
@@ -44,7 +30,7 @@ describe('maintenance activities on Athena (recorded API behaviour)', () => {
   after(() => athena.restore());
 
   it('submits OPTIMIZE, VACUUM and the table properties with the workflow token; no separate orphan step', async () => {
-    athena.on(StartQueryExecutionCommand).resolves({ $metadata: meta, QueryExecutionId: QUERY_ID });
+    athena.on(StartQueryExecutionCommand).resolves({ $metadata: META, QueryExecutionId: QUERY_ID });
     for (const step of ['properties', 'compaction', 'expiry'] as const) {
       const handle = await start(step);
       assert.deepEqual(handle, { engine: 'athena', queryId: QUERY_ID });
@@ -76,7 +62,7 @@ describe('maintenance activities on Athena (recorded API behaviour)', () => {
 
   it('reports OPTIMIZE that needs more runs as a FAILED outcome carrying the code, for the workflow to run it again', async () => {
     athena.on(GetQueryExecutionCommand).resolves({
-      $metadata: meta,
+      $metadata: META,
       QueryExecution: {
         QueryExecutionId: QUERY_ID,
         Status: {
@@ -97,25 +83,11 @@ describe('maintenance activities on Athena (recorded API behaviour)', () => {
   });
 
   it('reads snapshot stats from Athena text results as numbers', async () => {
-    athena.on(StartQueryExecutionCommand).resolves({ $metadata: meta, QueryExecutionId: QUERY_ID });
+    athena.on(StartQueryExecutionCommand).resolves({ $metadata: META, QueryExecutionId: QUERY_ID });
     athena
       .on(GetQueryExecutionCommand)
-      .resolves({ $metadata: meta, QueryExecution: { QueryExecutionId: QUERY_ID, Status: { State: 'SUCCEEDED' } } });
-    athena.on(GetQueryResultsCommand).resolves({
-      $metadata: meta,
-      ResultSet: {
-        ResultSetMetadata: {
-          ColumnInfo: [
-            { Name: 'snapshots', Type: 'bigint' },
-            { Name: 'expirable', Type: 'bigint' },
-          ],
-        },
-        Rows: [
-          { Data: [{ VarCharValue: 'snapshots' }, { VarCharValue: 'expirable' }] },
-          { Data: [{ VarCharValue: '87' }, { VarCharValue: '80' }] },
-        ],
-      },
-    });
+      .resolves({ $metadata: META, QueryExecution: { QueryExecutionId: QUERY_ID, Status: { State: 'SUCCEEDED' } } });
+    athena.on(GetQueryResultsCommand).resolves(resultPage(['snapshots', 'expirable'], [['87', '80']]));
     assert.deepEqual(await env().run(activities.snapshotStats, def), { snapshots: 87, expirable: 80 });
     const sql = athena.commandCalls(StartQueryExecutionCommand)[0]!.args[0].input.QueryString;
     assert.match(sql ?? '', /FROM "awsdatacatalog"\."shop"\."orders\$snapshots"$/);

@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
-import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
-import { S3Client } from '@aws-sdk/client-s3';
+import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { mockClient } from 'aws-sdk-client-mock';
-import { createActivities } from '../../src/activities';
 import { modelDefinitionSchema } from '../../src/config/models';
-import { AthenaEngine } from '../../src/engines/athena';
 import type { ReadResult } from '../../src/engines/engine';
 import type { QueryOutcome } from '../../src/shared';
-import { athenaDialect } from '../../src/sql/dialect';
-import { StagingStore } from '../../src/storage/staging';
+import { META, recordedAthena, resultPage } from './recorded-athena';
 
 const QUERY_ID = '5b1d0c7e-9a2f-4c3b-8d6e-0f1a2b3c4d5e';
 const TOKEN = 'icetide-3c2b1a09-8f7e-6d5c-4b3a-291807f6e5d4-2';
-const meta = { httpStatusCode: 200, requestId: 'r', attempts: 1, totalRetryDelay: 0 };
 
 /**
  * A model's activities on an Athena engine whose API answers as recorded: the CTAS with its warehouse location and
@@ -21,16 +15,7 @@ const meta = { httpStatusCode: 200, requestId: 'r', attempts: 1, totalRetryDelay
  * query for all data tests, and the source snapshots read back from Athena's text results.
  */
 describe('model activities on Athena (recorded API behaviour)', () => {
-  const client = new AthenaClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'secret' } });
-  const athena = mockClient(client);
-  const activities = createActivities({
-    engine: new AthenaEngine({ client, workGroup: 'icetide', database: 'analytics' }),
-    dialect: athenaDialect(),
-    staging: new StagingStore(new S3Client({ region: 'eu-west-1' })),
-    minRetentionMs: 86_400_000,
-    warehouse: 's3://lake/warehouse/',
-    poll: { initialMs: 1, maxMs: 1 },
-  });
+  const { athena, activities } = recordedAthena('analytics', { warehouse: 's3://lake/warehouse/', poll: { initialMs: 1, maxMs: 1 } });
   const model = modelDefinitionSchema.parse({
     name: 'revenue',
     database: 'analytics',
@@ -39,7 +24,7 @@ describe('model activities on Athena (recorded API behaviour)', () => {
     tests: [{ not_null: ['product'] }, { unique: ['product'] }],
   });
   const succeeded = {
-    $metadata: meta,
+    $metadata: META,
     QueryExecution: {
       QueryExecutionId: QUERY_ID,
       Status: { State: 'SUCCEEDED' as const },
@@ -51,10 +36,10 @@ describe('model activities on Athena (recorded API behaviour)', () => {
   after(() => athena.restore());
 
   it('builds a version by CTAS as Iceberg under the warehouse, with the token, and follows it to its end', async () => {
-    athena.on(StartQueryExecutionCommand).resolves({ $metadata: meta, QueryExecutionId: QUERY_ID });
+    athena.on(StartQueryExecutionCommand).resolves({ $metadata: META, QueryExecutionId: QUERY_ID });
     athena
       .on(GetQueryExecutionCommand)
-      .resolvesOnce({ $metadata: meta, QueryExecution: { QueryExecutionId: QUERY_ID, Status: { State: 'RUNNING' } } })
+      .resolvesOnce({ $metadata: META, QueryExecution: { QueryExecutionId: QUERY_ID, Status: { State: 'RUNNING' } } })
       .resolves(succeeded);
     const outcome: QueryOutcome = await new MockActivityEnvironment({ attempt: 1 }).run(activities.runModelStatement, {
       model,
@@ -86,39 +71,28 @@ describe('model activities on Athena (recorded API behaviour)', () => {
   });
 
   it('runs all data tests in one query and reads the counts and the source snapshots from text results', async () => {
-    athena.on(StartQueryExecutionCommand).resolves({ $metadata: meta, QueryExecutionId: QUERY_ID });
+    athena.on(StartQueryExecutionCommand).resolves({ $metadata: META, QueryExecutionId: QUERY_ID });
     athena.on(GetQueryExecutionCommand).resolves(succeeded);
-    const header = (...names: string[]) => ({ Data: names.map((VarCharValue) => ({ VarCharValue })) });
     athena
       .on(GetQueryResultsCommand)
-      .resolvesOnce({
-        $metadata: meta,
-        ResultSet: {
-          ResultSetMetadata: {
-            ColumnInfo: [
-              { Name: 'test', Type: 'integer' },
-              { Name: 'icetide_failures', Type: 'bigint' },
-            ],
-          },
-          Rows: [header('test', 'icetide_failures'), header('0', '0'), header('1', '2')],
-        },
-      })
-      .resolvesOnce({
-        $metadata: meta,
-        ResultSet: {
-          ResultSetMetadata: {
-            ColumnInfo: [
-              { Name: 'source', Type: 'varchar' },
-              { Name: 'snapshot', Type: 'varchar' },
-            ],
-          },
-          Rows: [
-            header('source', 'snapshot'),
-            header('shop.orders', '6970042849401455586'),
-            { Data: [{ VarCharValue: 'shop.refunds' }, {}] },
+      .resolvesOnce(
+        resultPage(
+          ['test', 'icetide_failures'],
+          [
+            ['0', '0'],
+            ['1', '2'],
           ],
-        },
-      });
+        ),
+      )
+      .resolvesOnce(
+        resultPage(
+          ['source', 'snapshot'],
+          [
+            ['shop.orders', '6970042849401455586'],
+            ['shop.refunds', null],
+          ],
+        ),
+      );
     const env = new MockActivityEnvironment({ attempt: 1 });
     const counts: ReadResult = await env.run(activities.readModel, {
       model,
