@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { modelName } from '../shared';
+import { CURRENT_VIEW_SUFFIX } from '../sql/dialect';
 import { duration, identifier, partitionSpec } from './schema';
 
 /**
@@ -127,9 +128,12 @@ export function dependenciesOf(model: ModelDefinition, models: readonly ModelDef
   return [...new Set([...model.dependsOn, ...mentioned])].sort();
 }
 
-/** The icetide tables (database.table) a model's SQL reads: the sources whose new snapshots make it worth rebuilding. */
+/**
+ * The icetide tables (database.table) a model's SQL reads, itself or through its `_current` view: the sources whose
+ * new snapshots make the model worth rebuilding.
+ */
 export const sourcesOf = (model: ModelDefinition, tables: readonly string[]): string[] =>
-  tables.filter((table) => mentions(model.sql, table)).sort();
+  tables.filter((table) => mentions(model.sql, table) || mentions(model.sql, `${table}${CURRENT_VIEW_SUFFIX}`)).sort();
 
 /** Models in an order where each comes after all it depends on; a cycle is an error naming it. */
 export function topologicalOrder(models: readonly ModelDefinition[]): ModelDefinition[] {

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { dependenciesOf } from '../config/models';
+import { dependenciesOf, sourcesOf } from '../config/models';
 import { findTable, ProjectError, UnknownTableError, type Project } from '../config/project';
 import { createS3Client } from '../deps';
 import { maintainScheduleId, modelName, TABLE_SEARCH_ATTRIBUTE, tableName, ingestScheduleId, type MaintainResult } from '../shared';
@@ -187,12 +187,18 @@ models
   });
 models
   .command('list')
-  .description('the models of the project (templates expanded), in the order they build, with what each waits for')
+  .description('the models of the project (templates expanded), in the order they build, with what each waits for and reads')
   .action(async () => {
     const p = await project();
+    const tables = p.tables.map(tableName);
     for (const model of p.models) {
       const after = dependenciesOf(model, p.models);
-      console.log(`${modelName(model)} (${model.materialization})${after.length ? ` after ${after.join(', ')}` : ''}`);
+      const sources = sourcesOf(model, tables);
+      console.log(
+        `${modelName(model)} (${model.materialization})` +
+          (after.length ? ` after ${after.join(', ')}` : '') +
+          (sources.length ? `; reads ${sources.join(', ')}` : ''),
+      );
     }
   });
 

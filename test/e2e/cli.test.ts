@@ -199,6 +199,8 @@ describe('the icetide command on a project file', function () {
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stdout, new RegExp(`\\+ create schedule icetide:models:${taskQueue}\n`));
     assert.match(plan.stdout, new RegExp(`  model ${database}\\.order_count \\(table\\)\n`));
+    const list = await icetide('models', 'list');
+    assert.equal(list.stdout, `${database}.order_count (table); reads ${database}.orders\n`);
     assert.equal((await icetide('apply')).code, 0);
     assert.match((await icetide('plan')).stdout, /nothing to change/);
 

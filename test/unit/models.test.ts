@@ -56,7 +56,7 @@ templates:
       name: 'totals',
       database: 'analytics',
       materialization: 'table',
-      sql: 'SELECT * FROM shop.orders o JOIN "shop"."customers" c ON o.cid = c.id WHERE o.note <> \'shop.orders_archive\'',
+      sql: 'SELECT * FROM shop.orders o JOIN "shop"."customers_current" c ON o.cid = c.id WHERE o.note <> \'shop.orders_archive\'',
     });
     assert.deepEqual(sourcesOf(totals, ['shop.orders', 'shop.orders_archive_x', 'shop.customers', 'shop.refunds']), [
       'shop.customers',
