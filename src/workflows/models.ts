@@ -1,4 +1,4 @@
-import { ApplicationFailure, continueAsNew, executeChild, patched, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, executeChild, log, patched, workflowInfo } from '@temporalio/workflow';
 import type { ModelStatement, ModelRead } from '../activities/models';
 import type { ReadResult } from '../engines/engine';
 import type { ModelDefinition } from '../config/models';
@@ -374,7 +374,12 @@ async function sourcesSinceLastRun(
   const tables = [...new Set(input.models.flatMap(({ sources }) => sources ?? []))].sort();
   if (!input.onlyWhenSourcesAdvance || !tables.length) return { upToDate: () => false };
   const { sourceVersions } = boundedActivities(TRANSIENT_RETRY, 'models').step;
-  const sources = await withQueryPermit(undefined, 'models: source snapshots', () => sourceVersions({ tables }));
+  // Unreadable snapshots (a source not created yet, a denied read) cannot tell what is up to date: build everything.
+  const sources = await withQueryPermit(undefined, 'models: source snapshots', () => sourceVersions({ tables })).catch((err: Error) => {
+    log.warn('models: source snapshots unreadable, building every model', { error: err.message });
+    return undefined;
+  });
+  if (!sources) return { upToDate: () => false };
   const previous = workflowInfo().lastResult as RunModelsResult | undefined;
   const lastOutcome = new Map(previous?.models.map((report) => [report.model, report.outcome]));
   const byName = new Map(input.models.map((entry) => [modelName(entry.model), entry]));

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../src/activities';
 import type { ModelStatementInput } from '../../src/activities/models';
 import { modelDefinitionSchema } from '../../src/config/models';
 import { FAILURES_COLUMN } from '../../src/sql/data-tests';
-import type { BuildModelInput, ModelReport } from '../../src/workflows/models';
+import type { BuildModelInput, ModelReport, RunModelsInput, RunModelsResult } from '../../src/workflows/models';
 import { runWithFakes, useWorkflowEnvironment } from '../support/decisions';
 
 /**
@@ -55,5 +56,39 @@ describe('buildModel decisions (scripted activities)', function () {
     assert.equal(result?.rows, 1000);
     // Schema and table (nothing was found), 10 × (delete + insert); the survey, the period check, the tests' one query.
     assert.equal(result?.queries, 2 + 20 + 3);
+  });
+
+  it('a scheduled run whose source snapshots cannot be read builds every model instead of failing', async () => {
+    const model = modelDefinitionSchema.parse({
+      name: 'totals',
+      database: 'analytics',
+      sql: 'SELECT count(*) AS n FROM shop.orders',
+      materialization: 'table',
+    });
+    const built: string[] = [];
+    const activities: Pick<Activities, 'runModelStatement' | 'readModel' | 'sourceVersions'> = {
+      async runModelStatement({ statement, token }) {
+        built.push(statement.kind);
+        return { handle: { engine: 'trino', queryId: token }, state: 'SUCCEEDED', updatedRows: 1 };
+      },
+      readModel: async () => ({ rows: [], stats: { executionMillis: 0, scannedBytes: 0 } }),
+      sourceVersions: async () => {
+        throw ApplicationFailure.nonRetryable('Table analytics.orders$snapshots does not exist', 'TABLE_NOT_FOUND');
+      },
+    };
+    const input: RunModelsInput = {
+      version: 1,
+      models: [{ model, after: [], sources: ['shop.orders'] }],
+      parallelism: 1,
+      onlyWhenSourcesAdvance: true,
+    };
+    const { result, error } = await runWithFakes<RunModelsResult>(context.env, 'runModels', input, activities);
+    assert.equal(error, undefined);
+    assert.deepEqual(
+      result?.models.map((r) => r.outcome),
+      ['built'],
+    );
+    assert.ok(built.includes('build') && built.includes('publish'));
+    assert.equal(result?.sources, undefined, 'the next run compares with nothing, so it builds everything too');
   });
 });
