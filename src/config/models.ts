@@ -36,6 +36,16 @@ const modelBase = {
   dependsOn: z.array(qualified).default([]),
   tests: z.array(dataTestSchema).default([]),
   partitioning: z.array(partitionSpec).default([]),
+  /** The data files' format; Parquet when unset (runs and schedules recorded before this key have none). */
+  format: z.enum(['PARQUET', 'ORC', 'AVRO']).optional(),
+  /**
+   * Where the model's tables live: each under `<location>/<table>/` (a `table` model's versions each in their own).
+   * Default: the catalog's (Trino), `ICETIDE_WAREHOUSE/<database>/<table>/` (Athena, which needs one).
+   */
+  location: z
+    .string()
+    .regex(/^s3a?:\/\/[^/]+/, 'an s3:// URL')
+    .optional(),
   /** Attempts after the first when the model fails (with backoff); its children wait for the last. */
   retries: z.number().int().min(0).max(10).default(2),
 };

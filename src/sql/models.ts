@@ -16,22 +16,25 @@ export const versionName = (model: Pick<ModelDefinition, 'name'>, millis: number
 export const VERSION_PATTERN = (model: Pick<ModelDefinition, 'name'>): RegExp => new RegExp(`^${model.name}__v\\d+$`);
 
 /**
- * CTAS of a SELECT into a new Iceberg table (Parquet, the model's partitioning). Athena needs a location: the
- * warehouse's `<database>/<table>/`. `noData` creates the table empty (incremental and SCD2 targets).
+ * CTAS of a SELECT into a new Iceberg table in the model's format and partitioning, under the model's location (or,
+ * on Athena, which needs one, the warehouse's `<database>/<table>/`). `noData` creates the table empty (incremental
+ * and SCD2 targets).
  */
 export function renderCreateTableAs(
-  model: Pick<ModelDefinition, 'database' | 'partitioning'>,
+  model: Pick<ModelDefinition, 'database' | 'partitioning' | 'format' | 'location'>,
   table: string,
   select: string,
   dialect: Dialect,
   options: { warehouse?: string; noData?: boolean } = {},
 ): string {
-  const properties =
-    dialect.kind === 'athena' ? [`table_type = 'ICEBERG'`, `is_external = false`, `format = 'PARQUET'`] : [`format = 'PARQUET'`];
+  const format = `format = ${quoteString(model.format ?? 'PARQUET')}`;
+  const properties = dialect.kind === 'athena' ? [`table_type = 'ICEBERG'`, `is_external = false`, format] : [format];
   if (model.partitioning.length) properties.push(`partitioning = ARRAY[${model.partitioning.map(quoteString).join(', ')}]`);
-  if (dialect.kind === 'athena') {
-    if (!options.warehouse) throw new Error(`model ${model.database}.${table}: Athena needs a warehouse location (ICETIDE_WAREHOUSE)`);
-    properties.push(`location = ${quoteString(`${options.warehouse.replace(/\/$/, '')}/${model.database}/${table}/`)}`);
+  const warehouse = dialect.kind === 'athena' && options.warehouse && `${options.warehouse.replace(/\/$/, '')}/${model.database}`;
+  const base = model.location ?? warehouse;
+  if (base) properties.push(`location = ${quoteString(`${base.replace(/\/$/, '')}/${table}/`)}`);
+  else if (dialect.kind === 'athena') {
+    throw new Error(`model ${model.database}.${table}: Athena needs a location (the model's, or ICETIDE_WAREHOUSE)`);
   }
   return (
     `CREATE TABLE ${dialect.relation(model.database, table)} WITH (${properties.join(', ')}) AS\n${select}` +

@@ -104,7 +104,7 @@ templates:
 describe('models: SQL', () => {
   const revenue = model({ name: 'revenue', sql: 'SELECT day, sum(x) AS total FROM shop.orders GROUP BY 1;', partitioning: ['month(day)'] });
 
-  it('builds a version by CTAS (Athena: Iceberg with a location), publishes by replacing the view, drops in each dialect', () => {
+  it('builds a version by CTAS (format, partitioning, location; Athena: Iceberg with a location), publishes by replacing the view, drops in each dialect', () => {
     assert.equal(
       renderBuild(revenue, 'revenue__v1', trino),
       `CREATE TABLE "iceberg"."analytics"."revenue__v1" WITH (format = 'PARQUET', partitioning = ARRAY['month(day)']) AS\n` +
@@ -114,7 +114,17 @@ describe('models: SQL', () => {
       renderBuild(revenue, 'revenue__v1', athena, 's3://wh/iceberg'),
       /WITH \(table_type = 'ICEBERG', is_external = false, format = 'PARQUET', partitioning = ARRAY\['month\(day\)'\], location = 's3:\/\/wh\/iceberg\/analytics\/revenue__v1\/'\) AS/,
     );
-    assert.throws(() => renderBuild(revenue, 'v', athena), /Athena needs a warehouse location/);
+    assert.throws(() => renderBuild(revenue, 'v', athena), /Athena needs a location \(the model's, or ICETIDE_WAREHOUSE\)/);
+    // The model's own format and location, in both dialects: each table in its own folder under it.
+    const orc = { ...revenue, format: 'ORC' as const, location: 's3://lake/models/' };
+    assert.match(
+      renderBuild(orc, 'revenue__v2', trino),
+      /WITH \(format = 'ORC', partitioning = .*, location = 's3:\/\/lake\/models\/revenue__v2\/'\) AS/,
+    );
+    assert.match(
+      renderBuild(orc, 'revenue__v2', athena, 's3://wh/iceberg'),
+      /format = 'ORC', .*location = 's3:\/\/lake\/models\/revenue__v2\/'\) AS/,
+    );
     assert.equal(
       renderPublish(revenue, 'revenue__v1', trino),
       'CREATE OR REPLACE VIEW "iceberg"."analytics"."revenue" AS SELECT * FROM "iceberg"."analytics"."revenue__v1"',
