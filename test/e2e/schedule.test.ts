@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { ScheduleHandle } from '@temporalio/client';
 import type { ChangeEvent } from '../../src/changes/producers';
 import { ingestScheduleId, tableName, type IngestResult } from '../../src/shared';
 import { applyIngestSchedule, triggerIngest } from '../../src/starters/schedule';
@@ -30,6 +31,16 @@ describe('the per-table ingest schedule', function () {
     throw new Error(`fewer than ${count} completed runs of ${table}`);
   }
 
+  /** The schedule's counts once `triggers` triggers have each been either started or skipped. */
+  async function settled(schedule: ScheduleHandle, triggers: number) {
+    for (let i = 0; i < 100; i++) {
+      const { info } = await schedule.describe();
+      if (info.recentActions.length + info.numActionsSkippedOverlap >= triggers) return info;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`the schedule did not account for ${triggers} triggers`);
+  }
+
   it('runs one batch at a time, tags runs with the table, and carries the watermark from run to run', async () => {
     const def = tableFor(uniqueName('sched'));
     await createTable(stack.h, def);
@@ -41,24 +52,31 @@ describe('the per-table ingest schedule', function () {
       assert.equal((await schedule.describe()).policies.overlap, 'SKIP');
 
       await putChangeFile(stack.h, def, 'f1.csv', [ev(30, 1)]);
-      // Two triggers at once: the second finds the first running and is skipped, never run beside it.
+      // Two triggers at once: the second is skipped while the first runs (or, should the first have finished
+      // already, runs after it) — never beside it.
       await triggerIngest(stack.h.client, def);
       await triggerIngest(stack.h.client, def);
       const [first] = await completedRuns(tableName(def), 1);
       assert.equal(first.watermark.appliedThrough, '2026-11-21 12:00:30.000000');
+      const pair = await settled(schedule, 2);
+      assert.equal(pair.recentActions.length + pair.numActionsSkippedOverlap, 2, 'each trigger ran or was skipped');
+      await completedRuns(tableName(def), pair.recentActions.length);
 
       // A batch of older changes: the next run starts from the previous run's result, so the watermark stays put.
       await putChangeFile(stack.h, def, 'f2.csv', [ev(10, 2)]);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       await triggerIngest(stack.h.client, def);
-      const runs = await completedRuns(tableName(def), 2);
+      const runs = await completedRuns(tableName(def), pair.recentActions.length + 1);
       const last = runs.at(-1)!;
       assert.equal(last.outcome, 'merged');
       assert.equal(last.watermark.appliedThrough, '2026-11-21 12:00:30.000000', 'the watermark never moves back');
       assert.deepEqual(await listUris(stack.h, def.staging.location), []);
-      const description = await schedule.describe();
-      assert.equal(description.info.numActionsSkippedOverlap, 1, 'the overlapping trigger was skipped');
-      assert.equal(description.info.recentActions.length, 2);
+      const executions = [];
+      for await (const run of stack.h.client.workflow.list({ query: `IcetideTable = "${tableName(def)}"` })) executions.push(run);
+      executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+      for (let i = 1; i < executions.length; i++) {
+        assert.ok(executions[i].startTime >= executions[i - 1].closeTime!, 'one batch at a time: runs never overlap');
+      }
     } finally {
       await schedule.delete();
     }
