@@ -236,9 +236,10 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
     const today = input.resume?.today ?? new Date(Date.now()).toISOString().slice(0, 10);
     const periods = periodsOf(model, today);
     let next = input.resume?.next ?? 0;
-    const until = Math.min(periods.length, next + (input.chunksPerRun ?? CHUNKS_PER_RUN));
+    // Runs recorded before continue-as-new took every chunk in one run.
+    const until = current ? Math.min(periods.length, next + (input.chunksPerRun ?? CHUNKS_PER_RUN)) : periods.length;
     const chunkRunner = async () => {
-      while (next < until && !workflowInfo().continueAsNewSuggested) await chunk(periods[next++]);
+      while (next < until && !(current && workflowInfo().continueAsNewSuggested)) await chunk(periods[next++]);
     };
     await Promise.all(Array.from({ length: Math.min(model.incremental.parallelism, until - next) }, chunkRunner));
     if (next < periods.length) {
