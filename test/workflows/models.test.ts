@@ -14,11 +14,11 @@ import { runWithFakes, useWorkflowEnvironment } from '../support/decisions';
 describe('buildModel decisions (scripted activities)', function () {
   this.timeout(120_000);
   const context = useWorkflowEnvironment();
+  const model = (input: Record<string, unknown>) => modelDefinitionSchema.parse({ database: 'analytics', ...input });
 
   it('an incremental range longer than a run takes continues as new, each chunk once, one report for all', async () => {
-    const model = modelDefinitionSchema.parse({
+    const daily = model({
       name: 'daily',
-      database: 'analytics',
       sql: 'SELECT * FROM shop.events',
       materialization: 'incremental_by_period',
       incremental: { column: 'day', period: 'day', start: '2026-10-01', end: '2026-10-10', parallelism: 2 },
@@ -43,7 +43,7 @@ describe('buildModel decisions (scripted activities)', function () {
         return { rows, stats: { executionMillis: 1, scannedBytes: 1 } };
       },
     };
-    const input: BuildModelInput = { version: 1, model, chunksPerRun: 4 };
+    const input: BuildModelInput = { version: 1, model: daily, chunksPerRun: 4 };
     const { result, error } = await runWithFakes<ModelReport>(context.env, 'buildModel', input, activities);
     assert.equal(error, undefined);
 
@@ -59,12 +59,7 @@ describe('buildModel decisions (scripted activities)', function () {
   });
 
   it('a scheduled run whose source snapshots cannot be read builds every model instead of failing', async () => {
-    const model = modelDefinitionSchema.parse({
-      name: 'totals',
-      database: 'analytics',
-      sql: 'SELECT count(*) AS n FROM shop.orders',
-      materialization: 'table',
-    });
+    const totals = model({ name: 'totals', sql: 'SELECT count(*) AS n FROM shop.orders', materialization: 'table' });
     const built: string[] = [];
     const activities: Pick<Activities, 'runModelStatement' | 'readModel' | 'sourceVersions'> = {
       async runModelStatement({ statement, token }) {
@@ -78,7 +73,7 @@ describe('buildModel decisions (scripted activities)', function () {
     };
     const input: RunModelsInput = {
       version: 1,
-      models: [{ model, after: [], sources: ['shop.orders'] }],
+      models: [{ model: totals, after: [], sources: ['shop.orders'] }],
       parallelism: 1,
       onlyWhenSourcesAdvance: true,
     };
