@@ -5,8 +5,9 @@
  *   npm run bench:cost
  */
 import type { IngestResult } from '../src/shared';
-import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../local/harness/harness';
+import { createTable, putChangeFile, tableFor, uniqueName, type Harness } from '../local/harness/harness';
 import { seededRandom } from '../local/harness/random';
+import { runBenchWithWorker } from './run';
 
 const CHANGES = 1_000;
 
@@ -34,31 +35,18 @@ async function mergeCost(h: Harness, taskQueue: string, layout: string, rows: nu
   return { scanned: result.stats?.scannedBytes ?? 0, millis: result.stats?.executionMillis ?? 0 };
 }
 
-async function main() {
-  const h = await openHarness();
-  const queue = uniqueName('bench_cost_tq');
-  const worker = await startWorker(h, queue);
-  try {
-    const patterns: [string, (rows: number) => (random: () => number) => number][] = [
-      ['keys spread over the table', (rows) => (random) => Math.floor(random() * rows)],
-      ['recent keys (newest 1%)', (rows) => (random) => rows - 1 - Math.floor(random() * rows * 0.01)],
-    ];
-    for (const layout of ['bucket(id, 16)', 'truncate(id, 100000)'])
-      for (const [name, pattern] of patterns) {
-        const small = await mergeCost(h, queue, layout, 100_000, pattern(100_000));
-        const large = await mergeCost(h, queue, layout, 1_000_000, pattern(1_000_000));
-        console.log(
-          `${layout}, ${name}: 1,000 changes into 100k rows read ${(small.scanned / 1e6).toFixed(2)} MB (${small.millis} ms), ` +
-            `into 1M rows ${(large.scanned / 1e6).toFixed(2)} MB (${large.millis} ms): growth ${(large.scanned / small.scanned).toFixed(2)}x (goal <= 1.5x)`,
-        );
-      }
-  } finally {
-    await worker.stop();
-    await h.close();
-  }
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+runBenchWithWorker('bench_cost_tq', async (h, queue) => {
+  const patterns: [string, (rows: number) => (random: () => number) => number][] = [
+    ['keys spread over the table', (rows) => (random) => Math.floor(random() * rows)],
+    ['recent keys (newest 1%)', (rows) => (random) => rows - 1 - Math.floor(random() * rows * 0.01)],
+  ];
+  for (const layout of ['bucket(id, 16)', 'truncate(id, 100000)'])
+    for (const [name, pattern] of patterns) {
+      const small = await mergeCost(h, queue, layout, 100_000, pattern(100_000));
+      const large = await mergeCost(h, queue, layout, 1_000_000, pattern(1_000_000));
+      console.log(
+        `${layout}, ${name}: 1,000 changes into 100k rows read ${(small.scanned / 1e6).toFixed(2)} MB (${small.millis} ms), ` +
+          `into 1M rows ${(large.scanned / 1e6).toFixed(2)} MB (${large.millis} ms): growth ${(large.scanned / small.scanned).toFixed(2)}x (goal <= 1.5x)`,
+      );
+    }
 });

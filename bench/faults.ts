@@ -12,6 +12,7 @@ import type { IngestResult } from '../src/shared';
 import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../local/harness/harness';
 import { seededRandom } from '../local/harness/random';
 import { median, percentile } from './stats';
+import { runBench } from './run';
 
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 100);
 
@@ -76,7 +77,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -10,9 +10,10 @@
 import type { ChangeEvent } from '../src/changes/producers';
 import type { TableDefinition } from '../src/config/schema';
 import type { IngestResult, MaintainResult } from '../src/shared';
-import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../local/harness/harness';
+import { createTable, putChangeFile, tableFor, uniqueName, type Harness } from '../local/harness/harness';
 import { seededRandom } from '../local/harness/random';
 import { median } from './stats';
+import { runBenchWithWorker } from './run';
 
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 500);
 
@@ -120,34 +121,21 @@ async function costAtScale(h: Harness, taskQueue: string, rows: number) {
   return { read: run.compaction.scannedBytes, compactionMs: run.compaction.millis, wallMs: performance.now() - started, run };
 }
 
-async function main() {
-  const h = await openHarness();
-  const taskQueue = uniqueName('bench_maint_tq');
-  const worker = await startWorker(h, taskQueue);
-  try {
-    if (!process.env.BENCH_SKIP_READS) await readsBeforeAndAfter(h, taskQueue);
-    const small = await costAtScale(h, taskQueue, 1_000_000);
-    const large = await costAtScale(h, taskQueue, 10_000_000);
-    console.log('\n2. One maintenance run after 1,000 changes to one 10,000-key partition:');
-    for (const [name, r] of [
-      ['1M rows (100 partitions)', small],
-      ['10M rows (1,000 partitions)', large],
-    ] as const) {
-      console.log(
-        `   ${name}: compaction read ${(r.read / 1e6).toFixed(2)} MB in ${r.compactionMs} ms, whole run ${(r.wallMs / 1000).toFixed(1)} s; ` +
-          `partitions to compact ${r.run.compaction.before.partitionsToCompact} → ${r.run.compaction.after.partitionsToCompact}`,
-      );
-    }
+runBenchWithWorker('bench_maint_tq', async (h, taskQueue) => {
+  if (!process.env.BENCH_SKIP_READS) await readsBeforeAndAfter(h, taskQueue);
+  const small = await costAtScale(h, taskQueue, 1_000_000);
+  const large = await costAtScale(h, taskQueue, 10_000_000);
+  console.log('\n2. One maintenance run after 1,000 changes to one 10,000-key partition:');
+  for (const [name, r] of [
+    ['1M rows (100 partitions)', small],
+    ['10M rows (1,000 partitions)', large],
+  ] as const) {
     console.log(
-      `   growth for 10x the table: bytes read ${(large.read / small.read).toFixed(2)}x, compaction time ${(large.compactionMs / small.compactionMs).toFixed(2)}x, whole run ${(large.wallMs / small.wallMs).toFixed(2)}x (goal <= 1.5x)`,
+      `   ${name}: compaction read ${(r.read / 1e6).toFixed(2)} MB in ${r.compactionMs} ms, whole run ${(r.wallMs / 1000).toFixed(1)} s; ` +
+        `partitions to compact ${r.run.compaction.before.partitionsToCompact} → ${r.run.compaction.after.partitionsToCompact}`,
     );
-  } finally {
-    await worker.stop();
-    await h.close();
   }
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+  console.log(
+    `   growth for 10x the table: bytes read ${(large.read / small.read).toFixed(2)}x, compaction time ${(large.compactionMs / small.compactionMs).toFixed(2)}x, whole run ${(large.wallMs / small.wallMs).toFixed(2)}x (goal <= 1.5x)`,
+  );
 });

@@ -7,6 +7,7 @@ import type { QueryEngine, QueryHandle, QueryStatus } from '../src/engines/engin
 import type { IngestResult } from '../src/shared';
 import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../local/harness/harness';
 import { median, percentile } from './stats';
+import { runBench } from './run';
 
 /** Reports RUNNING until `delayMs` after submit, then the real status: a query as long as we like. */
 function slowed(engine: QueryEngine, delayMs: number): QueryEngine {
@@ -90,7 +91,4 @@ async function main() {
   await h.close();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -12,6 +12,7 @@ import { renderChangeFile, type ChangeEvent } from '../src/changes/producers';
 import type { TableDefinition } from '../src/config/schema';
 import type { BatchPlan } from '../src/shared';
 import { openHarness, putChangeFile, tableFor, uniqueName, type Harness } from '../local/harness/harness';
+import { runBench } from './run';
 
 const MB = 2 ** 20;
 const FILE_BYTES = 32 * MB; // DMS's default CdcMaxBatchInterval/size cap makes files of this order
@@ -101,7 +102,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

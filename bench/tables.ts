@@ -18,6 +18,7 @@ import { durationMillis } from '../src/config/duration';
 import { ingestScheduleId } from '../src/shared';
 import { applyIngestSchedule } from '../src/starters/schedule';
 import { median, percentile } from './stats';
+import { runBench } from './run';
 
 const TABLES = Number(process.env.BENCH_TABLES ?? 200);
 const MINUTES = Number(process.env.BENCH_MINUTES ?? 10);
@@ -185,7 +186,4 @@ async function main(): Promise<void> {
   await h.close();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);
