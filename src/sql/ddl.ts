@@ -36,9 +36,8 @@ export function renderCurrentView(def: TableDefinition, dialect: Dialect): strin
 /** The schema (Trino, in the Iceberg catalog, under the warehouse) or database (Athena) tables and models live in. */
 export function renderCreateSchema(database: string, dialect: Dialect, warehouse?: string): string {
   if (dialect.kind === 'athena') return `CREATE DATABASE IF NOT EXISTS ${backtick(database)}`;
-  const [catalog] = dialect.relation(database, 'x').split('.');
   const location = warehouse ? ` WITH (location = ${quoteString(`${warehouse.replace(/\/$/, '')}/${database}/`)})` : '';
-  return `CREATE SCHEMA IF NOT EXISTS ${catalog}.${quoteIdent(database)}${location}`;
+  return `CREATE SCHEMA IF NOT EXISTS ${dialect.icebergCatalog}.${quoteIdent(database)}${location}`;
 }
 
 function trinoDdl(def: TableDefinition, dialect: Dialect, warehouse?: string): string[] {

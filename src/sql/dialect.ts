@@ -17,6 +17,8 @@ export interface Dialect {
   metadataTable(def: TableDefinition, kind: 'files' | 'snapshots'): string;
   /** A model's relation (table or view), or a table a model names. */
   relation(database: string, name: string): string;
+  /** The Iceberg catalog, quoted: where schemas are created and information_schema is read. */
+  readonly icebergCatalog: string;
   /** DDL type of a column in the CREATE TABLE of each kind of table. */
   ddlType(type: ColumnType): string;
 }
@@ -46,6 +48,7 @@ export function trinoDialect(catalogs: { iceberg: string; hive: string } = { ice
     currentView: (def) => qualify(catalogs.iceberg, def.database, def.table + CURRENT_VIEW_SUFFIX),
     metadataTable: (def, kind) => qualify(catalogs.iceberg, def.database, `${def.table}$${kind}`),
     relation: (database, name) => qualify(catalogs.iceberg, database, name),
+    icebergCatalog: qualify(catalogs.iceberg),
     ddlType: dmlType,
   };
 }
@@ -58,6 +61,7 @@ export function athenaDialect(catalog = 'awsdatacatalog'): Dialect {
     currentView: (def) => qualify(catalog, def.database, def.table + CURRENT_VIEW_SUFFIX),
     metadataTable: (def, kind) => qualify(catalog, def.database, `${def.table}$${kind}`),
     relation: (database, name) => qualify(catalog, database, name),
+    icebergCatalog: qualify(catalog),
     // Athena's CREATE TABLE takes Hive type names.
     ddlType: (type) => (type === 'string' ? 'string' : type === 'timestamp' ? 'timestamp' : type),
   };

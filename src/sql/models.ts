@@ -1,6 +1,7 @@
 import type { ModelDefinition } from '../config/models';
 import type { Dialect } from './dialect';
 import { backtick, quoteString } from './identifiers';
+import { renderColumnsIn } from './schema-changes';
 
 /**
  * The statements that build and publish a model (workflows/models.ts), both dialects. A `table` model is a view over
@@ -57,22 +58,16 @@ export const renderDropTable = (database: string, table: string, dialect: Dialec
 
 /** The tables of a database whose name starts with `prefix` (a model's versions, or the model's own table). */
 export function renderListTables(database: string, prefix: string, dialect: Dialect): string {
-  const [catalog] = dialect.relation(database, 'x').split('.');
   const pattern = prefix.replace(/[\\_%]/g, (ch) => `\\${ch}`);
   return (
-    `SELECT table_name, table_type FROM ${catalog}.information_schema.tables ` +
+    `SELECT table_name FROM ${dialect.icebergCatalog}.information_schema.tables ` +
     `WHERE table_schema = ${quoteString(database)} AND table_name LIKE ${quoteString(`${pattern}%`)} ESCAPE '\\'`
   );
 }
 
-/** The columns of a table in their order. */
-export function renderColumns(database: string, table: string, dialect: Dialect): string {
-  const [catalog] = dialect.relation(database, 'x').split('.');
-  return (
-    `SELECT column_name, data_type FROM ${catalog}.information_schema.columns ` +
-    `WHERE table_schema = ${quoteString(database)} AND table_name = ${quoteString(table)} ORDER BY ordinal_position`
-  );
-}
+/** The columns of a model's table in their order. */
+export const renderColumns = (database: string, table: string, dialect: Dialect): string =>
+  renderColumnsIn(dialect.icebergCatalog, database, table);
 
 /**
  * Each source table's newest snapshot that changed data (compaction's `replace` snapshots rewrite files, not rows),

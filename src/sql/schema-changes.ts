@@ -17,12 +17,13 @@ export interface ExistingColumn {
 /** The catalog's view of a table's columns (target or staging), for renderSchemaChanges. */
 export function renderColumnsQuery(def: TableDefinition, dialect: Dialect, table: 'target' | 'staging'): string {
   const [catalog] = (table === 'target' ? dialect.target(def) : dialect.staging(def)).split('.');
-  const name = table === 'target' ? def.table : def.table + STAGING_SUFFIX;
-  return (
-    `SELECT column_name, data_type FROM ${catalog}.information_schema.columns ` +
-    `WHERE table_schema = ${quoteString(def.database)} AND table_name = ${quoteString(name)} ORDER BY ordinal_position`
-  );
+  return renderColumnsIn(catalog, def.database, table === 'target' ? def.table : def.table + STAGING_SUFFIX);
 }
+
+/** The columns of a table in their order, from the catalog's information_schema (both engines have it). */
+export const renderColumnsIn = (catalog: string, database: string, table: string): string =>
+  `SELECT column_name, data_type FROM ${catalog}.information_schema.columns ` +
+  `WHERE table_schema = ${quoteString(database)} AND table_name = ${quoteString(table)} ORDER BY ordinal_position`;
 
 /** Engine type names (Trino's or Athena's) in the definition's words. */
 const normalize = (type: string): string => {
