@@ -8,6 +8,7 @@ import { renderMerge } from '../sql/merge';
 import { tableName, type BatchPlan, type QuarantinedFile } from '../shared';
 import { failFastOnPermanent } from './failures';
 import type { ActivityDeps } from './index';
+import { submitStatement } from './query';
 
 /** Change files read at once while planning. */
 const READ_CONCURRENCY = 4;
@@ -19,7 +20,7 @@ export const quarantineLocation = (def: TableDefinition): string => def.staging.
 
 /** The I/O of one ingest batch: choose and check the files, submit the MERGE, clean up what it merged. */
 export function createIngestActivities(deps: ActivityDeps) {
-  const { engine, dialect, staging } = deps;
+  const { dialect, staging } = deps;
 
   return {
     /**
@@ -105,12 +106,9 @@ export function createIngestActivities(deps: ActivityDeps) {
       exportTime?: string;
       token: string;
     }): Promise<QueryHandle> {
-      const mayExist = Context.current().info.attempt > 1;
       const sql = renderMerge(input.table, dialect, input.files, { keyRange: input.keyRange, exportTime: input.exportTime });
       deps.failpoint?.('before-submit');
-      return failFastOnPermanent(`table ${tableName(input.table)}: submitting the MERGE`, () =>
-        engine.submit({ sql, idempotencyToken: input.token, mayExist }),
-      );
+      return submitStatement(deps, `table ${tableName(input.table)}: submitting the MERGE`, sql, input.token);
     },
 
     /** Called only after the MERGE succeeded: delete (or archive) exactly the merged files. Safe to repeat. */

@@ -15,6 +15,7 @@ import {
 import { ingestScheduleId, tableName, type FileStats, type IngestInput, type MaintenanceStep, type SnapshotStats } from '../shared';
 import { failFastOnPermanent } from './failures';
 import type { ActivityDeps } from './index';
+import { submitStatement } from './query';
 
 /** A pause note that marks the ingest schedule as held by maintenance (any other note is a person's pause). */
 const HOLD_NOTE = 'icetide maintenance holds ingestion';
@@ -51,10 +52,7 @@ export function createMaintainActivities(deps: ActivityDeps) {
         orphans: () => renderRemoveOrphans(def, dialect),
       }[input.step]();
       if (!sql) return undefined;
-      const mayExist = Context.current().info.attempt > 1;
-      const handle = await failFastOnPermanent(`table ${tableName(def)}: submitting ${input.step}`, () =>
-        engine.submit({ sql, idempotencyToken: input.token, mayExist }),
-      );
+      const handle = await submitStatement(deps, `table ${tableName(def)}: submitting ${input.step}`, sql, input.token);
       if (input.step === 'compaction' || input.step === 'expiry') deps.failpoint?.(`submitted-${input.step}`);
       return handle;
     },

@@ -18,7 +18,7 @@ import {
 import { renderCreateSchema } from '../sql/ddl';
 import { renderScd2Create, renderScd2Merge } from '../sql/scd2';
 import { failFastOnPermanent } from './failures';
-import { followQuery } from './query';
+import { followQuery, submitStatement } from './query';
 import type { ActivityDeps } from './index';
 
 /** The statements a model's workflow runs; the SQL is rendered here, in the engine's dialect, never in history. */
@@ -83,10 +83,7 @@ export function createModelActivities(deps: ActivityDeps) {
   async function submit(input: ModelStatementInput): Promise<QueryHandle> {
     const sql = render(input.model, input.statement);
     if (input.statement.kind === 'chunk-insert') deps.failpoint?.('submit-chunk');
-    const mayExist = Context.current().info.attempt > 1;
-    return failFastOnPermanent(`model ${modelName(input.model)}: submitting ${input.statement.kind}`, () =>
-      engine.submit({ sql, idempotencyToken: input.token, mayExist }),
-    );
+    return submitStatement(deps, `model ${modelName(input.model)}: submitting ${input.statement.kind}`, sql, input.token);
   }
 
   function renderRead(model: ModelDefinition, read: ModelRead): string {

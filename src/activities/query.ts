@@ -17,18 +17,23 @@ export interface AwaitQueryInput {
 
 /** Submitting and following statements: the engine-neutral core every workflow step uses. */
 export function createQueryActivities(deps: ActivityDeps) {
-  const { engine } = deps;
-
   return {
     /** Submits one statement; the token makes a retried submit find the same query. */
-    async startStatement(input: { sql: string; token: string }): Promise<QueryHandle> {
-      const mayExist = Context.current().info.attempt > 1;
-      return failFastOnPermanent('submit', () => engine.submit({ sql: input.sql, idempotencyToken: input.token, mayExist }));
-    },
+    startStatement: (input: { sql: string; token: string }): Promise<QueryHandle> =>
+      submitStatement(deps, 'submit', input.sql, input.token),
 
     /** Follows a submitted query to its end (see followQuery). */
     awaitQuery: (input: AwaitQueryInput): Promise<QueryOutcome> => followQuery(deps, input),
   };
+}
+
+/**
+ * Submits a workflow's statement under its token (stable across attempts): a retried attempt may find the query an
+ * earlier one submitted, so only then does the engine look for it. Errors no retry can fix fail the step at once.
+ */
+export function submitStatement(deps: ActivityDeps, what: string, sql: string, token: string): Promise<QueryHandle> {
+  const mayExist = Context.current().info.attempt > 1;
+  return failFastOnPermanent(what, () => deps.engine.submit({ sql, idempotencyToken: token, mayExist }));
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ModelDefinition } from '../config/models';
 import type { Dialect } from './dialect';
 import { backtick, quoteString } from './identifiers';
-import { renderColumnsIn } from './schema-changes';
+import { renderColumnsIn } from './catalog';
 
 /**
  * The statements that build and publish a model (workflows/models.ts), both dialects. A `table` model is a view over

@@ -1,7 +1,8 @@
 import type { Column, ColumnType, TableDefinition } from '../config/schema';
 import { formatOf } from '../formats/format';
 import { dmlType, STAGING_SUFFIX, type Dialect } from './dialect';
-import { backtick, quoteIdent, quoteString } from './identifiers';
+import { renderColumnsIn } from './catalog';
+import { backtick, quoteIdent } from './identifiers';
 
 /** A schema change Iceberg cannot make in place, or one that would misread positional files: no retry changes it. */
 export class SchemaChangeRefused extends Error {
@@ -19,11 +20,6 @@ export function renderColumnsQuery(def: TableDefinition, dialect: Dialect, table
   const [catalog] = (table === 'target' ? dialect.target(def) : dialect.staging(def)).split('.');
   return renderColumnsIn(catalog, def.database, table === 'target' ? def.table : def.table + STAGING_SUFFIX);
 }
-
-/** The columns of a table in their order, from the catalog's information_schema (both engines have it). */
-export const renderColumnsIn = (catalog: string, database: string, table: string): string =>
-  `SELECT column_name, data_type FROM ${catalog}.information_schema.columns ` +
-  `WHERE table_schema = ${quoteString(database)} AND table_name = ${quoteString(table)} ORDER BY ordinal_position`;
 
 /** Engine type names (Trino's or Athena's) in the definition's words. */
 const normalize = (type: string): string => {
