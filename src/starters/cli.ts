@@ -1,13 +1,12 @@
 import { Command, CommanderError } from 'commander';
-import { dependenciesOf, sourcesOf } from '../config/models';
 import { findTable, ProjectError, UnknownTableError, type Project } from '../config/project';
 import { createS3Client } from '../deps';
-import { maintainScheduleId, modelName, TABLE_SEARCH_ATTRIBUTE, tableName, ingestScheduleId, type MaintainResult } from '../shared';
+import { maintainScheduleId, TABLE_SEARCH_ATTRIBUTE, tableName, ingestScheduleId, type MaintainResult } from '../shared';
 import type { RunModelsResult } from '../workflows/models';
 import { StagingStore } from '../storage/staging';
 import { installWorkerRuntime, runWorker } from '../worker';
 import { openProject, runLink, withClient } from './context';
-import { describeModelReport, startModels, summarizeModels } from './models';
+import { describeModel, describeModelReport, startModels, summarizeModels } from './models';
 import { applyPlan, describePlan, planProject } from './plan';
 import { followBatch, startBatch } from './run';
 import { triggerIngest } from './schedule';
@@ -190,16 +189,7 @@ models
   .description('the models of the project (templates expanded), in the order they build, with what each waits for and reads')
   .action(async () => {
     const p = await project();
-    const tables = p.tables.map(tableName);
-    for (const model of p.models) {
-      const after = dependenciesOf(model, p.models);
-      const sources = sourcesOf(model, tables);
-      console.log(
-        `${modelName(model)} (${model.materialization})` +
-          (after.length ? ` after ${after.join(', ')}` : '') +
-          (sources.length ? `; reads ${sources.join(', ')}` : ''),
-      );
-    }
+    for (const model of p.models) console.log(describeModel(model, p));
   });
 
 program.parseAsync().catch((err: unknown) => {

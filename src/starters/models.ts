@@ -22,6 +22,17 @@ export function modelRunInput(project: Project, models: ModelDefinition[], link:
   };
 }
 
+/** A model as `plan` and `models list` show it: `name (materialization) after <models>; reads <icetide tables>`. */
+export function describeModel(model: ModelDefinition, project: Project): string {
+  const after = dependenciesOf(model, project.models);
+  const sources = sourcesOf(model, project.tables.map(tableName));
+  return (
+    `${modelName(model)} (${model.materialization})` +
+    (after.length ? ` after ${after.join(', ')}` : '') +
+    (sources.length ? `; reads ${sources.join(', ')}` : '')
+  );
+}
+
 /** `icetide models run`: the selected models as one DAG run; its workflow id is `icetide:models:<time>`. */
 export async function startModels(client: Client, project: Project, selectors: string[]) {
   const models = selectModels(project.models, selectors);

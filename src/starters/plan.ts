@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Project } from '../config/project';
 import type { TableDefinition } from '../config/schema';
-import { ingestScheduleId, isObject, maintainScheduleId, modelName, tableName, type TableChanges } from '../shared';
-import { dependenciesOf } from '../config/models';
+import { ingestScheduleId, isObject, maintainScheduleId, tableName, type TableChanges } from '../shared';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { durationMillis } from '../config/duration';
 import type { RunModelsInput } from '../workflows/models';
-import { modelRunInput } from './models';
+import { describeModel, modelRunInput } from './models';
 import { applyIngestSchedule, applyMaintainSchedule, applyModelsSchedule, findSchedule } from './schedule';
 
 /**
@@ -24,7 +23,7 @@ export type PlannedChange =
 export interface ProjectPlan {
   changes: PlannedChange[];
   upToDate: string[];
-  /** Every model, templates expanded, in build order: `name (materialization) after ...`. */
+  /** Every model, templates expanded, in build order (describeModel). */
   models: string[];
 }
 
@@ -87,11 +86,7 @@ export async function planProject(client: Client, project: Project): Promise<Pro
     if (wanted.has(scheduleId) || !OWNED_PREFIXES.some((prefix) => scheduleId.startsWith(prefix))) continue;
     if ((await scheduledDefinition(client, scheduleId))?.taskQueue === taskQueue) changes.push({ action: 'remove-schedule', scheduleId });
   }
-  const models = project.models.map((model) => {
-    const after = dependenciesOf(model, project.models);
-    return `${modelName(model)} (${model.materialization})${after.length ? ` after ${after.join(', ')}` : ''}`;
-  });
-  return { changes, upToDate, models };
+  return { changes, upToDate, models: project.models.map((model) => describeModel(model, project)) };
 }
 
 /** Carries out a plan: tables first, so that no schedule fires before its table exists. */

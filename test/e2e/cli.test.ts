@@ -198,7 +198,7 @@ describe('the icetide command on a project file', function () {
     const plan = await icetide('plan');
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stdout, new RegExp(`\\+ create schedule icetide:models:${taskQueue}\n`));
-    assert.match(plan.stdout, new RegExp(`  model ${database}\\.order_count \\(table\\)\n`));
+    assert.match(plan.stdout, new RegExp(`  model ${database}\\.order_count \\(table\\); reads ${database}\\.orders\n`));
     const list = await icetide('models', 'list');
     assert.equal(list.stdout, `${database}.order_count (table); reads ${database}.orders\n`);
     assert.equal((await icetide('apply')).code, 0);
