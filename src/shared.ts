@@ -30,9 +30,6 @@ export interface Watermark {
   position?: FilePosition;
 }
 
-/** A JSON object (not an array, not null): what parsed YAML and JSON records are checked with. */
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** A watermark's `appliedThrough` (UTC) as epoch milliseconds. */
 export const watermarkMillis = (appliedThrough: string): number => Date.parse(`${appliedThrough.replace(' ', 'T').slice(0, 23)}Z`);
 

@@ -3,7 +3,7 @@ import { renderCurrentView, renderTableDdl } from '../sql/ddl';
 import { renderColumnsQuery, renderSchemaChanges, type ExistingColumn } from '../sql/schema-changes';
 import { tableName, type TableChanges } from '../shared';
 import { failFastOnPermanent } from './failures';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { runToEnd } from './query';
 
 export function createDdlActivities(deps: ActivityDeps) {

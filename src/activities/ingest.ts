@@ -1,13 +1,13 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { widenKeyRange, type KeyRange } from '../changes/validate';
-import { checkChangeFile, formatOf } from '../formats/format';
+import { checkChangeFile, formatOf } from '../formats/registry';
 import { selectBatch, type FilePosition } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import type { QueryHandle } from '../engines/engine';
 import { renderMerge } from '../sql/merge';
 import { tableName, type BatchPlan, type QuarantinedFile } from '../shared';
 import { failFastOnPermanent } from './failures';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { submitStatement } from './query';
 
 /** Change files read at once while planning. */

@@ -14,7 +14,7 @@ import {
 } from '../sql/maintenance';
 import { ingestScheduleId, tableName, type FileStats, type IngestInput, type MaintenanceStep, type SnapshotStats } from '../shared';
 import { failFastOnPermanent } from './failures';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { submitStatement } from './query';
 
 /** A pause note that marks the ingest schedule as held by maintenance (any other note is a person's pause). */

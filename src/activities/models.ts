@@ -19,7 +19,7 @@ import { renderCreateSchema } from '../sql/ddl';
 import { renderScd2Create, renderScd2Merge } from '../sql/scd2';
 import { failFastOnPermanent } from './failures';
 import { followQuery, submitStatement } from './query';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 /** The statements a model's workflow runs; the SQL is rendered here, in the engine's dialect, never in history. */
 export type ModelStatement =

@@ -3,7 +3,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { isTerminal, TransientEngineError, type QueryHandle } from '../engines/engine';
 import type { QueryOutcome } from '../shared';
 import { failFastOnPermanent } from './failures';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 const UNREACHABLE_MAX_DELAY_MS = 2000;
 

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { QUOTA_SIGNALS, type PermitRequest, type QuotaState } from '../shared';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 /** How often the quota takes back permits of runs that closed without giving them back. */
 const SWEEP_EVERY_MS = 60_000;

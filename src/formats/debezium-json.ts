@@ -2,7 +2,7 @@ import type { FileCheckRecorder } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
 import { renderChangesSelect, renderOpMapping, renderPathIn } from '../sql/changes';
-import { isObject } from '../shared';
+import { isObject } from '../config/json';
 import { PATH_COLUMN } from '../sql/metadata';
 import type { ChangeFormat } from './format';
 import {

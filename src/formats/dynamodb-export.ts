@@ -3,7 +3,7 @@ import { asStream, FileCheckRecorder, type ChangeSource, type CheckOptions, type
 import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
 import { renderChangesSelect } from '../sql/changes';
-import { isObject } from '../shared';
+import { isObject } from '../config/json';
 import { attributeText, checkAttribute } from './dynamodb-values';
 import type { ChangeFormat } from './format';
 import { castJsonText, fieldOf, jsonLinesStagingTable, jsonPath, jsonRecords, jsonText, readJsonLines } from './json-lines';

@@ -3,7 +3,7 @@ import type { TableDefinition } from '../config/schema';
 import { quoteIdent, quoteString } from '../sql/identifiers';
 import { renderChangesSelect, renderOpMapping, renderPathIn } from '../sql/changes';
 import { SEQUENCE_WIDTH } from './dms';
-import { isObject } from '../shared';
+import { isObject } from '../config/json';
 import { attributeText, checkAttribute } from './dynamodb-values';
 import type { ChangeFormat } from './format';
 import {

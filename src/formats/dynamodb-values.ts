@@ -1,6 +1,6 @@
 import type { FileCheckRecorder } from '../changes/validate';
 import type { Column } from '../config/schema';
-import { isObject } from '../shared';
+import { isObject } from '../config/json';
 import { quoteString } from '../sql/identifiers';
 import { jsonPath, jsonText, jsonValueProblem } from './json-lines';
 

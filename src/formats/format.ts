@@ -1,11 +1,6 @@
 import type { ChangeSource, CheckOptions, FileCheck } from '../changes/validate';
 import type { ColumnType, TableDefinition } from '../config/schema';
 import type { Dialect } from '../sql/dialect';
-import { debeziumJson } from './debezium-json';
-import { dmsCsv } from './dms-csv';
-import { dmsParquet } from './dms-parquet';
-import { dynamodbExport } from './dynamodb-export';
-import { dynamodbStream } from './dynamodb-stream';
 
 /**
  * Everything icetide knows about one kind of change file: which objects are such files, how the engine reads them
@@ -49,22 +44,4 @@ export interface ChangeBatch {
   files: string[];
   /** `yyyy-MM-dd HH:mm:ss.ffffff` */
   exportTime?: string;
-}
-
-const FORMATS: Record<TableDefinition['staging']['format'], ChangeFormat> = {
-  'dms-csv': dmsCsv,
-  'dms-parquet': dmsParquet,
-  'debezium-json': debeziumJson,
-  'dynamodb-stream': dynamodbStream,
-  'dynamodb-export': dynamodbExport,
-};
-
-export const formatOf = (def: TableDefinition): ChangeFormat => FORMATS[def.staging.format];
-
-/**
- * Checks a change file record by record before anything is merged, in the table's staging format: the file's
- * structure, operation, commit time, key columns, values that would not cast, and changes too late to merge.
- */
-export function checkChangeFile(def: TableDefinition, uri: string, source: ChangeSource, options: CheckOptions = {}): Promise<FileCheck> {
-  return formatOf(def).check(def, uri, source, options);
 }

@@ -1,5 +1,5 @@
 import type { TableDefinition } from '../config/schema';
-import { formatOf } from '../formats/format';
+import { formatOf } from '../formats/registry';
 import { dmlType, type Dialect } from './dialect';
 import { backtick, quoteIdent, quoteString } from './identifiers';
 import { COMMIT_TS_COLUMN, DELETED_COLUMN, VERSION_COLUMN } from './metadata';

@@ -1,6 +1,7 @@
 import type { KeyRange } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
-import { formatOf, type ChangeBatch } from '../formats/format';
+import type { ChangeBatch } from '../formats/format';
+import { formatOf } from '../formats/registry';
 import type { Dialect } from './dialect';
 import { quoteIdent, quoteString } from './identifiers';
 import { COMMIT_TS_COLUMN, DELETED_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN, VERSION_COLUMN } from './metadata';

@@ -1,5 +1,5 @@
 import type { Column, ColumnType, TableDefinition } from '../config/schema';
-import { formatOf } from '../formats/format';
+import { formatOf } from '../formats/registry';
 import { dmlType, STAGING_SUFFIX, type Dialect } from './dialect';
 import { renderColumnsIn } from './catalog';
 import { backtick, quoteIdent } from './identifiers';

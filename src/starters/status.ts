@@ -1,7 +1,7 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Project } from '../config/project';
 import type { TableDefinition } from '../config/schema';
-import { formatOf } from '../formats/format';
+import { formatOf } from '../formats/registry';
 import {
   ingestScheduleId,
   maintainScheduleId,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { parseTableDefinition } from '../../src/config/schema';
 import { renderDmsCsv, type ChangeEvent } from '../../src/changes/producers';
-import { checkChangeFile } from '../../src/formats/format';
+import { checkChangeFile } from '../../src/formats/registry';
 import { shopOrders } from './fixtures';
 
 const base = shopOrders({ name: 'seq', type: 'bigint' }, { name: 'note', type: 'string' });

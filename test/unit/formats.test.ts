@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { parseTableDefinition, type TableDefinitionInput } from '../../src/config/schema';
 import { renderDmsParquet, type ChangeEvent } from '../../src/changes/producers';
-import { checkChangeFile } from '../../src/formats/format';
+import { checkChangeFile } from '../../src/formats/registry';
 import { castJsonText, jsonValueProblem } from '../../src/formats/json-lines';
 import { renderMerge } from '../../src/sql/merge';
 import { trinoDialect } from '../../src/sql/dialect';

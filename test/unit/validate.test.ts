@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { createGunzip, gzipSync } from 'node:zlib';
 import { parseTableDefinition, type TableDefinitionInput } from '../../src/config/schema';
-import { checkChangeFile } from '../../src/formats/format';
+import { checkChangeFile } from '../../src/formats/registry';
 import { shopOrders } from './fixtures';
 
 const base = shopOrders({ name: 'day', type: 'date' }, { name: 'note', type: 'string' });
