@@ -19,7 +19,7 @@ export const maintainScheduleId = (def: Pick<TableDefinition, 'database' | 'tabl
 export const TABLE_SEARCH_ATTRIBUTE = defineSearchAttributeKey('IcetideTable', SearchAttributeType.KEYWORD);
 export const OUTCOME_SEARCH_ATTRIBUTE = defineSearchAttributeKey('IcetideOutcome', SearchAttributeType.KEYWORD);
 /** IcetideOutcome values: `overdue` while a run is older than its deadline, then how it ended. */
-export type RunOutcome = 'merged' | 'idle' | 'failed' | 'overdue' | 'maintained' | 'built';
+export type RunOutcome = 'merged' | 'idle' | 'failed' | 'blocked' | 'overdue' | 'maintained' | 'built';
 
 /** How far a table has been applied. Never moves backwards; a failed run leaves it where it was. */
 export interface Watermark {
@@ -43,6 +43,8 @@ export interface IngestInput {
    * resurrect a deleted row, so it is refused as bad input. Maintenance sets it in the ingest schedule's arguments.
    */
   purgedThrough?: string;
+  /** ISO time of a user's request to retry a blocked table now (`icetide run`), set in the schedule's arguments. */
+  retryRequestedAt?: string;
 }
 
 /** The statements of a maintenance run, in the order they run. */
@@ -108,6 +110,8 @@ export interface BatchPlan {
   exportTime?: string;
   last?: FilePosition;
   deferredFiles: number;
+  /** When the longest-waiting change file left for later landed (ms since epoch): how late the table is. */
+  oldestDeferred?: number;
   ignoredFiles: string[];
   quarantined: QuarantinedFile[];
 }
@@ -129,10 +133,34 @@ export interface IngestResult {
   rows: number;
   queryId?: string;
   submissions?: number;
+  /** MERGEs the batch took: more than one when its changes span more partitions than one statement may write. */
+  statements?: number;
   stats?: QueryStats;
   updatedRows?: number;
   ignoredFiles: number;
   quarantined: QuarantinedFile[];
+  /** A change file had waited longer than alerts.freshness (alerted once, when the table became late). */
+  late?: boolean;
+}
+
+/**
+ * A table whose batch fails for a reason no retry changes. It rides in the failure of each run (TableBlocked), which
+ * the schedule hands to the next run (workflowInfo().lastFailure): runs before nextAttemptAt fail at once, without
+ * touching the engine, unless the definition changed.
+ */
+export interface BlockedState {
+  version: 1;
+  /** ISO time the table became blocked. */
+  since: string;
+  /** Runs that tried the batch and failed the same way. */
+  attempts: number;
+  /** ISO times of the last run that tried, and of the next that will. */
+  lastAttemptAt: string;
+  nextAttemptAt: string;
+  /** The refusal, naming the step (and the file or query). */
+  reason: string;
+  /** The definition's fingerprint when it blocked: an applied fix is tried at once. */
+  definition: string;
 }
 
 /**

@@ -25,12 +25,22 @@ export interface Harness {
 
 let runtimeInstalled = false;
 
+/**
+ * The process's Temporal runtime for tests and benchmarks, with a metrics exporter as a worker in production has one
+ * (a metric value the exporter refuses, such as a negative gauge, throws only then). Once per process.
+ */
+export function installTestRuntime(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    telemetryOptions: { metrics: { prometheus: { bindAddress: '127.0.0.1:0' } } },
+  });
+  runtimeInstalled = true;
+}
+
 export async function openHarness(): Promise<Harness> {
   exportStackEnv();
-  if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    runtimeInstalled = true;
-  }
+  installTestRuntime();
   const config = loadRuntimeConfig();
   const s3 = createS3Client(config);
   await ensureBucket(s3, STAGING_BUCKET);

@@ -1,20 +1,19 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { widenKeyRange, type KeyRange } from '../changes/validate';
 import { checkChangeFile, formatOf } from '../formats/registry';
-import { selectBatch, type FilePosition } from '../changes/select';
+import { isChangeFile, retainOrder, selectBatch, type BatchBounds, type FilePosition } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import type { QueryHandle } from '../engines/engine';
-import { renderMerge } from '../sql/merge';
+import { filesThatFit, renderMerge, renderMergeSource } from '../sql/merge';
+import { renderPartitionSlices, type PartitionSlice } from '../sql/partitions';
 import { tableName, type BatchPlan, type QuarantinedFile } from '../shared';
 import { failFastOnPermanent } from './failures';
+import type { StagedFile } from '../storage/staging';
 import type { ActivityDeps } from './deps';
 import { submitStatement } from './query';
 
 /** Change files read at once while planning. */
 const READ_CONCURRENCY = 4;
-
-/** Athena rejects queries over 262,144 bytes; keep the file list well inside, leaving room for the MERGE itself. */
-const MAX_FILE_LIST_BYTES = 200_000;
 
 export const quarantineLocation = (def: TableDefinition): string => def.staging.location.replace(/\/$/, '__quarantine/');
 
@@ -30,27 +29,43 @@ export function createIngestActivities(deps: ActivityDeps) {
     async planBatch(input: { table: TableDefinition; cutoff: number; after?: FilePosition; purgedThrough?: string }): Promise<BatchPlan> {
       const def = input.table;
       return failFastOnPermanent(`table ${tableName(def)}: planning a batch`, async () => {
-        const listing = await staging.list(def.staging.location);
-        const selection = selectBatch(listing, {
+        const bounds: BatchBounds = {
           location: def.staging.location,
           format: formatOf(def),
           cutoff: input.cutoff,
           after: def.cleanup.mode === 'retain' ? input.after : undefined,
+          order: retainOrder(def),
           maxFiles: def.batch.maxFiles,
           maxBytes: def.batch.maxBytes,
-          maxListBytes: MAX_FILE_LIST_BYTES,
-        });
+          // A first cut; filesThatFit then sizes the whole rendered MERGE.
+          maxListBytes: dialect.maxStatementBytes,
+        };
+        const selection = selectBatch(await listForBatch(staging, bounds), bounds);
+        const fitting = filesThatFit(
+          def,
+          dialect,
+          selection.files.map((f) => f.uri),
+        );
+        if (selection.files.length > 0 && fitting === 0) {
+          throw ApplicationFailure.nonRetryable(
+            `table ${tableName(def)}: a MERGE of even one change file (${selection.files[0].uri}) is longer than the engine's ` +
+              `${dialect.maxStatementBytes}-byte statement limit: the definition has too many or too long columns`,
+            'StatementTooLong',
+          );
+        }
+        const files = selection.files.slice(0, fitting);
         const plan: BatchPlan = {
           files: [],
           bytes: 0,
           rows: 0,
           emptyFiles: 0,
-          deferredFiles: selection.deferred,
+          deferredFiles: selection.deferred + selection.files.length - fitting,
+          oldestDeferred: earliest([selection.oldestDeferred, ...selection.files.slice(fitting).map((f) => f.lastModified)]),
           ignoredFiles: selection.ignored.slice(0, 20),
           quarantined: [],
         };
         // Several files at once, each streamed: memory stays bounded by READ_CONCURRENCY, not by file sizes.
-        const checks = await mapConcurrently(selection.files, READ_CONCURRENCY, async (file) => {
+        const checks = await mapConcurrently(files, READ_CONCURRENCY, async (file) => {
           deps.failpoint?.('plan-read');
           const heartbeat = () => Context.current().heartbeat();
           const source = formatOf(def).readsRanges ? staging.ranges(file.uri, file.size) : await staging.open(file.uri);
@@ -62,7 +77,7 @@ export function createIngestActivities(deps: ActivityDeps) {
           heartbeat();
           return check;
         });
-        for (const [i, file] of selection.files.entries()) {
+        for (const [i, file] of files.entries()) {
           const check = checks[i];
           if (check.problems.length > 0) {
             const detail = check.problems.map((p) => (p.line > 0 ? `line ${p.line}: ${p.problem}` : p.problem)).join('; ');
@@ -92,7 +107,7 @@ export function createIngestActivities(deps: ActivityDeps) {
           if (formatOf(def).folder) plan.exportTime = check.maxCommitTs;
         }
         // Quarantined files count as passed: the retain mode's position moves over them too.
-        const lastTaken = selection.files.at(-1);
+        const lastTaken = files.at(-1);
         if (lastTaken) plan.last = { lastModified: lastTaken.lastModified, uri: lastTaken.uri };
         return plan;
       });
@@ -104,11 +119,32 @@ export function createIngestActivities(deps: ActivityDeps) {
       files: string[];
       keyRange?: KeyRange;
       exportTime?: string;
+      slice?: PartitionSlice;
       token: string;
     }): Promise<QueryHandle> {
-      const sql = renderMerge(input.table, dialect, input.files, { keyRange: input.keyRange, exportTime: input.exportTime });
+      const { keyRange, exportTime, slice } = input;
+      const sql = renderMerge(input.table, dialect, input.files, { keyRange, exportTime, slice });
       deps.failpoint?.('before-submit');
       return submitStatement(deps, `table ${tableName(input.table)}: submitting the MERGE`, sql, input.token);
+    },
+
+    /**
+     * Cuts a batch whose changes span more partitions than one statement may write into slices of at most `budget`
+     * partition keys: one read of the batch's changes (the MERGE's own source).
+     */
+    async planPartitionSlices(input: {
+      table: TableDefinition;
+      files: string[];
+      keyRange?: KeyRange;
+      exportTime?: string;
+      budget: number;
+    }): Promise<PartitionSlice[]> {
+      const def = input.table;
+      const source = renderMergeSource(def, dialect, input.files, { exportTime: input.exportTime });
+      return failFastOnPermanent(`table ${tableName(def)}: cutting the batch into partition slices`, async () => {
+        const { rows } = await deps.engine.read(renderPartitionSlices(def, source, input.budget));
+        return rows.map((row) => ({ first: String(row.first), last: String(row.last), partitions: Number(row.partitions) }));
+      });
     },
 
     /** Called only after the MERGE succeeded: delete (or archive) exactly the merged files. Safe to repeat. */
@@ -133,6 +169,33 @@ export function createIngestActivities(deps: ActivityDeps) {
 }
 
 /**
+ * The staging objects a batch is chosen from, a page (1,000 keys) at a time with a heartbeat each. The listing stops
+ * once it holds more waiting change files than a batch takes, so planning follows the batch, not the prefix (a backlog
+ * of 300,000 files is not listed whole each minute; the batch takes the oldest of what was listed). Retain mode in
+ * name order starts after its position: what it has passed is never listed again. Retain mode in arrival order lists
+ * everything: an unlisted file could have landed before the position the batch moves to, and would be passed for good.
+ */
+async function listForBatch(staging: ActivityDeps['staging'], bounds: BatchBounds): Promise<StagedFile[]> {
+  const ctx = Context.current();
+  const enough = bounds.order === 'arrival' ? Infinity : bounds.format.folder ? 2 : bounds.maxFiles + 1;
+  const listing: StagedFile[] = [];
+  let waiting = 0;
+  let waitingBytes = 0;
+  const startAfter = bounds.order === 'key' ? bounds.after?.uri : undefined;
+  for await (const page of staging.pages(bounds.location, { startAfter })) {
+    listing.push(...page);
+    for (const file of page) {
+      if (file.lastModified > bounds.cutoff || !isChangeFile(file.uri, bounds.location, bounds.format)) continue;
+      waiting++;
+      waitingBytes += file.size;
+    }
+    ctx.heartbeat();
+    if (waiting >= enough || waitingBytes > bounds.maxBytes) break;
+  }
+  return listing;
+}
+
+/**
  * The objects a batch's files stand for, in the order to remove them. A folder format's change file (an export's
  * summary) stands for its whole folder, and goes alone first: a cleanup cut short then never leaves a summary whose
  * data is gone (which would read as an incomplete export); a retry lists the folder again and finishes.
@@ -147,6 +210,11 @@ async function mergedObjects(staging: ActivityDeps['staging'], def: TableDefinit
   }
   return groups;
 }
+
+const earliest = (times: (number | undefined)[]): number | undefined => {
+  const known = times.filter((t): t is number => t !== undefined);
+  return known.length ? Math.min(...known) : undefined;
+};
 
 /** `fn` over `items` with at most `limit` calls in flight; results in the items' order. */
 async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

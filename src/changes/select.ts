@@ -1,3 +1,4 @@
+import type { TableDefinition } from '../config/schema';
 import type { ChangeFormat } from '../formats/format';
 import type { StagedFile } from '../storage/staging';
 
@@ -18,8 +19,20 @@ export interface FilePosition {
   uri: string;
 }
 
-export const comparePosition = (a: FilePosition, b: FilePosition): number =>
-  a.lastModified - b.lastModified || (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0);
+/**
+ * How change files are put in order: by arrival (lastModified, then name), or by name alone where names sort by
+ * arrival (S3 lists in name order, so a listing can start after a position).
+ */
+export type FileOrder = 'arrival' | 'key';
+
+const compareNames = (a: FilePosition, b: FilePosition): number => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0);
+
+export const comparePosition = (a: FilePosition, b: FilePosition, order: FileOrder = 'arrival'): number =>
+  order === 'key' ? compareNames(a, b) : a.lastModified - b.lastModified || compareNames(a, b);
+
+/** Retain mode's order (undefined in other modes). Default: key for DMS formats (time-named files), else arrival. */
+export const retainOrder = (def: TableDefinition): FileOrder | undefined =>
+  def.cleanup.mode !== 'retain' ? undefined : (def.cleanup.order ?? (def.staging.format.startsWith('dms-') ? 'key' : 'arrival'));
 
 export interface BatchBounds {
   /** The table's staging location (s3://bucket/prefix/). */
@@ -30,6 +43,8 @@ export interface BatchBounds {
   cutoff: number;
   /** Retain mode: only files after this position. */
   after?: FilePosition;
+  /** arrival (default): oldest first. key: in name order, stopping at the first file newer than the cutoff. */
+  order?: FileOrder;
   maxFiles: number;
   maxBytes: number;
   /** Budget for the file list inside the MERGE text (Athena caps a query at 262,144 bytes). */
@@ -40,6 +55,8 @@ export interface Selection {
   files: StagedFile[];
   /** Change files newer than the cutoff or beyond the bounds: left for a later batch. */
   deferred: number;
+  /** When the longest-waiting of them landed (ms since epoch). */
+  oldestDeferred?: number;
   /** Objects in staging that are not change files. */
   ignored: string[];
 }
@@ -49,19 +66,24 @@ export interface Selection {
  * forms a batch of its own, so no file can block the table forever.
  */
 export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selection {
+  const order = bounds.order ?? 'arrival';
   const changeFile = (f: StagedFile) => isChangeFile(f.uri, bounds.location, bounds.format);
   const inFolder = (f: StagedFile) => !!bounds.format.folder?.contains(f.uri.slice(bounds.location.length));
   const ignored = listing.filter((f) => !changeFile(f) && !inFolder(f)).map((f) => f.uri);
   // A folder format's change is a whole export: one per batch, however small.
   const maxFiles = bounds.format.folder ? 1 : bounds.maxFiles;
-  const candidates = listing
-    .filter((f) => changeFile(f) && f.lastModified <= bounds.cutoff)
-    .filter((f) => !bounds.after || comparePosition(f, bounds.after) > 0)
-    .sort(comparePosition);
+  const waiting = listing
+    .filter((f) => changeFile(f) && (!bounds.after || comparePosition(f, bounds.after, order) > 0))
+    .sort((a, b) => comparePosition(a, b, order));
   const files: StagedFile[] = [];
   let bytes = 0;
   let listBytes = 0;
-  for (const file of candidates) {
+  for (const file of waiting) {
+    if (file.lastModified > bounds.cutoff) {
+      // In name order a later name must not overtake a file still landing: the position would pass it for good.
+      if (order === 'key') break;
+      continue;
+    }
     const entryBytes = Buffer.byteLength(file.uri) + 4; // quotes, comma, space
     const fits = files.length < maxFiles && bytes + file.size <= bounds.maxBytes && listBytes + entryBytes <= bounds.maxListBytes;
     if (!fits && files.length > 0) break;
@@ -69,6 +91,7 @@ export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selecti
     bytes += file.size;
     listBytes += entryBytes;
   }
-  const waiting = listing.filter((f) => changeFile(f) && (!bounds.after || comparePosition(f, bounds.after) > 0));
-  return { files, deferred: waiting.length - files.length, ignored };
+  const taken = new Set(files);
+  const landed = waiting.filter((f) => !taken.has(f)).map((f) => f.lastModified);
+  return { files, deferred: landed.length, ...(landed.length && { oldestDeferred: Math.min(...landed) }), ignored };
 }

@@ -108,7 +108,17 @@ export const tableDefinitionSchema = z
       .discriminatedUnion('mode', [
         z.strictObject({ mode: z.literal('delete') }),
         z.strictObject({ mode: z.literal('archive'), location: s3Uri }),
-        z.strictObject({ mode: z.literal('retain') }),
+        z.strictObject({
+          mode: z.literal('retain'),
+          /**
+           * How retained files are told apart from new ones. key: object names sort by arrival (DMS names files by
+           * time, date folders included), so the position is a name and each listing starts after it: a year of
+           * retained files is never listed again. arrival: names need not sort (Kafka Connect's partition=N/
+           * folders): the position is the landing time, and every run lists the whole prefix. Default: key for
+           * DMS formats, arrival otherwise.
+           */
+          order: z.enum(['key', 'arrival']).optional(),
+        }),
       ])
       .default({ mode: 'delete' }),
     /**
@@ -169,6 +179,23 @@ export const tableDefinitionSchema = z
          * fails; with the backoff between them (1 s doubling to 30 s) the default spans about two minutes.
          */
         maxSubmissions: z.number().int().min(1).max(20).default(8),
+        /**
+         * A blocked table (a batch no retry can change: bad input in fail mode, a statement the engine refuses) is
+         * tried again after schedule.every, doubling up to this, and at once when its definition changes.
+         */
+        blockedRetryMax: duration.default('1h'),
+      })
+      .prefault({}),
+    /** Where and when the table calls for attention. */
+    alerts: z
+      .strictObject({
+        /** Posted `{ "text": ... }` (Slack's incoming webhooks take it as is) when the table is blocked or late. */
+        webhook: z.url().optional(),
+        /**
+         * The table is late when a change file has waited in staging longer than this (a quiet source is never
+         * late: its watermark stands still because nothing changed).
+         */
+        freshness: duration.optional(),
       })
       .prefault({}),
   })

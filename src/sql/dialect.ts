@@ -21,6 +21,8 @@ export interface Dialect {
   readonly icebergCatalog: string;
   /** DDL type of a column in the CREATE TABLE of each kind of table. */
   ddlType(type: ColumnType): string;
+  /** The longest statement the engine accepts, in bytes (Athena: 262,144; Trino: query.max-length, 1,000,000). */
+  readonly maxStatementBytes: number;
 }
 
 /** Type a change-file value is cast to in DML (Trino's names; Athena v3 DML speaks the same). */
@@ -50,6 +52,7 @@ export function trinoDialect(catalogs: { iceberg: string; hive: string } = { ice
     relation: (database, name) => qualify(catalogs.iceberg, database, name),
     icebergCatalog: qualify(catalogs.iceberg),
     ddlType: dmlType,
+    maxStatementBytes: 1_000_000,
   };
 }
 
@@ -64,5 +67,6 @@ export function athenaDialect(catalog = 'awsdatacatalog'): Dialect {
     icebergCatalog: qualify(catalog),
     // Athena's CREATE TABLE takes Hive type names.
     ddlType: (type) => (type === 'string' ? 'string' : type === 'timestamp' ? 'timestamp' : type),
+    maxStatementBytes: 262_144,
   };
 }

@@ -4,14 +4,19 @@ import type { ChangeBatch } from '../formats/format';
 import { formatOf } from '../formats/registry';
 import type { Dialect } from './dialect';
 import { quoteIdent, quoteString } from './identifiers';
+import { sliceCondition, type PartitionSlice } from './partitions';
 import { COMMIT_TS_COLUMN, DELETED_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN, VERSION_COLUMN } from './metadata';
 
 const VERSION_SEPARATOR = 'chr(1)';
 
-/** What a batch's MERGE needs beyond its files: the key range to prune the target by, a folder format's export time. */
+/**
+ * What a batch's MERGE needs beyond its files: the key range to prune the target by, a folder format's export time,
+ * and when the batch spans more partitions than one statement may write, the slice of them this MERGE applies.
+ */
 export interface MergeBatch {
   keyRange?: KeyRange;
   exportTime?: string;
+  slice?: PartitionSlice;
 }
 
 /**
@@ -31,8 +36,8 @@ export function renderMerge(def: TableDefinition, dialect: Dialect, filePaths: s
   const q = quoteIdent;
   const keys = def.primaryKey;
   const nonKeys = def.columns.filter((c) => !keys.includes(c.name));
-  const changes = renderDedupedSource(def, dialect, { files: filePaths, exportTime: batch.exportTime });
-  const source = def.kind === 'snapshot' ? snapshotSource(def, dialect, changes, filePaths, batch.exportTime) : changes;
+  const whole = renderMergeSource(def, dialect, filePaths, batch);
+  const source = batch.slice ? `SELECT * FROM (${whole}) AS batch WHERE ${sliceCondition(def, batch.slice)}` : whole;
   const newer = `s.${q(VERSION_COLUMN)} > t.${q(VERSION_COLUMN)}`;
   const isDelete = `s.${q(OP_COLUMN)} = 'D'`;
   const metaSet = [VERSION_COLUMN, COMMIT_TS_COLUMN].map((c) => `${q(c)} = s.${q(c)}`);
@@ -97,6 +102,12 @@ export function renderMerge(def: TableDefinition, dialect: Dialect, filePaths: s
   ].join('\n');
 }
 
+/** What a MERGE applies: the batch's newest change per key (a snapshot's: the export against the table). */
+export function renderMergeSource(def: TableDefinition, dialect: Dialect, filePaths: string[], batch: MergeBatch = {}): string {
+  const changes = renderDedupedSource(def, dialect, { files: filePaths, exportTime: batch.exportTime });
+  return def.kind === 'snapshot' ? snapshotSource(def, dialect, changes, filePaths, batch.exportTime) : changes;
+}
+
 /**
  * A snapshot's source: the export's rows, plus a delete for every live row of the table whose key the export does
  * not hold. One MERGE then makes the table equal the export in one commit: readers see the old contents or the new,
@@ -158,4 +169,29 @@ export function renderDedupedSource(def: TableDefinition, dialect: Dialect, batc
     `SELECT *, row_number() OVER (PARTITION BY ${def.primaryKey.map(q).join(', ')} ORDER BY ${q(VERSION_COLUMN)} DESC) AS _icetide_rank ` +
     `FROM (${versioned}) AS versioned`;
   return `SELECT ${outputColumns.join(', ')} FROM (${ranked}) AS ranked WHERE _icetide_rank = 1`;
+}
+
+/** Room kept in every MERGE for what the file list does not show yet: a partition slice's condition, the key range. */
+const STATEMENT_ALLOWANCE_BYTES = 4096;
+
+/** Stands in for a folder format's export time when a MERGE is sized before its files are read. */
+const SIZING_EXPORT_TIME = '1970-01-01 00:00:00.000000';
+
+/**
+ * How many of `files` (taken in order) one MERGE holds within the engine's statement limit, counting all that is
+ * rendered — columns, expressions, the file list — plus room for a partition slice. 0: not even the first fits.
+ */
+export function filesThatFit(def: TableDefinition, dialect: Dialect, files: string[]): number {
+  const fits = (n: number) =>
+    Buffer.byteLength(renderMerge(def, dialect, files.slice(0, n), { exportTime: SIZING_EXPORT_TIME })) + STATEMENT_ALLOWANCE_BYTES <=
+    dialect.maxStatementBytes;
+  if (files.length === 0 || fits(files.length)) return files.length;
+  let fitting = 0; // the largest count known to fit (0 fits trivially)
+  let over = files.length; // the smallest count known not to
+  while (over - fitting > 1) {
+    const mid = Math.floor((fitting + over) / 2);
+    if (fits(mid)) fitting = mid;
+    else over = mid;
+  }
+  return fitting;
 }

@@ -28,18 +28,32 @@ export class StagingStore {
   constructor(private readonly s3: S3Client) {}
 
   async list(location: string): Promise<StagedFile[]> {
-    const { bucket, key: prefix } = parseS3Uri(location);
     const files: StagedFile[] = [];
+    for await (const page of this.pages(location)) files.push(...page);
+    return files;
+  }
+
+  /**
+   * The objects under `location` one page (up to 1,000 keys) at a time, in key order, optionally starting after a
+   * key: a caller can heartbeat per page and stop as soon as it has seen enough.
+   */
+  async *pages(location: string, options: { startAfter?: string } = {}): AsyncGenerator<StagedFile[]> {
+    const { bucket, key: prefix } = parseS3Uri(location);
+    const startAfter = options.startAfter ? parseS3Uri(options.startAfter).key : undefined;
     let token: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-      for (const object of page.Contents ?? []) {
-        if (!object.Key || object.Key.endsWith('/')) continue;
-        files.push({ uri: `s3://${bucket}/${object.Key}`, size: object.Size ?? 0, lastModified: object.LastModified?.getTime() ?? 0 });
-      }
+      const page = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, StartAfter: token ? undefined : startAfter }),
+      );
+      yield (page.Contents ?? [])
+        .filter((object) => object.Key && !object.Key.endsWith('/'))
+        .map((object) => ({
+          uri: `s3://${bucket}/${object.Key}`,
+          size: object.Size ?? 0,
+          lastModified: object.LastModified?.getTime() ?? 0,
+        }));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return files;
   }
 
   /**

@@ -1,8 +1,10 @@
 import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
-import { comparePosition } from '../changes/select';
+import { comparePosition, retainOrder } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import { durationMillis } from '../config/duration';
-import { tableName, type IngestInput, type IngestResult, type Watermark } from '../shared';
+import { tableName, type BatchPlan, type IngestInput, type IngestResult, type QueryOutcome, type Watermark } from '../shared';
+import { isTooManyPartitions, partitionBudget, partitionKey, type PartitionSlice } from '../sql/partitions';
+import { blockedBefore, blockTable, isRefusal, stillBlocked } from './blocked';
 import { recordBatch } from './metrics';
 import { RunProgress } from './progress';
 import { withQueryPermit } from './quota';
@@ -19,32 +21,51 @@ export const overdueAfterMillis = (def: TableDefinition): number =>
  * One batch for one table: plan → MERGE → await → cleanup → watermark. Deterministic; the batch's file list is
  * recorded in history (the plan), cleanup runs only after the MERGE succeeded, and only on the merged files. A MERGE
  * the engine lost or could not commit is submitted again under a new token: the version guard makes a repeat of
- * one that did commit a no-op.
+ * one that did commit a no-op. A batch the engine refuses to write whole (more partitions than one statement may
+ * write) is applied as several MERGEs, one per slice of its partitions. A refusal no retry changes blocks the table
+ * (workflows/blocked.ts): later runs fail at once until the next attempt is due or the definition changes.
  */
 export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
   const started = Date.now();
+  const def = input.table;
+  const name = tableName(def);
+  const progress = new RunProgress(name, overdueAfterMillis(def));
+  const blocked = blockedBefore();
+  const waiting = stillBlocked(input, blocked);
+  if (waiting) {
+    progress.finish('blocked', waiting.message);
+    recordBatch(name, 'blocked', Date.now() - started);
+    throw waiting;
+  }
   try {
-    return await runBatch(input, started);
+    return await progress.guard(() => runBatch(input, progress, started));
   } catch (err) {
-    recordBatch(tableName(input.table), 'failed', Date.now() - started);
-    throw err;
+    if (!isRefusal(err)) {
+      recordBatch(name, 'failed', Date.now() - started);
+      throw err;
+    }
+    const { failure, first } = blockTable(def, blocked, err.message);
+    progress.finish('blocked', failure.message);
+    recordBatch(name, 'blocked', Date.now() - started);
+    if (first) await alert(def, failure.message);
+    throw failure;
   }
 }
 
-async function runBatch(input: IngestInput, started: number): Promise<IngestResult> {
+async function runBatch(input: IngestInput, progress: RunProgress, started: number): Promise<IngestResult> {
   const def = input.table;
   const name = tableName(def);
   const act = boundedActivities(def.limits.transientRetry, name);
-  const progress = new RunProgress(name, overdueAfterMillis(def));
   const previous = input.watermark ?? lastWatermark();
   const cutoff = Date.now() - durationMillis(def.schedule.lag);
 
   const plan = await progress.run('plan', () =>
     act.step.planBatch({ table: def, cutoff, after: previous.position, purgedThrough: input.purgedThrough }),
   );
-  const base = { version: 1 as const, table: name, ignoredFiles: plan.ignoredFiles.length, quarantined: plan.quarantined };
+  const late = await noticeLateness(def, plan);
+  const base = { version: 1 as const, table: name, ignoredFiles: plan.ignoredFiles.length, quarantined: plan.quarantined, late };
   if (plan.files.length === 0) {
-    const watermark = advance(previous, plan.last, undefined);
+    const watermark = advance(def, previous, plan.last, undefined);
     progress.finish(
       'idle',
       `${name}: nothing to merge${plan.quarantined.length ? `, ${plan.quarantined.length} file(s) quarantined` : ''}`,
@@ -53,47 +74,143 @@ async function runBatch(input: IngestInput, started: number): Promise<IngestResu
     return { ...base, outcome: 'idle', watermark, files: 0, rows: 0 };
   }
 
-  for (let submission = 1; ; submission++) {
-    // Derived from the run and the submission, never the activity attempt: a retried start finds its query.
-    const token = `icetide-${workflowInfo().runId}-${submission}`;
-    // The permit is held from submit to the query's end, and given back before any pause between submissions.
-    const outcome = await withQueryPermit(progress, `${name} MERGE`, async () => {
-      const handle = await progress.run(`submit MERGE (submission ${submission})`, () =>
-        act.step.startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, exportTime: plan.exportTime, token }),
-      );
-      return progress.run(`await MERGE query ${handle.queryId} (${plan.rows} change(s), ${plan.files.length} file(s))`, () =>
-        act.awaitQuery(`table ${name} MERGE`, handle),
-      );
-    });
-    if (outcome.state === 'SUCCEEDED') {
-      await progress.run(`cleanup of ${plan.files.length} merged file(s)`, () => act.step.cleanupBatch({ table: def, files: plan.files }));
-      const watermark = advance(previous, plan.last, plan.maxCommitTs);
-      progress.finish(
-        'merged',
-        `${name}: merged ${plan.rows} change(s) from ${plan.files.length} file(s) (query ${outcome.handle.queryId}); applied through ${watermark.appliedThrough ?? '-'}`,
-      );
-      const stats = { rows: plan.rows, updatedRows: outcome.updatedRows, stats: outcome.stats, watermark };
-      recordBatch(name, 'merged', Date.now() - started, { ...stats, filesWaiting: plan.deferredFiles });
-      return {
-        ...base,
-        outcome: 'merged',
-        watermark,
-        files: plan.files.length,
-        rows: plan.rows,
-        queryId: outcome.handle.queryId,
-        submissions: submission,
-        stats: outcome.stats,
-        updatedRows: outcome.updatedRows,
-      };
-    }
+  const merge = new BatchMerge(def, plan, progress, act);
+  let outcome = await merge.apply();
+  if (outcome.state === 'FAILED' && isTooManyPartitions(outcome.error) && partitionKey(def)) outcome = await merge.applyInSlices();
+  if (outcome.state !== 'SUCCEEDED') {
     const reason = `table ${name}: MERGE query ${outcome.handle.queryId} ${outcome.state}: ${outcome.error?.message ?? 'no message'}`;
-    if (mayResubmit(outcome) && submission < def.limits.maxSubmissions) {
-      await resubmitBackoff(submission);
-      continue;
-    }
     progress.finish('failed', reason);
     throw ApplicationFailure.nonRetryable(reason, outcome.state === 'CANCELLED' ? 'QueryCancelled' : 'QueryFailed');
   }
+
+  await progress.run(`cleanup of ${plan.files.length} merged file(s)`, () => act.step.cleanupBatch({ table: def, files: plan.files }));
+  const watermark = advance(def, previous, plan.last, plan.maxCommitTs);
+  const statements = merge.statements > 1 ? ` in ${merge.statements} MERGEs` : '';
+  progress.finish(
+    'merged',
+    `${name}: merged ${plan.rows} change(s) from ${plan.files.length} file(s)${statements} (query ${outcome.handle.queryId}); applied through ${watermark.appliedThrough ?? '-'}`,
+  );
+  const stats = { rows: plan.rows, updatedRows: merge.updatedRows, stats: merge.stats, watermark };
+  recordBatch(name, 'merged', Date.now() - started, { ...stats, filesWaiting: plan.deferredFiles });
+  return {
+    ...base,
+    outcome: 'merged',
+    watermark,
+    files: plan.files.length,
+    rows: plan.rows,
+    queryId: outcome.handle.queryId,
+    submissions: merge.submissions,
+    ...(merge.statements > 1 && { statements: merge.statements }),
+    stats: merge.stats,
+    updatedRows: merge.updatedRows,
+  };
+}
+
+/**
+ * Applies one planned batch: one MERGE, or when the engine will not write that many partitions in one statement, one
+ * MERGE per slice of the batch's partitions (each idempotent under the version guard: a crash or a repeat between
+ * them is harmless). Tracks what the statements did together.
+ */
+class BatchMerge {
+  submissions = 0;
+  statements = 0;
+  updatedRows?: number;
+  stats?: QueryOutcome['stats'];
+  private readonly name: string;
+
+  constructor(
+    private readonly def: TableDefinition,
+    private readonly plan: BatchPlan,
+    private readonly progress: RunProgress,
+    private readonly act: ReturnType<typeof boundedActivities>,
+  ) {
+    this.name = tableName(def);
+  }
+
+  /** The whole batch in one MERGE. Tokens `icetide-<run>-<submission>`, as runs before slicing recorded them. */
+  apply(): Promise<QueryOutcome> {
+    return this.submit(undefined, (submission) => `icetide-${workflowInfo().runId}-${submission}`);
+  }
+
+  /**
+   * The batch slice by slice. A slice can still write more partitions than its keys (rows an update moves to another
+   * partition, deletes without partition values): then the slices are cut again at half the size.
+   */
+  async applyInSlices(): Promise<QueryOutcome> {
+    for (let budget = partitionBudget(this.def), round = 1; ; budget = Math.max(1, Math.floor(budget / 2)), round++) {
+      const { files, keyRange, exportTime } = this.plan;
+      const slices = await this.progress.run(`cut the batch into slices of at most ${budget} partitions`, () =>
+        this.act.step.planPartitionSlices({ table: this.def, files, keyRange, exportTime, budget }),
+      );
+      let outcome: QueryOutcome | undefined;
+      for (const [i, slice] of slices.entries()) {
+        outcome = await this.submit(slice, (submission) => `icetide-${workflowInfo().runId}-r${round}s${i + 1}-${submission}`);
+        if (outcome.state !== 'SUCCEEDED') break;
+      }
+      if (!outcome)
+        throw ApplicationFailure.nonRetryable(`table ${this.name}: the batch's changes have no partitions to slice`, 'QueryFailed');
+      if (outcome.state === 'FAILED' && isTooManyPartitions(outcome.error) && budget > 1) continue;
+      return outcome;
+    }
+  }
+
+  /** Submits one MERGE until it succeeds, fails for good, or runs out of submissions (commit conflicts, lost queries). */
+  private async submit(slice: PartitionSlice | undefined, tokenOf: (submission: number) => string): Promise<QueryOutcome> {
+    const { def, plan, progress, act, name } = this;
+    const what = slice ? `MERGE of partitions ${slice.first} … ${slice.last} (${slice.partitions})` : 'MERGE';
+    this.statements++;
+    for (let submission = 1; ; submission++) {
+      this.submissions++;
+      // Derived from the run and the submission, never the activity attempt: a retried start finds its query.
+      const token = tokenOf(submission);
+      // The permit is held from submit to the query's end, and given back before any pause between submissions.
+      const outcome = await withQueryPermit(progress, `${name} MERGE`, async () => {
+        const handle = await progress.run(`submit ${what} (submission ${submission})`, () =>
+          act.step.startMerge({ table: def, files: plan.files, keyRange: plan.keyRange, exportTime: plan.exportTime, slice, token }),
+        );
+        return progress.run(`await ${what} query ${handle.queryId} (${plan.rows} change(s), ${plan.files.length} file(s))`, () =>
+          act.awaitQuery(`table ${name} ${what}`, handle),
+        );
+      });
+      if (outcome.state === 'SUCCEEDED') {
+        if (outcome.updatedRows !== undefined) this.updatedRows = (this.updatedRows ?? 0) + outcome.updatedRows;
+        if (outcome.stats) {
+          this.stats = {
+            executionMillis: (this.stats?.executionMillis ?? 0) + outcome.stats.executionMillis,
+            scannedBytes: (this.stats?.scannedBytes ?? 0) + outcome.stats.scannedBytes,
+          };
+        }
+        return outcome;
+      }
+      if (!mayResubmit(outcome) || submission >= def.limits.maxSubmissions) return outcome;
+      await resubmitBackoff(submission);
+    }
+  }
+}
+
+/**
+ * Whether a change file has waited longer than alerts.freshness; alerts once, when the table becomes late (the
+ * previous run's result says whether it already was).
+ */
+async function noticeLateness(def: TableDefinition, plan: BatchPlan): Promise<boolean | undefined> {
+  if (!def.alerts?.freshness) return undefined; // runs started before alerts existed carry no alerts block
+  const late = plan.oldestDeferred !== undefined && Date.now() - plan.oldestDeferred > durationMillis(def.alerts.freshness);
+  const before = (workflowInfo().lastResult as IngestResult | undefined)?.late;
+  if (late && !before) {
+    const since = new Date(plan.oldestDeferred!).toISOString();
+    await alert(
+      def,
+      `table ${tableName(def)} is LATE: a change file has waited in staging since ${since} (freshness SLA ${def.alerts.freshness}); ${plan.deferredFiles} file(s) waiting`,
+    );
+  }
+  return late;
+}
+
+/** Posts to the table's alert webhook, if it has one; an alert that cannot be sent never fails the run it reports on. */
+async function alert(def: TableDefinition, text: string): Promise<void> {
+  if (!def.alerts?.webhook) return;
+  const { postAlert } = boundedActivities(def.limits.transientRetry, tableName(def)).step;
+  await postAlert({ url: def.alerts.webhook, text: `icetide: ${text} (${workflowInfo().workflowId})` }).catch(() => undefined);
 }
 
 function lastWatermark(): Watermark {
@@ -102,11 +219,17 @@ function lastWatermark(): Watermark {
 }
 
 /** The watermark only moves forward. */
-function advance(previous: Watermark, position: Watermark['position'], appliedThrough: string | undefined): Watermark {
+function advance(
+  def: TableDefinition,
+  previous: Watermark,
+  position: Watermark['position'],
+  appliedThrough: string | undefined,
+): Watermark {
   const through = [previous.appliedThrough, appliedThrough]
     .filter((t): t is string => !!t)
     .sort()
     .at(-1);
-  const after = !position || (previous.position && comparePosition(previous.position, position) > 0) ? previous.position : position;
+  const after =
+    !position || (previous.position && comparePosition(previous.position, position, retainOrder(def)) > 0) ? previous.position : position;
   return { version: 1, appliedThrough: through, position: after };
 }

@@ -25,10 +25,14 @@ const { holdIngest } = proxyActivities<Activities>({
  * race and ingestion waits at most one step. A release runs even when the step fails or the run is cancelled.
  */
 export async function maintainTable(input: MaintainInput): Promise<MaintainResult> {
+  const progress = new RunProgress(tableName(input.table), MAINTENANCE_DEADLINE_MS);
+  return progress.guard(() => maintain(input, progress));
+}
+
+async function maintain(input: MaintainInput, progress: RunProgress): Promise<MaintainResult> {
   const def = input.table;
   const name = tableName(def);
   const { step: act, awaitQuery } = boundedActivities(def.limits.transientRetry, tableName(def));
-  const progress = new RunProgress(name, MAINTENANCE_DEADLINE_MS);
   const warnings: string[] = [];
   let statements = 0;
   /** Every query of the run holds one of the engine's permits while it runs (metadata reads included). */

@@ -1,7 +1,9 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  TemporalFailure,
   TimeoutFailure,
+  isCancellation,
   setCurrentDetails,
   sleep,
   upsertSearchAttributes,
@@ -44,7 +46,24 @@ export class RunProgress {
       if (!(err instanceof ActivityFailure)) throw err;
       const reason = `table ${this.table}: step ${step} failed: ${causeChain(err)}`;
       this.finish('failed', reason);
-      throw ApplicationFailure.nonRetryable(reason, 'StepFailed');
+      // Refused: the activity said no retry can change it (as opposed to transient trouble that outlasted its retries).
+      const refused = err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
+      throw ApplicationFailure.nonRetryable(reason, refused ? 'StepRefused' : 'StepFailed');
+    }
+  }
+
+  /**
+   * The run's whole body. An error of workflow code (a bug, a value nobody expected: anything not already a Temporal
+   * failure) fails the run naming the table and the step it was in, instead of parking it (see workflows/index.ts).
+   */
+  async guard<T>(body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (err) {
+      if (err instanceof TemporalFailure || isCancellation(err)) throw err;
+      const reason = `table ${this.table}: workflow code failed during ${this.step}: ${err instanceof Error ? err.message : String(err)}`;
+      this.finish('failed', reason);
+      throw ApplicationFailure.nonRetryable(reason, 'WorkflowCodeError');
     }
   }
 

@@ -1,13 +1,14 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { exportStackEnv } from '../../local/harness/stack';
-import { uniqueName } from '../../local/harness/harness';
+import { installTestRuntime, uniqueName } from '../../local/harness/harness';
 
 /** Mocha hooks: a test environment on the local stack's dev server (Schedules and search attributes work there). */
 export function useWorkflowEnvironment(): { env: TestWorkflowEnvironment } {
   const context = {} as { env: TestWorkflowEnvironment };
   before(async () => {
     exportStackEnv();
+    installTestRuntime();
     context.env = await TestWorkflowEnvironment.createFromExistingServer({ address: process.env.TEMPORAL_ADDRESS });
   });
   after(async () => context.env?.teardown());

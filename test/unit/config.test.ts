@@ -35,7 +35,8 @@ describe('parseTableDefinition', () => {
       retain: { snapshots: '5d', orphans: '7d', tombstones: '7d' },
       maxRounds: 10,
     });
-    assert.deepEqual(d.limits, { transientRetry: '10m', maxSubmissions: 8 });
+    assert.deepEqual(d.limits, { transientRetry: '10m', maxSubmissions: 8, blockedRetryMax: '1h' });
+    assert.deepEqual(d.alerts, {});
   });
 
   it('refuses tombstone retention inside the late-arrival window, and malformed maintenance settings, naming each', () => {

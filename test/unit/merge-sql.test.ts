@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { parseTableDefinition, type TableDefinitionInput } from '../../src/config/schema';
 import { athenaDialect, dmlType, trinoDialect } from '../../src/sql/dialect';
-import { renderDedupedSource, renderMerge } from '../../src/sql/merge';
+import { filesThatFit, renderDedupedSource, renderMerge } from '../../src/sql/merge';
+import { isTooManyPartitions, partitionBudget, partitionKey, renderPartitionSlices } from '../../src/sql/partitions';
 
 const base: TableDefinitionInput = {
   database: 'shop',
@@ -196,5 +197,64 @@ describe('ordering rule (the version string, outside SQL)', () => {
     assert.equal(newest(i, u), u);
     assert.equal(newest(u, d), d);
     assert.equal(newest(d, i, u), d);
+  });
+});
+
+describe('engine limits by construction', () => {
+  it("sizes the whole statement to Athena's 262,144 bytes: 200 columns of 27-character names and a 200 KB file list", () => {
+    const columns = Array.from({ length: 200 }, (_, i) => ({
+      name: `column_with_a_long_name_${String(i).padStart(3, '0')}`,
+      type: 'string',
+    }));
+    const wide = parseTableDefinition({ ...base, columns: [...base.columns, ...columns] });
+    const files = Array.from({ length: 3_300 }, (_, i) => `s3://bucket/cdc/orders/2026/11/30/20261130-${String(i).padStart(10, '0')}.csv`);
+    const athena = athenaDialect();
+    const fitting = filesThatFit(wide, athena, files);
+    assert.ok(fitting > 0 && fitting < files.length, `${fitting} of ${files.length} files fit`);
+    const size = (n: number) => Buffer.byteLength(renderMerge(wide, athena, files.slice(0, n)));
+    assert.ok(size(fitting) <= 262_144 - 4096, `${size(fitting)} bytes with ${fitting} files`);
+    assert.ok(size(fitting + 1) > 262_144 - 4096 - 200, 'the cut is tight, not a guess');
+    // Trino takes a million bytes: the same batch fits whole.
+    assert.equal(filesThatFit(wide, trinoDialect(), files.slice(0, 1000)), 1000);
+  });
+
+  it('says when not even one file fits (a definition too wide for the engine)', () => {
+    const columns = Array.from({ length: 1400 }, (_, i) => ({ name: `c${i}_${'x'.repeat(100)}`.slice(0, 60), type: 'string' }));
+    const huge = parseTableDefinition({ ...base, columns: [...base.columns, ...columns] });
+    assert.equal(filesThatFit(huge, athenaDialect(), FILES), 0);
+  });
+
+  it('renders the partition key the way the table partitions (day, truncate; buckets divide the budget)', () => {
+    const byDay = def({ columns: [...base.columns, { name: 'ts', type: 'timestamp' }], partitioning: ['day(ts)', 'bucket(id, 4)'] });
+    assert.equal(partitionKey(byDay), `coalesce(CAST(date_trunc('day', "ts") AS varchar), 'NULL' || chr(2))`);
+    // 100 partitions a statement, one kept for tombstones (they null ts), four buckets per day: 24 days a slice.
+    assert.equal(partitionBudget(byDay), 24);
+    const truncated = def({ partitioning: ['truncate(id, 10)', 'truncate(tenant, 2)'], deletes: 'hard' });
+    assert.equal(
+      partitionKey(truncated),
+      `coalesce(CAST("id" - mod(mod("id", 10) + 10, 10) AS varchar), 'NULL' || chr(2)) || chr(1) || coalesce(substr("tenant", 1, 2), 'NULL' || chr(2))`,
+    );
+    assert.equal(partitionBudget(truncated), 100);
+    assert.equal(partitionKey(def({ partitioning: ['bucket(id, 16)'] })), undefined, 'buckets alone never exceed their count');
+    assert.equal(partitionKey(def()), undefined);
+  });
+
+  it('restricts a slice MERGE to its partition keys, on the source only', () => {
+    const byDay = def({ columns: [...base.columns, { name: 'ts', type: 'timestamp' }], partitioning: ['day(ts)'] });
+    const slice = { first: '2026-01-01 00:00:00.000000', last: "2026-04-1' 00", partitions: 100 };
+    const sql = renderMerge(byDay, trinoDialect(), FILES, { slice });
+    assert.ok(
+      sql.includes(
+        `AS batch WHERE coalesce(CAST(date_trunc('day', "ts") AS varchar), 'NULL' || chr(2)) BETWEEN '2026-01-01 00:00:00.000000' AND '2026-04-1'' 00') AS s`,
+      ),
+      sql,
+    );
+    assert.ok(renderPartitionSlices(byDay, 'SELECT 1', 99).includes('/ 99 AS slice'));
+    assert.equal(
+      isTooManyPartitions({ message: 'Exceeded limit of 100 open writers for partitions', code: 'ICEBERG_TOO_MANY_OPEN_PARTITIONS' }),
+      true,
+    );
+    assert.equal(isTooManyPartitions({ message: 'HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers' }), true);
+    assert.equal(isTooManyPartitions({ message: 'ICEBERG_COMMIT_ERROR' }), false);
   });
 });

@@ -88,6 +88,21 @@ describe('selectBatch', () => {
     assert.equal(comparePosition({ lastModified: 10, uri: 'a' }, { lastModified: 10, uri: 'a' }), 0);
   });
 
+  it('key order (retain mode, names sort by arrival): after the position by name, never past a file still landing', () => {
+    const listing = [
+      f('2026/01/b.csv', 30),
+      f('2026/01/a.csv', 40),
+      f('2026/01/c.csv', 10),
+      f('2026/02/d.csv', 5_000),
+      f('2026/02/e.csv', 5),
+    ];
+    const bounds = { ...wide, order: 'key' as const, after: { lastModified: 40, uri: P + '2026/01/a.csv' } };
+    const sel = selectBatch(listing, bounds);
+    assert.deepEqual(names(sel.files), ['2026/01/b.csv', '2026/01/c.csv'], 'e.csv waits behind d.csv, which is too new');
+    assert.equal(sel.deferred, 2);
+    assert.equal(comparePosition({ lastModified: 99, uri: 'a' }, { lastModified: 1, uri: 'b' }, 'key') < 0, true);
+  });
+
   it('deferred counts change files not taken (cutoff and bounds), never ignored objects', () => {
     const listing = [f('a.csv', 1), f('b.csv', 2), f('c.csv', 3), f('new.csv', 5_000), f('x.json', 1)];
     const sel = selectBatch(listing, { ...wide, maxFiles: 2 });

@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
-import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { Activities } from '../../src/activities';
-import { OUTCOME_SEARCH_ATTRIBUTE, type BatchPlan, type IngestInput, type IngestResult, type QueryOutcome } from '../../src/shared';
+import {
+  OUTCOME_SEARCH_ATTRIBUTE,
+  type BatchPlan,
+  type BlockedState,
+  type IngestInput,
+  type IngestResult,
+  type QueryOutcome,
+} from '../../src/shared';
 import { runWithFakes, useWorkflowEnvironment } from '../support/decisions';
+import type { PartitionSlice } from '../../src/sql/partitions';
 import { tableFor } from '../../local/harness/harness';
 
 /**
@@ -30,7 +38,7 @@ describe('ingestBatch decisions (scripted activities)', function () {
     error: { message, retryable },
   });
 
-  type Fakes = Pick<Activities, 'planBatch' | 'startMerge' | 'awaitQuery' | 'cleanupBatch'>;
+  type Fakes = Pick<Activities, 'planBatch' | 'startMerge' | 'awaitQuery' | 'cleanupBatch' | 'planPartitionSlices'>;
 
   /** Runs one batch against fakes; returns the result (or the failure) and what the fakes saw. */
   async function run(
@@ -42,9 +50,17 @@ describe('ingestBatch decisions (scripted activities)', function () {
   ) {
     const tokens: string[] = [];
     const cleaned: string[][] = [];
+    const slices: (PartitionSlice | undefined)[] = [];
     const activities: Fakes = {
       planBatch: async () => batch,
-      startMerge: async ({ token }) => {
+      planPartitionSlices: async ({ budget }) =>
+        Array.from({ length: Math.ceil(350 / budget) }, (_, i) => ({
+          first: `p${i * budget}`,
+          last: `p${(i + 1) * budget - 1}`,
+          partitions: budget,
+        })),
+      startMerge: async ({ token, slice }) => {
+        slices.push(slice);
         tokens.push(token);
         return { engine: 'trino', queryId: `q${tokens.length}` };
       },
@@ -61,7 +77,7 @@ describe('ingestBatch decisions (scripted activities)', function () {
       activities,
       whileRunning,
     );
-    return { ...outcome, tokens, cleaned };
+    return { ...outcome, tokens, cleaned, slices };
   }
 
   it('resubmits a commit conflict with a new token, then cleans up once', async () => {
@@ -78,7 +94,10 @@ describe('ingestBatch decisions (scripted activities)', function () {
   it('fails on a non-retryable engine error, naming table and query, and deletes nothing', async () => {
     const { error, cleaned, tokens } = await run(plan(), [failed(false, 'TYPE_MISMATCH: boom')]);
     assert.ok(error instanceof WorkflowFailedError);
-    assert.equal(String(error.cause?.message), 'table wf_db.orders: MERGE query q1 FAILED: TYPE_MISMATCH: boom');
+    assert.match(String(error.cause?.message), /^table wf_db\.orders: MERGE query q1 FAILED: TYPE_MISMATCH: boom — BLOCKED since /);
+    const blocked = error.cause as ApplicationFailure;
+    assert.equal(blocked.type, 'TableBlocked', 'a refusal no retry changes blocks the table');
+    assert.equal((blocked.details?.[0] as BlockedState).attempts, 1);
     assert.equal(tokens.length, 1);
     assert.deepEqual(cleaned, []);
   });
@@ -133,6 +152,46 @@ describe('ingestBatch decisions (scripted activities)', function () {
     assert.ok(error instanceof WorkflowFailedError);
     assert.match(String(error.cause?.message), /^table wf_db\.orders: step plan failed: .*ECONNREFUSED 127\.0\.0\.1:9000/);
     assert.ok(attempts >= 2, `retried (${attempts} attempts)`);
+    assert.deepEqual(tokens, []);
+    assert.deepEqual(cleaned, []);
+  });
+
+  it('applies a batch the engine will not write whole as one MERGE per slice of partitions, halving slices that still fail', async () => {
+    const tooMany = failed(false, 'ICEBERG_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers for partitions');
+    const byDay = tableFor('wf_db', {
+      columns: [...tableFor('wf_db').columns, { name: 'ts', type: 'timestamp' }],
+      partitioning: ['day(ts)'],
+    });
+    // Whole batch refused; round 1 (99 partitions a slice): slice 2 still too many; round 2 (49 a slice): all succeed.
+    const { result, tokens, cleaned, slices } = await run(plan(), [tooMany, { state: 'SUCCEEDED' }, tooMany], { table: byDay });
+    assert.equal(result?.outcome, 'merged');
+    assert.equal(slices[0], undefined, 'the whole batch first');
+    assert.deepEqual(
+      slices.slice(1, 3).map((s) => s?.partitions),
+      [99, 99],
+    );
+    assert.equal(slices.length, 3 + Math.ceil(350 / 49));
+    assert.ok(slices.slice(3).every((s) => s?.partitions === 49));
+    assert.equal(result?.statements, 3 + Math.ceil(350 / 49));
+    assert.equal(new Set(tokens).size, tokens.length, 'a token per statement');
+    assert.deepEqual(cleaned, [plan().files], 'cleanup once, after the last slice');
+  });
+
+  it('lands a batch whose commit times are ahead of the worker clock (a source clock an hour fast)', async () => {
+    const ahead = new Date(Date.now() + 3_600_000).toISOString().replace('T', ' ').replace('Z', '000');
+    const { result, error, cleaned } = await run(plan({ maxCommitTs: ahead }), []);
+    assert.equal(error, undefined);
+    assert.equal(result?.outcome, 'merged');
+    assert.equal(result?.watermark.appliedThrough, ahead);
+    assert.deepEqual(cleaned, [plan().files]);
+  });
+
+  it('fails the run, naming table and step, when workflow code throws (it never parks the table)', async () => {
+    // A plan the workflow cannot use stands for any bug or unexpected value in workflow code.
+    const broken = { ...plan(), files: null } as unknown as BatchPlan;
+    const { error, tokens, cleaned } = await run(broken, []);
+    assert.ok(error instanceof WorkflowFailedError, `failed, not parked: ${String(error)}`);
+    assert.match(String(error.cause?.message), /^table wf_db\.orders: workflow code failed during plan: /);
     assert.deepEqual(tokens, []);
     assert.deepEqual(cleaned, []);
   });
