@@ -43,8 +43,11 @@ export interface IngestInput {
    * resurrect a deleted row, so it is refused as bad input. Maintenance sets it in the ingest schedule's arguments.
    */
   purgedThrough?: string;
-  /** ISO time of a user's request to retry a blocked table now (`icetide run`), set in the schedule's arguments. */
-  retryRequestedAt?: string;
+  /**
+   * Set anew in the schedule's arguments by `icetide run` (a fresh id each time): a blocked table whose state holds
+   * another request tries again at once.
+   */
+  retryRequest?: string;
 }
 
 /** The statements of a maintenance run, in the order they run. */
@@ -143,6 +146,9 @@ export interface IngestResult {
   late?: boolean;
 }
 
+/** The failure type of a run whose table is blocked; its details hold the BlockedState. */
+export const TABLE_BLOCKED = 'TableBlocked';
+
 /**
  * A table whose batch fails for a reason no retry changes. It rides in the failure of each run (TableBlocked), which
  * the schedule hands to the next run (workflowInfo().lastFailure): runs before nextAttemptAt fail at once, without
@@ -161,6 +167,8 @@ export interface BlockedState {
   reason: string;
   /** The definition's fingerprint when it blocked: an applied fix is tried at once. */
   definition: string;
+  /** The retry request (IngestInput.retryRequest) the blocking run saw: a newer one is tried at once. */
+  retryRequest?: string;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Project } from '../config/project';
 import type { TableDefinition } from '../config/schema';
 import { ingestScheduleId, tableName, type IngestResult } from '../shared';
 import { runLink } from './context';
-import { findSchedule } from './schedule';
+import { findSchedule, requestRetry } from './schedule';
 import { athenaCostUsd, formatBytes, formatDuration, formatUsd } from './text';
 
 /**
@@ -20,6 +20,7 @@ export async function startBatch(client: Client, def: TableDefinition): Promise<
   const before = await findSchedule(client, ingestScheduleId(def));
   if (!before) throw new Error(`table ${tableName(def)} has no schedule yet: run \`icetide apply\` first`);
   const known = new Set(runIds(before.info).map((w) => w.firstExecutionRunId));
+  await requestRetry(client, def); // a blocked table tries now
   await schedule.trigger(ScheduleOverlapPolicy.SKIP);
   for (let attempt = 0; attempt < 50; attempt++) {
     const { info } = await schedule.describe();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
@@ -29,6 +30,18 @@ export async function applyIngestSchedule(client: Client, def: TableDefinition, 
       const [args] = previous?.action.type === 'startWorkflow' ? (previous.action.args as [IngestInput?]) : [];
       return [args?.purgedThrough ? { ...input, purgedThrough: args.purgedThrough } : input];
     },
+  });
+}
+
+/**
+ * Asks a blocked table to try its batch at the next run instead of waiting out its backoff: a fresh request id in
+ * the schedule's arguments (see IngestInput.retryRequest). Harmless for a table that is not blocked.
+ */
+export async function requestRetry(client: Client, def: TableDefinition): Promise<void> {
+  await client.schedule.getHandle(ingestScheduleId(def)).update((previous) => {
+    if (previous.action.type !== 'startWorkflow') return previous;
+    const [args] = previous.action.args as [IngestInput];
+    return { ...previous, action: { ...previous.action, args: [{ ...args, retryRequest: randomUUID() }] } };
   });
 }
 

@@ -1,4 +1,4 @@
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Project } from '../config/project';
 import type { TableDefinition } from '../config/schema';
 import { formatOf } from '../formats/registry';
@@ -8,8 +8,10 @@ import {
   OUTCOME_SEARCH_ATTRIBUTE,
   tableName,
   watermarkMillis,
+  type BlockedState,
   type IngestResult,
   type MaintainResult,
+  TABLE_BLOCKED,
 } from '../shared';
 import type { StagingStore } from '../storage/staging';
 import { findSchedule } from './schedule';
@@ -36,6 +38,8 @@ export interface TableStatus {
     queryId?: string;
   };
   lastFailure?: { at: string; workflowId: string; message: string };
+  /** The newest run failed because the table is blocked (workflows/blocked.ts): since when, why, the next attempt. */
+  blocked?: BlockedState;
   lastMaintenance?: { at: string; status: string; summary?: string };
 }
 
@@ -77,6 +81,7 @@ export async function tableStatus(client: Client, staging: StagingStore, project
         if (status.appliedThrough) status.freshnessLagMs = Date.now() - watermarkMillis(status.appliedThrough);
       } else if (!status.lastFailure) {
         status.lastFailure = { at, workflowId: run.workflowId, message: await failureMessage(run.result(), description.status.name) };
+        if (!status.lastBatch) status.blocked = await blockedState(run.result());
       }
     }
   }
@@ -105,6 +110,10 @@ export function describeStatus(status: TableStatus): string {
       : 'nothing applied yet',
   );
   parts.push(`waiting ${status.waiting.files} file(s), ${formatBytes(status.waiting.bytes)}`);
+  if (status.blocked) {
+    const { since, attempts, nextAttemptAt } = status.blocked;
+    parts.push(`BLOCKED since ${since} (${attempts} attempt(s)), next attempt ${nextAttemptAt}`);
+  }
   if (status.running) parts.push(`${status.running.overdue ? 'OVERDUE ' : ''}running: ${status.running.details}`);
   const last = status.lastBatch;
   if (last) {
@@ -132,6 +141,15 @@ async function waitingFiles(staging: StagingStore, def: TableDefinition): Promis
     files: files.filter((f) => format.isChangeFile(f.uri.slice(def.staging.location.length))).length,
     bytes: files.reduce((sum, f) => sum + f.size, 0),
   };
+}
+
+/** A run's blocked state, when it failed because its table is blocked. */
+async function blockedState(result: Promise<unknown>): Promise<BlockedState | undefined> {
+  const cause = await result.then(
+    () => undefined,
+    (err: unknown) => (err instanceof WorkflowFailedError ? err.cause : undefined),
+  );
+  return cause instanceof ApplicationFailure && cause.type === TABLE_BLOCKED ? (cause.details?.[0] as BlockedState) : undefined;
 }
 
 async function failureMessage(result: Promise<unknown>, status: string): Promise<string> {

@@ -1,10 +1,7 @@
 import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import type { TableDefinition } from '../config/schema';
 import { durationMillis } from '../config/duration';
-import { tableName, type BlockedState, type IngestInput } from '../shared';
-
-/** The failure type of a run whose table is blocked; its details hold the BlockedState. */
-export const TABLE_BLOCKED = 'TableBlocked';
+import { TABLE_BLOCKED, tableName, type BlockedState, type IngestInput } from '../shared';
 
 /**
  * Failure types that no retry changes: a step the activity refused (bad input in fail mode, a statement too long, a
@@ -30,7 +27,7 @@ export function blockedBefore(): BlockedState | undefined {
 export function stillBlocked(input: IngestInput, state: BlockedState | undefined): ApplicationFailure | undefined {
   if (!state || state.definition !== fingerprint(input.table)) return undefined;
   if (Date.now() >= Date.parse(state.nextAttemptAt)) return undefined;
-  if (input.retryRequestedAt && input.retryRequestedAt > state.lastAttemptAt) return undefined;
+  if (input.retryRequest !== state.retryRequest) return undefined;
   return ApplicationFailure.nonRetryable(describeBlocked(input.table, state), TABLE_BLOCKED, state);
 }
 
@@ -39,10 +36,11 @@ export function stillBlocked(input: IngestInput, state: BlockedState | undefined
  * schedule period up to limits.blockedRetryMax). `first` says whether this run made it blocked (worth an alert).
  */
 export function blockTable(
-  def: TableDefinition,
+  input: IngestInput,
   previous: BlockedState | undefined,
   reason: string,
 ): { failure: ApplicationFailure; state: BlockedState; first: boolean } {
+  const def = input.table;
   const now = Date.now();
   const definition = fingerprint(def);
   const continued = previous?.definition === definition ? previous : undefined;
@@ -58,6 +56,7 @@ export function blockTable(
     nextAttemptAt: new Date(now + wait).toISOString(),
     reason,
     definition,
+    ...(input.retryRequest && { retryRequest: input.retryRequest }),
   };
   return { failure: ApplicationFailure.nonRetryable(describeBlocked(def, state), TABLE_BLOCKED, state), state, first: !continued };
 }

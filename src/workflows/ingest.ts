@@ -44,7 +44,7 @@ export async function ingestBatch(input: IngestInput): Promise<IngestResult> {
       recordBatch(name, 'failed', Date.now() - started);
       throw err;
     }
-    const { failure, first } = blockTable(def, blocked, err.message);
+    const { failure, first } = blockTable(input, blocked, err.message);
     progress.finish('blocked', failure.message);
     recordBatch(name, 'blocked', Date.now() - started);
     if (first) await alert(def, failure.message);
