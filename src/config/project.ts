@@ -2,6 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { athenaDialect, trinoDialect } from '../sql/dialect';
+import { filesThatFit } from '../sql/merge';
 import { isObject } from './json';
 import { modelName, tableName } from '../shared';
 import { loadRuntimeConfig, type RuntimeConfig } from './runtime';
@@ -257,6 +259,17 @@ export async function loadProject(file: string = DEFAULT_PROJECT_FILE, env: Node
   } catch (err) {
     throw new ProjectError([`${file}: ${(err as Error).message}`]);
   }
+  const tooLong = tables.filter(({ def }) => !mergeFitsOneFile(def, runtime));
+  if (tooLong.length) {
+    const limit = engineDialect(runtime).maxStatementBytes;
+    throw new ProjectError(
+      tooLong.map(
+        ({ def, where }) =>
+          `${where}: table ${tableName(def)}: its MERGE of even one change file is longer than the ${runtime.ICETIDE_ENGINE} statement ` +
+          `limit of ${limit} bytes (every column adds to it): fewer or shorter columns, or split the table`,
+      ),
+    );
+  }
   return { file, settings, runtime, tables: tables.map((t) => t.def), models: ordered };
 }
 
@@ -295,6 +308,14 @@ function runtimeFromSettings(settings: ProjectSettings): Record<string, string |
 export class UnknownTableError extends Error {}
 
 /** A table of the project by `database.table`, or by `table` alone when only one database has it. */
+const engineDialect = (runtime: RuntimeConfig) => (runtime.ICETIDE_ENGINE === 'athena' ? athenaDialect() : trinoDialect());
+
+/** Whether the table's MERGE holds at least one change file (a long name, in date folders) within the engine's limit. */
+function mergeFitsOneFile(def: TableDefinition, runtime: RuntimeConfig): boolean {
+  const file = `${def.staging.location}2026/12/01/${'x'.repeat(100)}-20261201-120000000.csv.gz`;
+  return filesThatFit(def, engineDialect(runtime), [file]) === 1;
+}
+
 export function findTable(project: Project, name: string): TableDefinition {
   const matches = project.tables.filter((def) => tableName(def) === name || def.table === name);
   if (matches.length === 1) return matches[0];

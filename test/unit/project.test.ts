@@ -56,6 +56,20 @@ describe('project file (icetide.yaml)', () => {
     );
   });
 
+  it("refuses a table whose MERGE cannot hold even one change file within the engine's statement limit", async () => {
+    const columns = Array.from({ length: 1500 }, (_, i) => `      - { name: c${i}_${'x'.repeat(150)}, type: string }`).join('\n');
+    const file = await projectFile(
+      `engine:\n  athena: { region: eu-west-1, workgroup: etl, outputLocation: s3://results/icetide/ }\n` +
+        `tables:\n  - database: shop\n    table: wide\n    staging: { location: s3://staging/shop/wide/ }\n    columns:\n` +
+        `      - { name: id, type: bigint }\n${columns}\n    primaryKey: [id]\n`,
+    );
+    const [problem] = await problemsOf(file);
+    assert.match(
+      problem,
+      /icetide\.yaml:\d+: table shop\.wide: its MERGE of even one change file is longer than the athena statement limit of 262144 bytes/,
+    );
+  });
+
   it('applies defaults under each table, the table’s own keys winning, nested blocks merged key by key', async () => {
     const file = await projectFile(
       `defaults:\n  schedule: { every: 5m, lag: 3m }\n  badInput: quarantine\ntables:${TABLE}    schedule: { every: 30s }\n`,
