@@ -172,14 +172,15 @@ class BatchMerge {
           act.awaitQuery(`table ${name} ${what}`, handle),
         );
       });
+      // What the engine read and ran counts whether or not the statement succeeded (a refused whole batch too).
+      if (outcome.stats) {
+        this.stats = {
+          executionMillis: (this.stats?.executionMillis ?? 0) + outcome.stats.executionMillis,
+          scannedBytes: (this.stats?.scannedBytes ?? 0) + outcome.stats.scannedBytes,
+        };
+      }
       if (outcome.state === 'SUCCEEDED') {
         if (outcome.updatedRows !== undefined) this.updatedRows = (this.updatedRows ?? 0) + outcome.updatedRows;
-        if (outcome.stats) {
-          this.stats = {
-            executionMillis: (this.stats?.executionMillis ?? 0) + outcome.stats.executionMillis,
-            scannedBytes: (this.stats?.scannedBytes ?? 0) + outcome.stats.scannedBytes,
-          };
-        }
         return outcome;
       }
       if (!mayResubmit(outcome) || submission >= def.limits.maxSubmissions) return outcome;
