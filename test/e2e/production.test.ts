@@ -9,7 +9,7 @@ import type { Project } from '../../src/config/project';
 import { applyIngestSchedule, triggerIngest } from '../../src/starters/schedule';
 import { describeStatus, tableStatus } from '../../src/starters/status';
 import { createTable, currentRows, listUris, putChangeFile, tableFor, uniqueName } from '../../local/harness/harness';
-import { useStackWithWorker } from '../support/suite';
+import { ingestOnce, useStackWithWorker } from '../support/suite';
 import { asStrings, ReferenceTable } from '../support/reference';
 
 const COLUMNS = ['tenant', 'id', 'seq', 'name', 'amount'];
@@ -23,12 +23,7 @@ describe('production skew and size (Trino + MinIO + Temporal)', function () {
   this.timeout(300_000);
   const stack = useStackWithWorker('prod_tq');
 
-  const runBatch = (def: TableDefinition): Promise<IngestResult> =>
-    stack.h.client.workflow.execute('ingestBatch', {
-      taskQueue: stack.taskQueue,
-      workflowId: uniqueName(`ingest-${def.database}`),
-      args: [{ version: 1, table: def }],
-    });
+  const runBatch = (def: TableDefinition) => ingestOnce(stack, def);
 
   async function expectTableEquals(def: TableDefinition, reference: ReferenceTable, columns = COLUMNS) {
     assert.deepEqual(asStrings(await currentRows(stack.h, def), columns), reference.rows(columns), 'table differs from the reference');

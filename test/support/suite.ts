@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Failpoint } from '../../src/activities';
+import type { TableDefinition } from '../../src/config/schema';
+import type { IngestInput, IngestResult, Watermark } from '../../src/shared';
 import { openHarness, startWorker, uniqueName, type Harness } from '../../local/harness/harness';
 import { repoRoot } from '../../local/harness/stack';
 
@@ -19,6 +21,15 @@ export function useStackWithWorker(queuePrefix: string): { h: Harness; taskQueue
     await context.h?.close();
   });
   return context;
+}
+
+/** One ingest batch of `def` on the suite's worker, to its result (a failure rejects with WorkflowFailedError). */
+export function ingestOnce(stack: { h: Harness; taskQueue: string }, def: TableDefinition, watermark?: Watermark): Promise<IngestResult> {
+  return stack.h.client.workflow.execute('ingestBatch', {
+    taskQueue: stack.taskQueue,
+    workflowId: uniqueName(`ingest-${def.database}`),
+    args: [{ version: 1, table: def, watermark } satisfies IngestInput],
+  });
 }
 
 /** A worker in its own process that sends itself `signal` when the activities first reach `failpoint`. */
