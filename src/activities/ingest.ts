@@ -211,10 +211,8 @@ async function mergedObjects(staging: ActivityDeps['staging'], def: TableDefinit
   return groups;
 }
 
-const earliest = (times: (number | undefined)[]): number | undefined => {
-  const known = times.filter((t): t is number => t !== undefined);
-  return known.length ? Math.min(...known) : undefined;
-};
+const earliest = (times: (number | undefined)[]): number | undefined =>
+  times.reduce<number | undefined>((oldest, t) => (t !== undefined && (oldest === undefined || t < oldest) ? t : oldest), undefined);
 
 /** `fn` over `items` with at most `limit` calls in flight; results in the items' order. */
 async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -92,6 +92,11 @@ export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selecti
     listBytes += entryBytes;
   }
   const taken = new Set(files);
-  const landed = waiting.filter((f) => !taken.has(f)).map((f) => f.lastModified);
-  return { files, deferred: landed.length, ...(landed.length && { oldestDeferred: Math.min(...landed) }), ignored };
+  const left = waiting.filter((f) => !taken.has(f));
+  // A loop, not Math.min(...): a listing can hold hundreds of thousands of files.
+  const oldestDeferred = left.reduce<number | undefined>(
+    (oldest, f) => (oldest === undefined || f.lastModified < oldest ? f.lastModified : oldest),
+    undefined,
+  );
+  return { files, deferred: left.length, ...(oldestDeferred !== undefined && { oldestDeferred }), ignored };
 }
