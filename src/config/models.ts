@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { modelName } from '../shared';
 import { CURRENT_VIEW_SUFFIX } from '../sql/dialect';
-import { duration, identifier, partitionSpec } from './schema';
+import { fragmentProblem } from '../sql/fragment';
+import { duration, identifier, partitionSpec, s3Location } from './schema';
 
 /**
  * Downstream models (the project file's `models:` and `templates:`): a SELECT over icetide tables and other models,
@@ -9,6 +10,14 @@ import { duration, identifier, partitionSpec } from './schema';
  */
 
 const columns = z.array(identifier).min(1);
+/** SQL embedded in icetide's statements: one closed fragment (sql/fragment.ts). */
+const sqlFragment = z
+  .string()
+  .min(1)
+  .superRefine((sql, ctx) => {
+    const problem = fragmentProblem(sql);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 const qualified = z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'database.name, lower case');
 
 /** A data test: a query for the rows that break it, run in the engine; any row fails the test. */
@@ -23,7 +32,7 @@ export const dataTestSchema = z.union([
       .refine((b) => b.min !== undefined || b.max !== undefined, 'give min, max or both'),
   }),
   /** Custom: a SELECT returning the failing rows; `{{ this }}` names the model's build being tested. */
-  z.strictObject({ sql: z.string().min(1), name: z.string().min(1).optional() }),
+  z.strictObject({ sql: sqlFragment, name: z.string().min(1).optional() }),
 ]);
 export type DataTest = z.infer<typeof dataTestSchema>;
 
@@ -31,7 +40,7 @@ const modelBase = {
   name: identifier,
   database: identifier,
   /** A SELECT; names other models and icetide tables as database.name. `{{ this }}`: the model itself (scd2). */
-  sql: z.string().min(1),
+  sql: sqlFragment,
   /** Inferred from the SQL (every database.name of a model it mentions); list more here. */
   dependsOn: z.array(qualified).default([]),
   tests: z.array(dataTestSchema).default([]),
@@ -42,10 +51,7 @@ const modelBase = {
    * Where the model's tables live: each under `<location>/<table>/` (a `table` model's versions each in their own).
    * Default: the catalog's (Trino), `ICETIDE_WAREHOUSE/<database>/<table>/` (Athena, which needs one).
    */
-  location: z
-    .string()
-    .regex(/^s3a?:\/\/[^/]+/, 'an s3:// URL')
-    .optional(),
+  location: s3Location(/^s3a?:\/\/[^/]+/, 'an s3:// URL').optional(),
   /** Attempts after the first when the model fails (with backoff); its children wait for the last. */
   retries: z.number().int().min(0).max(10).default(2),
 };

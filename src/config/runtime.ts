@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DURATION } from './duration';
+import { s3Location } from './schema';
 import { temporalTarget, type TemporalSettings, type TemporalTarget } from './temporal';
 
 /**
@@ -16,10 +17,7 @@ const runtimeSchema = z
     ICETIDE_TRINO_ICEBERG_CATALOG: z.string().default('iceberg'),
     ICETIDE_TRINO_HIVE_CATALOG: z.string().default('hive'),
     /** Trino: where new schemas keep their tables. */
-    ICETIDE_WAREHOUSE: z
-      .string()
-      .regex(/^s3:\/\//, 'an s3:// URI')
-      .default('s3://icetide-warehouse/warehouse'),
+    ICETIDE_WAREHOUSE: s3Location(/^s3:\/\//, 'an s3:// URI').default('s3://icetide-warehouse/warehouse'),
     ICETIDE_ATHENA_WORKGROUP: z.string().default('primary'),
     ICETIDE_ATHENA_OUTPUT: z
       .string()

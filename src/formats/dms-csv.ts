@@ -34,9 +34,9 @@ export const dmsCsv: ChangeFormat = {
         .join(', ');
     return dialect.kind === 'trino'
       ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (${fields('varchar', quoteIdent)}) ` +
-          `WITH (external_location = ${quoteString(def.staging.location)}, format = 'CSV')`
+          `WITH (external_location = ${dialect.ddlString(def.staging.location)}, format = 'CSV')`
       : `CREATE EXTERNAL TABLE IF NOT EXISTS ${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)} (${fields('string', backtick)}) ` +
-          `ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION ${quoteString(def.staging.location)}`;
+          `ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION ${dialect.ddlString(def.staging.location)}`;
   },
 
   changes(def, dialect, { files }) {

@@ -10,7 +10,7 @@ import {
 } from '../changes/validate';
 import type { Column, ColumnType, TableDefinition } from '../config/schema';
 import { dmlType, STAGING_SUFFIX } from '../sql/dialect';
-import { backtick, quoteIdent, quoteString } from '../sql/identifiers';
+import { backtick, quoteIdent } from '../sql/identifiers';
 import { FILE_OP_COLUMN } from '../sql/metadata';
 import { dmsStagingFields, renderDmsChanges } from './dms';
 import type { ChangeFormat } from './format';
@@ -41,8 +41,8 @@ export const dmsParquet: ChangeFormat = {
       ...def.columns.map((c) => `${quote(c.name)} ${hiveType(c.type)}`),
     ].join(', ');
     return dialect.kind === 'trino'
-      ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (${fields}) WITH (external_location = ${quoteString(def.staging.location)}, format = 'PARQUET')`
-      : `CREATE EXTERNAL TABLE IF NOT EXISTS ${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)} (${fields}) STORED AS PARQUET LOCATION ${quoteString(def.staging.location)}`;
+      ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (${fields}) WITH (external_location = ${dialect.ddlString(def.staging.location)}, format = 'PARQUET')`
+      : `CREATE EXTERNAL TABLE IF NOT EXISTS ${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)} (${fields}) STORED AS PARQUET LOCATION ${dialect.ddlString(def.staging.location)}`;
   },
 
   changes(def, dialect, { files }) {

@@ -28,9 +28,9 @@ export const isJsonLinesFile = (name: string): boolean => /\.(json|jsonl|ndjson)
 /** The staging table: each line one value. JSON escapes control characters, so the text format's \001 field separator never splits a line. */
 export function jsonLinesStagingTable(def: TableDefinition, dialect: Dialect): string {
   return dialect.kind === 'trino'
-    ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (line varchar) WITH (external_location = ${quoteString(def.staging.location)}, format = 'TEXTFILE')`
+    ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (line varchar) WITH (external_location = ${dialect.ddlString(def.staging.location)}, format = 'TEXTFILE')`
     : `CREATE EXTERNAL TABLE IF NOT EXISTS ${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)} (line string) ` +
-        `STORED AS TEXTFILE LOCATION ${quoteString(def.staging.location)}`;
+        `STORED AS TEXTFILE LOCATION ${dialect.ddlString(def.staging.location)}`;
 }
 
 /** Records of the files `pathFilter` selects as JSON values `j`, with their file; blank lines are skipped, as the check skips them. */
