@@ -37,6 +37,8 @@ const runtimeSchema = z
     /** The worker's Prometheus endpoint (Temporal's runtime metrics and icetide's per table); off when unset. */
     ICETIDE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     ICETIDE_METRICS_HOST: z.string().default('0.0.0.0'),
+    /** The worker's log level. DEBUG adds engine errors in full (they quote row values; history holds them summarised). */
+    ICETIDE_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
     /** Traces go to this OTLP/HTTP endpoint (the standard OpenTelemetry variable); off when unset. */
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     OTEL_SERVICE_NAME: z.string().default('icetide-worker'),

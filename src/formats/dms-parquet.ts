@@ -190,11 +190,10 @@ function checkRow(
   const get = (field: string) => values[names.get(field) ?? field];
   recorder.row();
   const op = get(FILE_OP_COLUMN);
-  if (op !== 'I' && op !== 'U' && op !== 'D') report(`unknown Op ${JSON.stringify(op)} (expected I, U or D)`);
+  if (op !== 'I' && op !== 'U' && op !== 'D') report('Op is not I, U or D');
   else recorder.operation(row, op);
   const commitTs = get(def.ordering.commitTimestamp);
-  if (typeof commitTs !== 'string' || !isTimestamp(commitTs))
-    report(`commit timestamp ${JSON.stringify(commitTs)} is not yyyy-MM-dd HH:mm:ss[.ffffff]`);
+  if (typeof commitTs !== 'string' || !isTimestamp(commitTs)) report('commit timestamp is not yyyy-MM-dd HH:mm:ss[.ffffff]');
   else recorder.commitTime(row, commitTs);
   for (const key of def.primaryKey) {
     const value = get(key);
@@ -205,7 +204,7 @@ function checkRow(
     const sequence = get(def.ordering.sequence);
     if (sequence === null || sequence === undefined) report(`sequence column ${def.ordering.sequence} is null`);
     else if (typeof sequence !== 'string' && !/^\d+$/.test(String(sequence))) {
-      report(`sequence column ${def.ordering.sequence}: ${String(sequence)} is not a non-negative integer`);
+      report(`sequence column ${def.ordering.sequence} is not a non-negative integer`);
     }
   }
 }
