@@ -20,19 +20,28 @@ const sqlFragment = z
   });
 const qualified = z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'database.name, lower case');
 
+/**
+ * A failed test reports how many rows fail; with `samples: true` (here or on the model) also a few of those rows,
+ * which then sit in workflow history, the alert and the CLI's output: off by default, rows are customers' data.
+ */
+const samples = { samples: z.boolean().optional() };
+
 /** A data test: a query for the rows that break it, run in the engine; any row fails the test. */
 export const dataTestSchema = z.union([
-  z.strictObject({ not_null: columns }),
-  z.strictObject({ unique: columns }),
-  z.strictObject({ accepted_values: z.strictObject({ column: identifier, values: z.array(z.union([z.string(), z.number()])).min(1) }) }),
-  z.strictObject({ relationships: z.strictObject({ column: identifier, to: qualified, field: identifier }) }),
+  z.strictObject({ not_null: columns, ...samples }),
+  z.strictObject({ unique: columns, ...samples }),
+  z.strictObject({
+    accepted_values: z.strictObject({ column: identifier, values: z.array(z.union([z.string(), z.number()])).min(1) }),
+    ...samples,
+  }),
+  z.strictObject({ relationships: z.strictObject({ column: identifier, to: qualified, field: identifier }), ...samples }),
   z.strictObject({
     row_count: z
       .strictObject({ min: z.number().int().min(0).optional(), max: z.number().int().min(0).optional() })
       .refine((b) => b.min !== undefined || b.max !== undefined, 'give min, max or both'),
   }),
   /** Custom: a SELECT returning the failing rows; `{{ this }}` names the model's build being tested. */
-  z.strictObject({ sql: sqlFragment, name: z.string().min(1).optional() }),
+  z.strictObject({ sql: sqlFragment, name: z.string().min(1).optional(), ...samples }),
 ]);
 export type DataTest = z.infer<typeof dataTestSchema>;
 
@@ -44,6 +53,8 @@ const modelBase = {
   /** Inferred from the SQL (every database.name of a model it mentions); list more here. */
   dependsOn: z.array(qualified).default([]),
   tests: z.array(dataTestSchema).default([]),
+  /** Failed tests of this model report sample rows (see dataTestSchema). */
+  ...samples,
   partitioning: z.array(partitionSpec).default([]),
   /** The data files' format; Parquet when unset (runs and schedules recorded before this key have none). */
   format: z.enum(['PARQUET', 'ORC', 'AVRO']).optional(),
