@@ -2,6 +2,7 @@ import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { ActivityDeps } from './activities';
 import { durationMillis } from './config/duration';
+import { withoutUserInfo } from './config/urls';
 import type { RuntimeConfig } from './config/runtime';
 import { AthenaEngine } from './engines/athena';
 import { TrinoEngine } from './engines/trino';
@@ -58,12 +59,12 @@ export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
 }
 
 /**
- * One quota per engine — Athena's is per account and region, a Trino cluster's is its coordinator — shared by the
+ * One quota per engine (named in the quota workflow's id: never with the URL's credentials) — Athena's is per account and region, a Trino cluster's is its coordinator — shared by the
  * workers of a task queue (the quota workflow runs on it).
  */
 export function engineQuota(config: RuntimeConfig): ActivityDeps['quota'] {
   const athena = config.ICETIDE_ENGINE === 'athena';
   const limit = config.ICETIDE_ENGINE_MAX_QUERIES ?? (athena ? 20 : 10);
   if (limit === 0) return undefined;
-  return { engine: athena ? `athena:${config.ICETIDE_S3_REGION}` : `trino:${config.ICETIDE_TRINO_URL}`, limit };
+  return { engine: athena ? `athena:${config.ICETIDE_S3_REGION}` : `trino:${withoutUserInfo(config.ICETIDE_TRINO_URL)}`, limit };
 }

@@ -1,6 +1,8 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
+import { redactActivityErrors } from './activities/redaction';
 import type { RuntimeConfig } from './config/runtime';
+import { withoutUserInfo } from './config/urls';
 import { createActivityDeps } from './deps';
 import { createTracing } from './tracing';
 
@@ -11,6 +13,8 @@ export function workerOptions(config: RuntimeConfig, deps: ActivityDeps, connect
     taskQueue: config.ICETIDE_TASK_QUEUE,
     workflowsPath: require.resolve('./workflows'),
     activities: createActivities(deps),
+    // Failures enter history summarised: never a value an engine or a parser quoted.
+    interceptors: { activity: [redactActivityErrors] },
     // Heartbeats carry no history; sending them often lets a cancelled run stop its query within a second or two.
     maxHeartbeatThrottleInterval: '1s',
     // On SIGTERM/SIGINT short activities get this long to finish; a wait on a query then hands over to another
@@ -35,7 +39,7 @@ const jsonLine = ({ level, message, timestampNanos, meta }: LogEntry): void =>
  */
 export function installWorkerRuntime(config: RuntimeConfig): void {
   Runtime.install({
-    logger: new DefaultLogger('INFO', jsonLine),
+    logger: new DefaultLogger(config.ICETIDE_LOG_LEVEL, jsonLine),
     telemetryOptions:
       config.ICETIDE_METRICS_PORT === undefined
         ? undefined
@@ -58,7 +62,7 @@ export async function runWorker(config: RuntimeConfig, deps: ActivityDeps = crea
     const worker = await Worker.create({ ...workerOptions(config, deps, connection), plugins: tracing?.plugins });
     const metrics =
       (config.ICETIDE_METRICS_PORT === undefined ? '' : `, metrics on :${config.ICETIDE_METRICS_PORT}/metrics`) +
-      (tracing ? `, traces to ${config.OTEL_EXPORTER_OTLP_ENDPOINT}` : '');
+      (tracing ? `, traces to ${withoutUserInfo(config.OTEL_EXPORTER_OTLP_ENDPOINT ?? '')}` : '');
     Runtime.instance().logger.info(
       `icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.temporal.connectionOptions.address} ` +
         `(namespace ${config.temporal.namespace}, engine ${config.ICETIDE_ENGINE}${metrics})`,

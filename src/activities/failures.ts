@@ -24,7 +24,13 @@ export async function failFastOnPermanent<T>(what: string, body: () => Promise<T
     return await body();
   } catch (err) {
     if (err instanceof ApplicationFailure) throw err;
-    if (err instanceof PermanentEngineError || err instanceof SchemaChangeRefused || PERMANENT_AWS_ERRORS.has((err as Error).name)) {
+    if (
+      err instanceof PermanentEngineError ||
+      err instanceof SchemaChangeRefused ||
+      PERMANENT_AWS_ERRORS.has((err as Error).name) ||
+      // A statement the engine itself failed, for a reason running it again cannot change (a cast of a bad value).
+      (err as { retryable?: unknown }).retryable === false
+    ) {
       throw ApplicationFailure.nonRetryable(`${what}: ${(err as Error).message}`, (err as Error).name);
     }
     throw err;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { isTerminal, TransientEngineError, type QueryHandle } from '../engines/engine';
+import { isTerminal, TransientEngineError, type QueryError, type QueryHandle } from '../engines/engine';
+import { summarizeEngineMessage } from '../engines/redact';
 import type { QueryOutcome } from '../shared';
 import { failFastOnPermanent } from './failures';
 import type { ActivityDeps } from './deps';
@@ -55,7 +56,7 @@ export async function followQuery(deps: ActivityDeps, input: AwaitQueryInput): P
       unreachableSince = undefined;
       handle = status.handle;
       if (isTerminal(status.state)) {
-        return { handle, state: status.state, stats: status.stats, updatedRows: status.updatedRows, error: status.error };
+        return { handle, state: status.state, stats: status.stats, updatedRows: status.updatedRows, error: summarized(status.error) };
       }
     } catch (err) {
       if (!(err instanceof TransientEngineError)) throw err;
@@ -91,6 +92,16 @@ export async function followQuery(deps: ActivityDeps, input: AwaitQueryInput): P
     }
     if (unreachableSince === undefined) delay = Math.min(maxMs, Math.ceil(delay * 1.5));
   }
+}
+
+/**
+ * The outcome is the activity's result, kept in history: the engine's message goes there summarised (never a value
+ * it quoted), in full only to this worker's debug log.
+ */
+function summarized(error: QueryError | undefined): QueryError | undefined {
+  if (!error) return undefined;
+  Context.current().log.debug('query error in full (summarised in history)', { code: error.code, error: error.message });
+  return { ...error, message: summarizeEngineMessage(error.message) };
 }
 
 /**

@@ -87,8 +87,31 @@ const VALUE_CHECKS: Record<string, (v: string) => boolean> = {
   timestamp: isTimestamp,
   string: () => true,
 };
-export const textValueOk = (type: ColumnType, v: string): boolean =>
-  type.startsWith('decimal') ? /^-?\d+(\.\d+)?$/.test(v) : VALUE_CHECKS[type](v);
+export const textValueOk = (type: ColumnType, v: string): boolean => textValueProblem(type, v) === undefined;
+
+/** `a bigint`, `an int`. */
+export const aType = (type: string): string => `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+
+const DECIMAL_TEXT = /^-?0*(\d*?)(?:\.(\d+))?$/;
+
+/**
+ * Why text is not a value of the column's type, or undefined when the MERGE's CAST accepts it. Problems name the kind
+ * of problem only, never the value: they are kept in workflow history.
+ */
+export function textValueProblem(type: ColumnType, v: string): string | undefined {
+  const decimal = /^decimal\((\d+),\s*(\d+)\)$/.exec(type);
+  if (decimal) {
+    const digits = /^-?\d+(\.\d+)?$/.test(v) ? DECIMAL_TEXT.exec(v) : null;
+    if (!digits) return `not ${aType(type)}`;
+    // CAST rounds extra fraction digits (half up); integer digits beyond precision - scale fail it, rounding's carry too.
+    const [, int, fraction = ''] = digits;
+    const scale = Number(decimal[2]);
+    const carries = fraction.length > scale && fraction[scale] >= '5' && /^9*$/.test(int + fraction.slice(0, scale));
+    return int.length + (carries ? 1 : 0) > Number(decimal[1]) - scale ? `value does not fit ${type}` : undefined;
+  }
+  if (VALUE_CHECKS[type](v)) return undefined;
+  return (type === 'bigint' || type === 'int') && /^-?\d+$/.test(v) ? `value does not fit ${type}` : `not ${aType(type)}`;
+}
 export const isInteger = (v: string): boolean => inRange(v, 64);
 
 export const normalizeTimestamp = (ts: string): string => {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { modelName } from '../shared';
 import { CURRENT_VIEW_SUFFIX } from '../sql/dialect';
-import { duration, identifier, partitionSpec } from './schema';
+import { fragmentProblem } from '../sql/fragment';
+import { duration, identifier, partitionSpec, s3Location } from './schema';
 
 /**
  * Downstream models (the project file's `models:` and `templates:`): a SELECT over icetide tables and other models,
@@ -9,21 +10,38 @@ import { duration, identifier, partitionSpec } from './schema';
  */
 
 const columns = z.array(identifier).min(1);
+/** SQL embedded in icetide's statements: one closed fragment (sql/fragment.ts). */
+const sqlFragment = z
+  .string()
+  .min(1)
+  .superRefine((sql, ctx) => {
+    const problem = fragmentProblem(sql);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 const qualified = z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'database.name, lower case');
+
+/**
+ * A failed test reports how many rows fail; with `samples: true` (here or on the model) also a few of those rows,
+ * which then sit in workflow history, the alert and the CLI's output: off by default, rows are customers' data.
+ */
+const samples = { samples: z.boolean().optional() };
 
 /** A data test: a query for the rows that break it, run in the engine; any row fails the test. */
 export const dataTestSchema = z.union([
-  z.strictObject({ not_null: columns }),
-  z.strictObject({ unique: columns }),
-  z.strictObject({ accepted_values: z.strictObject({ column: identifier, values: z.array(z.union([z.string(), z.number()])).min(1) }) }),
-  z.strictObject({ relationships: z.strictObject({ column: identifier, to: qualified, field: identifier }) }),
+  z.strictObject({ not_null: columns, ...samples }),
+  z.strictObject({ unique: columns, ...samples }),
+  z.strictObject({
+    accepted_values: z.strictObject({ column: identifier, values: z.array(z.union([z.string(), z.number()])).min(1) }),
+    ...samples,
+  }),
+  z.strictObject({ relationships: z.strictObject({ column: identifier, to: qualified, field: identifier }), ...samples }),
   z.strictObject({
     row_count: z
       .strictObject({ min: z.number().int().min(0).optional(), max: z.number().int().min(0).optional() })
       .refine((b) => b.min !== undefined || b.max !== undefined, 'give min, max or both'),
   }),
   /** Custom: a SELECT returning the failing rows; `{{ this }}` names the model's build being tested. */
-  z.strictObject({ sql: z.string().min(1), name: z.string().min(1).optional() }),
+  z.strictObject({ sql: sqlFragment, name: z.string().min(1).optional(), ...samples }),
 ]);
 export type DataTest = z.infer<typeof dataTestSchema>;
 
@@ -31,10 +49,12 @@ const modelBase = {
   name: identifier,
   database: identifier,
   /** A SELECT; names other models and icetide tables as database.name. `{{ this }}`: the model itself (scd2). */
-  sql: z.string().min(1),
+  sql: sqlFragment,
   /** Inferred from the SQL (every database.name of a model it mentions); list more here. */
   dependsOn: z.array(qualified).default([]),
   tests: z.array(dataTestSchema).default([]),
+  /** Failed tests of this model report sample rows (see dataTestSchema). */
+  ...samples,
   partitioning: z.array(partitionSpec).default([]),
   /** The data files' format; Parquet when unset (runs and schedules recorded before this key have none). */
   format: z.enum(['PARQUET', 'ORC', 'AVRO']).optional(),
@@ -42,10 +62,7 @@ const modelBase = {
    * Where the model's tables live: each under `<location>/<table>/` (a `table` model's versions each in their own).
    * Default: the catalog's (Trino), `ICETIDE_WAREHOUSE/<database>/<table>/` (Athena, which needs one).
    */
-  location: z
-    .string()
-    .regex(/^s3a?:\/\/[^/]+/, 'an s3:// URL')
-    .optional(),
+  location: s3Location(/^s3a?:\/\/[^/]+/, 'an s3:// URL').optional(),
   /** Attempts after the first when the model fails (with backoff); its children wait for the last. */
   retries: z.number().int().min(0).max(10).default(2),
 };

@@ -8,7 +8,7 @@ import { isObject } from './json';
 import { modelName, tableName } from '../shared';
 import { loadRuntimeConfig, type RuntimeConfig } from './runtime';
 import { fillTemplate, modelDefinitionSchema, modelSettingsSchema, templateSchema, topologicalOrder, type ModelDefinition } from './models';
-import { tableDefinitionSchema, type TableDefinition } from './schema';
+import { s3Location, tableDefinitionSchema, type TableDefinition } from './schema';
 
 /**
  * The project file (icetide.yaml): where the engine, S3, Temporal and the metrics endpoint are, defaults, and the
@@ -22,7 +22,7 @@ const trinoSchema = z.strictObject({
   user: z.string().min(1).optional(),
   catalogs: z.strictObject({ iceberg: z.string().min(1).optional(), hive: z.string().min(1).optional() }).optional(),
   /** Where new schemas keep their tables. */
-  warehouse: z.string().startsWith('s3://', 'an s3:// URI').optional(),
+  warehouse: s3Location(/^s3:\/\//, 'an s3:// URI').optional(),
 });
 
 const athenaSchema = z.strictObject({

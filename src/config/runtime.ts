@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DURATION } from './duration';
+import { s3Location } from './schema';
 import { temporalTarget, type TemporalSettings, type TemporalTarget } from './temporal';
 
 /**
@@ -16,10 +17,7 @@ const runtimeSchema = z
     ICETIDE_TRINO_ICEBERG_CATALOG: z.string().default('iceberg'),
     ICETIDE_TRINO_HIVE_CATALOG: z.string().default('hive'),
     /** Trino: where new schemas keep their tables. */
-    ICETIDE_WAREHOUSE: z
-      .string()
-      .regex(/^s3:\/\//, 'an s3:// URI')
-      .default('s3://icetide-warehouse/warehouse'),
+    ICETIDE_WAREHOUSE: s3Location(/^s3:\/\//, 'an s3:// URI').default('s3://icetide-warehouse/warehouse'),
     ICETIDE_ATHENA_WORKGROUP: z.string().default('primary'),
     ICETIDE_ATHENA_OUTPUT: z
       .string()
@@ -39,6 +37,8 @@ const runtimeSchema = z
     /** The worker's Prometheus endpoint (Temporal's runtime metrics and icetide's per table); off when unset. */
     ICETIDE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     ICETIDE_METRICS_HOST: z.string().default('0.0.0.0'),
+    /** The worker's log level. DEBUG adds engine errors in full (they quote row values; history holds them summarised). */
+    ICETIDE_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
     /** Traces go to this OTLP/HTTP endpoint (the standard OpenTelemetry variable); off when unset. */
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     OTEL_SERVICE_NAME: z.string().default('icetide-worker'),

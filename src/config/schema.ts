@@ -37,7 +37,24 @@ export type Column = z.infer<typeof columnSchema>;
 
 export const duration = z.string().regex(DURATION, 'a duration such as 30s, 5m, 2h or 7d');
 
-const s3Uri = z.string().regex(/^s3:\/\/[^/]+\/.+\/$/, 'an s3://bucket/prefix/ URI ending with /');
+/**
+ * Characters a location cannot hold safely: control characters (a line break inside DDL, keys no console shows), a
+ * backslash (an escape in Hive DDL, a path separator to some S3 tools) and `?` or `#` (Hive reads a location as a
+ * URI: what follows would be taken for a query or a fragment). Quotes are fine: every location is quoted in its
+ * dialect's own way (sql/identifiers.ts).
+ */
+const unsafeInLocation = (ch: string): boolean => ch < ' ' || ch === '\u007f' || ch === '\\' || ch === '?' || ch === '#';
+
+/** An s3:// location, refused with a clear message when it holds a character that cannot be quoted safely. */
+export const s3Location = (shape: RegExp, message: string) =>
+  z
+    .string()
+    .regex(shape, message)
+    .refine((uri) => ![...uri].some(unsafeInLocation), {
+      message: 'a location without control characters, backslashes, ? or # (Hive reads a location as a URI)',
+    });
+
+const s3Uri = s3Location(/^s3:\/\/[^/]+\/.+\/$/, 'an s3://bucket/prefix/ URI ending with /');
 
 /** Iceberg partition transforms that keep a batch's write inside the partitions its keys live in. */
 export const partitionSpec = z

@@ -1,5 +1,6 @@
 import type { QueryEngine, QueryError, QueryHandle, QueryStats, QueryStatus, ReadResult, SubmitRequest } from './engine';
 import { PermanentEngineError, TransientEngineError } from './engine';
+import { userInfoOf, withoutUserInfo } from '../config/urls';
 import { quoteString } from '../sql/identifiers';
 
 /**
@@ -67,8 +68,16 @@ const RUNNING_STATES = new Set(['PLANNING', 'STARTING', 'RUNNING', 'FINISHING'])
 
 export class TrinoEngine implements QueryEngine {
   readonly kind = 'trino' as const;
+  /** The coordinator's URL without user info: what requests go to and what messages show. */
+  private readonly url: string;
+  /** Credentials the configured URL carried, sent as HTTP basic authentication (fetch refuses a URL with them). */
+  private readonly authorization?: string;
 
-  constructor(private readonly options: TrinoEngineOptions) {}
+  constructor(private readonly options: TrinoEngineOptions) {
+    this.url = withoutUserInfo(options.url).replace(/\/$/, '');
+    const credentials = userInfoOf(options.url);
+    if (credentials) this.authorization = `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString('base64')}`;
+  }
 
   async submit({ sql, idempotencyToken, mayExist }: SubmitRequest): Promise<QueryHandle> {
     const tag = trinoTag(idempotencyToken);
@@ -96,7 +105,7 @@ export class TrinoEngine implements QueryEngine {
   }
 
   async cancel(handle: QueryHandle): Promise<void> {
-    await this.call('DELETE', handle.nextUri ?? `${this.options.url}/v1/query/${encodeURIComponent(handle.queryId)}`).catch((err) => {
+    await this.call('DELETE', handle.nextUri ?? `${this.url}/v1/query/${encodeURIComponent(handle.queryId)}`).catch((err) => {
       if (!(err instanceof QueryNotFound)) throw err; // a forgotten query runs no more
     });
   }
@@ -128,8 +137,8 @@ export class TrinoEngine implements QueryEngine {
 
   /** Submits a statement. A coordinator still starting up refuses it at once: that is worth a retry, not a failure. */
   private async post(sql: string, source: string): Promise<TrinoResults> {
-    const results = await this.call<TrinoResults>('POST', `${this.options.url}/v1/statement`, sql, source);
-    if (results.error?.errorName === 'SERVER_STARTING_UP') throw new TransientEngineError(`Trino at ${this.options.url} is starting up`);
+    const results = await this.call<TrinoResults>('POST', `${this.url}/v1/statement`, sql, source);
+    if (results.error?.errorName === 'SERVER_STARTING_UP') throw new TransientEngineError(`Trino at ${this.url} is starting up`);
     return results;
   }
 
@@ -158,7 +167,7 @@ export class TrinoEngine implements QueryEngine {
 
   /** Status of a query whose nextUri was lost (a crash right after submit): observe it, do not drive it. */
   private async pollInfo(handle: QueryHandle): Promise<QueryStatus> {
-    const info = await this.call<TrinoQueryInfo>('GET', `${this.options.url}/v1/query/${encodeURIComponent(handle.queryId)}`);
+    const info = await this.call<TrinoQueryInfo>('GET', `${this.url}/v1/query/${encodeURIComponent(handle.queryId)}`);
     const stats = {
       executionMillis: Math.max(0, parseDuration(info.queryStats?.elapsedTime) - parseDuration(info.queryStats?.queuedTime)),
       scannedBytes: parseDataSize(info.queryStats?.physicalInputDataSize),
@@ -178,13 +187,14 @@ export class TrinoEngine implements QueryEngine {
 
   private async call<T>(method: string, url: string, body?: string, source?: string): Promise<T> {
     const headers: Record<string, string> = { 'X-Trino-User': this.options.user };
+    if (this.authorization) headers.Authorization = this.authorization;
     if (source) headers['X-Trino-Source'] = source;
     if (this.options.catalog) headers['X-Trino-Catalog'] = this.options.catalog;
     let response: Response;
     try {
       response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.options.fetchTimeoutMillis ?? 10_000) });
     } catch (err) {
-      throw new TransientEngineError(`Trino at ${this.options.url} unreachable: ${(err as Error).message}`);
+      throw new TransientEngineError(`Trino at ${this.url} unreachable: ${(err as Error).message}`);
     }
     if (response.status === 429 || response.status === 502 || response.status === 503 || response.status === 504) {
       throw new TransientEngineError(`Trino answered ${response.status} to ${method} ${url}`);

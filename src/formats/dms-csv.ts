@@ -7,7 +7,7 @@ import {
   type ChangeSource,
   type CheckOptions,
   isTimestamp,
-  textValueOk,
+  textValueProblem,
   type FileCheck,
 } from '../changes/validate';
 import type { Column, TableDefinition } from '../config/schema';
@@ -34,9 +34,9 @@ export const dmsCsv: ChangeFormat = {
         .join(', ');
     return dialect.kind === 'trino'
       ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (${fields('varchar', quoteIdent)}) ` +
-          `WITH (external_location = ${quoteString(def.staging.location)}, format = 'CSV')`
+          `WITH (external_location = ${dialect.ddlString(def.staging.location)}, format = 'CSV')`
       : `CREATE EXTERNAL TABLE IF NOT EXISTS ${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)} (${fields('string', backtick)}) ` +
-          `ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION ${quoteString(def.staging.location)}`;
+          `ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION ${dialect.ddlString(def.staging.location)}`;
   },
 
   changes(def, dialect, { files }) {
@@ -68,7 +68,8 @@ async function checkCsv(def: TableDefinition, uri: string, source: ChangeSource,
     result = recorder.result();
   } catch (err) {
     if (!isBadContent(err)) throw err;
-    result = recorder.unreadable((err as { lines?: number }).lines ?? 0, `not a CSV change file: ${(err as Error).message}`);
+    // The parser's message quotes the text it choked on: its code says what went wrong.
+    result = recorder.unreadable((err as { lines?: number }).lines ?? 0, `not a CSV change file (${(err as { code: string }).code})`);
     located = 1;
   }
   const numbered = result.problems.slice(0, result.problems.length - located);
@@ -135,9 +136,9 @@ function checkRecord(def: TableDefinition, recorder: FileCheckRecorder, record: 
     return;
   }
   const [op, commitTs, ...values] = record;
-  if (op !== 'I' && op !== 'U' && op !== 'D') report(`unknown Op '${op}' (expected I, U or D)`);
+  if (op !== 'I' && op !== 'U' && op !== 'D') report('Op is not I, U or D');
   else recorder.operation(line, op);
-  if (!isTimestamp(commitTs)) report(`commit timestamp '${commitTs}' is not yyyy-MM-dd HH:mm:ss[.ffffff]`);
+  if (!isTimestamp(commitTs)) report('commit timestamp is not yyyy-MM-dd HH:mm:ss[.ffffff]');
   else recorder.commitTime(line, commitTs);
   def.columns.forEach((column, i) => {
     if (i >= values.length) return; // an added column the file predates
@@ -147,12 +148,13 @@ function checkRecord(def: TableDefinition, recorder: FileCheckRecorder, record: 
       if (def.primaryKey.includes(column.name)) report(`primary key column ${column.name} is null`);
       return;
     }
-    if (!textValueOk(column.type, value)) report(`column ${column.name}: '${value}' is not a ${column.type}`);
+    const problem = textValueProblem(column.type, value);
+    if (problem) report(`column ${column.name}: ${problem}`);
   });
   if (def.ordering.sequence) {
     const index = def.columns.findIndex((c) => c.name === def.ordering.sequence);
     if (def.columns[index].type !== 'string' && !/^\d+$/.test(values[index])) {
-      report(`sequence column ${def.ordering.sequence}: '${values[index]}' is not a non-negative integer`);
+      report(`sequence column ${def.ordering.sequence} is not a non-negative integer`);
     }
   }
 }

@@ -10,7 +10,7 @@ import {
 } from '../changes/validate';
 import type { Column, ColumnType, TableDefinition } from '../config/schema';
 import { dmlType, STAGING_SUFFIX } from '../sql/dialect';
-import { backtick, quoteIdent, quoteString } from '../sql/identifiers';
+import { backtick, quoteIdent } from '../sql/identifiers';
 import { FILE_OP_COLUMN } from '../sql/metadata';
 import { dmsStagingFields, renderDmsChanges } from './dms';
 import type { ChangeFormat } from './format';
@@ -41,8 +41,8 @@ export const dmsParquet: ChangeFormat = {
       ...def.columns.map((c) => `${quote(c.name)} ${hiveType(c.type)}`),
     ].join(', ');
     return dialect.kind === 'trino'
-      ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (${fields}) WITH (external_location = ${quoteString(def.staging.location)}, format = 'PARQUET')`
-      : `CREATE EXTERNAL TABLE IF NOT EXISTS ${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)} (${fields}) STORED AS PARQUET LOCATION ${quoteString(def.staging.location)}`;
+      ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (${fields}) WITH (external_location = ${dialect.ddlString(def.staging.location)}, format = 'PARQUET')`
+      : `CREATE EXTERNAL TABLE IF NOT EXISTS ${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)} (${fields}) STORED AS PARQUET LOCATION ${dialect.ddlString(def.staging.location)}`;
   },
 
   changes(def, dialect, { files }) {
@@ -190,11 +190,10 @@ function checkRow(
   const get = (field: string) => values[names.get(field) ?? field];
   recorder.row();
   const op = get(FILE_OP_COLUMN);
-  if (op !== 'I' && op !== 'U' && op !== 'D') report(`unknown Op ${JSON.stringify(op)} (expected I, U or D)`);
+  if (op !== 'I' && op !== 'U' && op !== 'D') report('Op is not I, U or D');
   else recorder.operation(row, op);
   const commitTs = get(def.ordering.commitTimestamp);
-  if (typeof commitTs !== 'string' || !isTimestamp(commitTs))
-    report(`commit timestamp ${JSON.stringify(commitTs)} is not yyyy-MM-dd HH:mm:ss[.ffffff]`);
+  if (typeof commitTs !== 'string' || !isTimestamp(commitTs)) report('commit timestamp is not yyyy-MM-dd HH:mm:ss[.ffffff]');
   else recorder.commitTime(row, commitTs);
   for (const key of def.primaryKey) {
     const value = get(key);
@@ -205,7 +204,7 @@ function checkRow(
     const sequence = get(def.ordering.sequence);
     if (sequence === null || sequence === undefined) report(`sequence column ${def.ordering.sequence} is null`);
     else if (typeof sequence !== 'string' && !/^\d+$/.test(String(sequence))) {
-      report(`sequence column ${def.ordering.sequence}: ${String(sequence)} is not a non-negative integer`);
+      report(`sequence column ${def.ordering.sequence} is not a non-negative integer`);
     }
   }
 }

@@ -158,8 +158,8 @@ async function readManifest(
       if (!isObject(entry) || typeof entry.dataFileS3Key !== 'string' || !entry.dataFileS3Key.includes('AWSDynamoDB/'))
         throw new Error('no dataFileS3Key under AWSDynamoDB/');
       files.push({ key: entry.dataFileS3Key, itemCount: typeof entry.itemCount === 'number' ? entry.itemCount : undefined });
-    } catch (err) {
-      return { problem: `${uri} line ${i + 1}: not a manifest entry: ${(err as Error).message}` };
+    } catch {
+      return { problem: `${uri} line ${i + 1}: not a manifest entry (not JSON)` };
     }
   }
   return { files };
@@ -191,7 +191,7 @@ function checkIncrementalRecord(def: TableDefinition, recorder: FileCheckRecorde
   const metadata = isObject(record.Metadata) ? record.Metadata : {};
   const micros = isObject(metadata.WriteTimestampMicros) ? metadata.WriteTimestampMicros.N : undefined;
   if (typeof micros !== 'string' || !/^\d{1,17}$/.test(micros)) {
-    report(`Metadata.WriteTimestampMicros ${JSON.stringify(metadata.WriteTimestampMicros)} is not an epoch time in microseconds`);
+    report('Metadata.WriteTimestampMicros is not an epoch time in microseconds');
   } else {
     const date = new Date(Number(BigInt(micros) / 1000n));
     recorder.commitTime(line, `${date.toISOString().slice(0, 19).replace('T', ' ')}.${micros.slice(-6).padStart(6, '0')}`);

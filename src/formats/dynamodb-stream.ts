@@ -1,6 +1,6 @@
 import type { FileCheckRecorder } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
-import { quoteIdent, quoteString } from '../sql/identifiers';
+import { quoteIdent } from '../sql/identifiers';
 import { renderChangesSelect, renderOpMapping, renderPathIn } from '../sql/changes';
 import { SEQUENCE_WIDTH } from './dms';
 import { isObject } from '../config/json';
@@ -73,15 +73,15 @@ function checkRecord(def: TableDefinition, recorder: FileCheckRecorder, line: nu
   if (!isObject(record) || !isObject(record.dynamodb)) return report('not a DynamoDB Streams record (expected eventName and dynamodb)');
   recorder.row();
   const op = OPS[String(record.eventName)];
-  if (!op) report(`unknown eventName ${quoteString(String(record.eventName))} (expected INSERT, MODIFY or REMOVE)`);
+  if (!op) report('unknown eventName (expected INSERT, MODIFY or REMOVE)');
   else recorder.operation(line, op);
   const { dynamodb } = record;
   const created = typeof dynamodb.ApproximateCreationDateTime === 'number' ? creationTime(dynamodb.ApproximateCreationDateTime) : undefined;
-  if (!created) report(`dynamodb.ApproximateCreationDateTime ${JSON.stringify(dynamodb.ApproximateCreationDateTime)} is not an epoch time`);
+  if (!created) report('dynamodb.ApproximateCreationDateTime is not an epoch time');
   else recorder.commitTime(line, created);
   const sequence = dynamodb.SequenceNumber;
   if (typeof sequence !== 'string' || !/^\d{1,40}$/.test(sequence)) {
-    report(`dynamodb.SequenceNumber ${JSON.stringify(sequence)} is not a string of at most ${SEQUENCE_WIDTH} digits`);
+    report(`dynamodb.SequenceNumber is not a string of at most ${SEQUENCE_WIDTH} digits`);
   }
   if (!op) return;
   for (const [image, required] of [

@@ -1,7 +1,6 @@
 import type { FileCheckRecorder } from '../changes/validate';
 import type { Column } from '../config/schema';
 import { isObject } from '../config/json';
-import { quoteString } from '../sql/identifiers';
 import { jsonPath, jsonText, jsonValueProblem } from './json-lines';
 
 /**
@@ -23,18 +22,16 @@ export function attributeText(json: string, members: string[], column: Column): 
 
 /** A typed attribute value as the plain JSON value castJsonText converts, or a problem. */
 function attributeValue(attribute: unknown, column: Column): { value: unknown } | { problem: string } {
-  if (!isObject(attribute) || Object.keys(attribute).length !== 1)
-    return { problem: `${JSON.stringify(attribute)} is not a DynamoDB attribute value` };
+  if (!isObject(attribute) || Object.keys(attribute).length !== 1) return { problem: 'not a DynamoDB attribute value' };
   const [[type, value]] = Object.entries(attribute);
   if (type === 'NULL') return { value: null };
   if (type === 'S' || type === 'N')
-    return typeof value === 'string' ? { value } : { problem: `${type} value ${JSON.stringify(value)} is not a string` };
-  if (type === 'BOOL')
-    return typeof value === 'boolean' ? { value } : { problem: `BOOL value ${JSON.stringify(value)} is not true or false` };
+    return typeof value === 'string' ? { value } : { problem: `a DynamoDB ${type} value that is not a string` };
+  if (type === 'BOOL') return typeof value === 'boolean' ? { value } : { problem: 'a DynamoDB BOOL value that is not true or false' };
   if ((STRUCTURE_TYPES as readonly string[]).includes(type)) {
     return column.type === 'string' ? { value: JSON.stringify(value) } : { problem: `a DynamoDB ${type} value is not a ${column.type}` };
   }
-  return { problem: `unknown DynamoDB attribute type ${quoteString(type)}` };
+  return { problem: 'unknown DynamoDB attribute type' };
 }
 
 /** Checks one present attribute against its column; records the first key's value for the key range. */

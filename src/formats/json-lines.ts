@@ -1,13 +1,14 @@
 import { StringDecoder } from 'node:string_decoder';
 import { Readable } from 'node:stream';
 import {
+  aType,
   asStream,
   FileCheckRecorder,
   isBadContent,
   type ChangeSource,
   isDate,
   isInteger,
-  textValueOk,
+  textValueProblem,
   type CheckOptions,
   type FileCheck,
 } from '../changes/validate';
@@ -28,9 +29,9 @@ export const isJsonLinesFile = (name: string): boolean => /\.(json|jsonl|ndjson)
 /** The staging table: each line one value. JSON escapes control characters, so the text format's \001 field separator never splits a line. */
 export function jsonLinesStagingTable(def: TableDefinition, dialect: Dialect): string {
   return dialect.kind === 'trino'
-    ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (line varchar) WITH (external_location = ${quoteString(def.staging.location)}, format = 'TEXTFILE')`
+    ? `CREATE TABLE IF NOT EXISTS ${dialect.staging(def)} (line varchar) WITH (external_location = ${dialect.ddlString(def.staging.location)}, format = 'TEXTFILE')`
     : `CREATE EXTERNAL TABLE IF NOT EXISTS ${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)} (line string) ` +
-        `STORED AS TEXTFILE LOCATION ${quoteString(def.staging.location)}`;
+        `STORED AS TEXTFILE LOCATION ${dialect.ddlString(def.staging.location)}`;
 }
 
 /** Records of the files `pathFilter` selects as JSON values `j`, with their file; blank lines are skipped, as the check skips them. */
@@ -97,18 +98,18 @@ const DECIMAL = /^decimal\((\d+),\s*(\d+)\)$/;
 export function jsonValueProblem(type: ColumnType, value: unknown, unit: EpochUnit): string | undefined {
   if (value === null || value === undefined || type === 'string') return undefined;
   if (typeof value === 'object') return `a JSON ${Array.isArray(value) ? 'array' : 'object'} is not a ${type}`;
-  if (typeof value === 'boolean') return type === 'boolean' ? undefined : `${value} is not a ${type}`;
+  if (typeof value === 'boolean') return type === 'boolean' ? undefined : `a JSON boolean is not ${aType(type)}`;
   if (typeof value === 'number') return numberProblem(type, value, unit);
   const text = String(value);
   if ((type === 'date' || type === 'timestamp') && /^-?\d+$/.test(text)) return numberProblem(type, Number(text), unit);
-  if (type === 'timestamp') return isIsoTimestamp(text) ? undefined : `'${text}' is not an ISO-8601 timestamp`;
-  return textValueOk(type, text) ? undefined : `'${text}' is not a ${type}`;
+  if (type === 'timestamp') return isIsoTimestamp(text) ? undefined : 'not an ISO-8601 timestamp';
+  return textValueProblem(type, text);
 }
 
 function numberProblem(type: ColumnType, value: number, unit: EpochUnit): string | undefined {
-  const bad = `${value} is not a ${type}`;
+  const bad = Number.isInteger(value) ? `value does not fit ${type}` : `not ${aType(type)}`;
   const decimal = DECIMAL.exec(type);
-  if (decimal) return Math.abs(value) < 10 ** (Number(decimal[1]) - Number(decimal[2])) ? undefined : `${value} does not fit ${type}`;
+  if (decimal) return Math.abs(value) < 10 ** (Number(decimal[1]) - Number(decimal[2])) ? undefined : `value does not fit ${type}`;
   switch (type) {
     case 'double':
       return undefined;
@@ -117,11 +118,11 @@ function numberProblem(type: ColumnType, value: number, unit: EpochUnit): string
     case 'int':
       return Number.isInteger(value) && isInteger(String(value)) && Math.abs(value) < 2 ** 31 ? undefined : bad;
     case 'date':
-      return Number.isInteger(value) && Math.abs(value) < 3_000_000 ? undefined : `${value} is not a date (days since 1970-01-01)`;
+      return Number.isInteger(value) && Math.abs(value) < 3_000_000 ? undefined : 'not a date (days since 1970-01-01)';
     case 'timestamp':
       return Number.isInteger(value) && Math.abs(value * EPOCH_NANOS[unit]) < MAX_EPOCH_NANOS
         ? undefined
-        : `${value} is not a timestamp (epoch ${unit})`;
+        : `not a timestamp (epoch ${unit})`;
     default:
       return bad;
   }
@@ -160,8 +161,8 @@ export async function readJsonLines(
       let value: unknown;
       try {
         value = JSON.parse(text);
-      } catch (err) {
-        recorder.report(lineNo, `not JSON: ${(err as Error).message}`);
+      } catch {
+        recorder.report(lineNo, 'not JSON'); // the parser's message would quote the line
         continue;
       }
       record(value, recorder, lineNo);

@@ -28,5 +28,5 @@ export const renderPathIn = (files: string[]): string => `"$path" IN (${files.ma
 /** SQL mapping a format's operation names (text) to I, U, D; anything else is NULL. */
 export const renderOpMapping = (text: string, ops: Record<string, 'I' | 'U' | 'D'>): string =>
   `CASE ${text} ${Object.entries(ops)
-    .map(([from, to]) => `WHEN '${from}' THEN '${to}'`)
+    .map(([from, to]) => `WHEN ${quoteString(from)} THEN ${quoteString(to)}`)
     .join(' ')} END`;

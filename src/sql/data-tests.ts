@@ -1,5 +1,6 @@
 import type { DataTest } from '../config/models';
 import type { Dialect } from './dialect';
+import { embedFragment } from './fragment';
 import { quoteIdent, quoteString } from './identifiers';
 
 /** How many failing rows a test brings back as a sample. */
@@ -41,10 +42,7 @@ export function renderFailingRows(test: DataTest, relation: string, dialect: Dia
     const bounds = [min !== undefined && `n_rows < ${min}`, max !== undefined && `n_rows > ${max}`].filter(Boolean).join(' OR ');
     return `SELECT n_rows FROM (SELECT count(*) AS n_rows FROM ${relation}) WHERE ${bounds}`;
   }
-  return test.sql
-    .trim()
-    .replace(/;\s*$/, '')
-    .replace(/\{\{\s*this\s*\}\}/g, relation);
+  return embedFragment(test.sql).replace(/\{\{\s*this\s*\}\}/g, relation);
 }
 
 /**

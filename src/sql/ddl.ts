@@ -1,7 +1,7 @@
 import type { TableDefinition } from '../config/schema';
 import { formatOf } from '../formats/registry';
 import { dmlType, type Dialect } from './dialect';
-import { backtick, quoteIdent, quoteString } from './identifiers';
+import { backtick, quoteIdent } from './identifiers';
 import { COMMIT_TS_COLUMN, DELETED_COLUMN, VERSION_COLUMN } from './metadata';
 
 /**
@@ -36,15 +36,15 @@ export function renderCurrentView(def: TableDefinition, dialect: Dialect): strin
 /** The schema (Trino, in the Iceberg catalog, under the warehouse) or database (Athena) tables and models live in. */
 export function renderCreateSchema(database: string, dialect: Dialect, warehouse?: string): string {
   if (dialect.kind === 'athena') return `CREATE DATABASE IF NOT EXISTS ${backtick(database)}`;
-  const location = warehouse ? ` WITH (location = ${quoteString(`${warehouse.replace(/\/$/, '')}/${database}/`)})` : '';
+  const location = warehouse ? ` WITH (location = ${dialect.ddlString(`${warehouse.replace(/\/$/, '')}/${database}/`)})` : '';
   return `CREATE SCHEMA IF NOT EXISTS ${dialect.icebergCatalog}.${quoteIdent(database)}${location}`;
 }
 
 function trinoDdl(def: TableDefinition, dialect: Dialect, warehouse?: string): string[] {
   const [hiveCatalog] = dialect.staging(def).split('.');
   const properties = [`format = 'PARQUET'`];
-  if (def.partitioning.length) properties.push(`partitioning = ARRAY[${def.partitioning.map(quoteString).join(', ')}]`);
-  if (def.location) properties.push(`location = ${quoteString(def.location)}`);
+  if (def.partitioning.length) properties.push(`partitioning = ARRAY[${def.partitioning.map(dialect.ddlString).join(', ')}]`);
+  if (def.location) properties.push(`location = ${dialect.ddlString(def.location)}`);
   return [
     renderCreateSchema(def.database, dialect, warehouse),
     `CREATE SCHEMA IF NOT EXISTS ${hiveCatalog}.${quoteIdent(def.database)}`,
@@ -72,7 +72,7 @@ function athenaDdl(def: TableDefinition, dialect: Dialect): string[] {
     renderCreateSchema(def.database, dialect),
     formatOf(def).stagingTable(def, dialect),
     `CREATE TABLE IF NOT EXISTS ${db}.${backtick(def.table)} (${targetColumns(def, dialect.ddlType, backtick, 'timestamp')})` +
-      `${partitioned} LOCATION ${quoteString(def.location)} ` +
+      `${partitioned} LOCATION ${dialect.ddlString(def.location)} ` +
       `TBLPROPERTIES ('table_type' = 'ICEBERG', 'format' = 'parquet', 'write_compression' = 'zstd')`,
   ];
 }

@@ -1,5 +1,5 @@
 import type { ColumnType, TableDefinition } from '../config/schema';
-import { qualify } from './identifiers';
+import { hiveString, qualify, quoteString } from './identifiers';
 
 /**
  * Where Athena and Trino differ in the SQL icetide renders. DML (MERGE, SELECT) is the same Trino SQL on both:
@@ -23,6 +23,8 @@ export interface Dialect {
   ddlType(type: ColumnType): string;
   /** The longest statement the engine accepts, in bytes (Athena: 262,144; Trino: query.max-length, 1,000,000). */
   readonly maxStatementBytes: number;
+  /** A string literal (a location, a property) in this dialect's CREATE TABLE / CREATE SCHEMA: Hive DDL on Athena. */
+  ddlString(value: string): string;
 }
 
 /** Type a change-file value is cast to in DML (Trino's names; Athena v3 DML speaks the same). */
@@ -53,6 +55,7 @@ export function trinoDialect(catalogs: { iceberg: string; hive: string } = { ice
     icebergCatalog: qualify(catalogs.iceberg),
     ddlType: dmlType,
     maxStatementBytes: 1_000_000,
+    ddlString: quoteString,
   };
 }
 
@@ -68,5 +71,6 @@ export function athenaDialect(catalog = 'awsdatacatalog'): Dialect {
     // Athena's CREATE TABLE takes Hive type names.
     ddlType: (type) => (type === 'string' ? 'string' : type === 'timestamp' ? 'timestamp' : type),
     maxStatementBytes: 262_144,
+    ddlString: hiveString,
   };
 }

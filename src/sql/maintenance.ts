@@ -1,7 +1,7 @@
 import type { TableDefinition } from '../config/schema';
 import { durationMillis } from '../config/duration';
 import type { Dialect } from './dialect';
-import { quoteIdent, quoteString } from './identifiers';
+import { hiveString, quoteIdent, quoteString } from './identifiers';
 import { COMMIT_TS_COLUMN, DELETED_COLUMN } from './metadata';
 
 /**
@@ -40,7 +40,7 @@ export function renderMaintenanceProperties(def: TableDefinition, dialect: Diale
     optimize_rewrite_delete_file_threshold: '1',
     optimize_rewrite_data_file_threshold: '2',
   };
-  const list = Object.entries(properties).map(([k, v]) => `${quoteString(k)}=${quoteString(v)}`);
+  const list = Object.entries(properties).map(([k, v]) => `${hiveString(k)}=${hiveString(v)}`);
   return `ALTER TABLE ${athenaName(def)} SET TBLPROPERTIES (${list.join(', ')})`;
 }
 

@@ -2,6 +2,7 @@ import type { ModelDefinition } from '../config/models';
 import type { Dialect } from './dialect';
 import { backtick, quoteString } from './identifiers';
 import { renderColumnsIn } from './catalog';
+import { embedFragment } from './fragment';
 
 /**
  * The statements that build and publish a model (workflows/models.ts), both dialects. A `table` model is a view over
@@ -10,7 +11,7 @@ import { renderColumnsIn } from './catalog';
  */
 
 /** The model's SELECT as a subquery: its own trailing semicolon dropped. */
-export const modelQuery = (model: Pick<ModelDefinition, 'sql'>): string => `(\n${model.sql.trim().replace(/;\s*$/, '')}\n) AS model`;
+export const modelQuery = (model: Pick<ModelDefinition, 'sql'>): string => `(${embedFragment(model.sql)}) AS model`;
 
 /** `name__v<millis>`: one table per build, so a new build never touches what readers use. */
 export const versionName = (model: Pick<ModelDefinition, 'name'>, millis: number): string => `${model.name}__v${millis}`;

@@ -43,7 +43,7 @@ export function partitionKey(def: TableDefinition): string | undefined {
           ? [`substr(${c}, 1, ${width})`]
           : [`CAST(${c} - mod(mod(${c}, ${width}) + ${width}, ${width}) AS varchar)`]; // Iceberg rounds towards -inf
       default:
-        return [`CAST(date_trunc('${fn}', ${c}) AS varchar)`]; // year, month, day, hour
+        return [`CAST(date_trunc(${quoteString(fn)}, ${c}) AS varchar)`]; // year, month, day, hour
     }
   });
   return parts.length ? parts.map((p) => `coalesce(${p}, ${NULL_KEY})`).join(` || chr(1) || `) : undefined;

@@ -1,7 +1,7 @@
 import { ApplicationFailure, continueAsNew, executeChild, log, patched, workflowInfo } from '@temporalio/workflow';
 import type { ModelStatement, ModelRead } from '../activities/models';
 import type { ReadResult } from '../engines/engine';
-import type { ModelDefinition } from '../config/models';
+import type { DataTest, ModelDefinition } from '../config/models';
 import { periodsOf, type Period } from '../sql/chunks';
 import { rowCountFailure, testFailure, testName, FAILURES_COLUMN, type TestFailure } from '../sql/data-tests';
 import { VERSION_PATTERN, versionName } from '../sql/models';
@@ -106,6 +106,10 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
    * schema created first and the versions listed after the publish.
    */
   const current = patched('model-fewer-steps');
+  /** Runs recorded before samples were opt-in read a sample of every failed test. */
+  const samplesOptIn = patched('data-test-samples-opt-in');
+  const wantsSamples = (test: DataTest): boolean =>
+    !samplesOptIn || (('samples' in test ? test.samples : undefined) ?? model.samples ?? false);
 
   const fail = (message: string, type: string, retryable = false): never => {
     progress.finish('failed', message);
@@ -191,8 +195,13 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
     if (!queried.length) return failed;
     const counts = await read(`tests (${queried.length})`, { kind: 'test-counts', tests: queried, table });
     for (const row of counts) {
-      if (Number(row[FAILURES_COLUMN]) === 0) continue;
+      const failures = Number(row[FAILURES_COLUMN]);
+      if (failures === 0) continue;
       const test = queried[Number(row.test)];
+      if (!wantsSamples(test)) {
+        failed.push({ test: testName(test), failure: { failures, sample: [] } });
+        continue;
+      }
       const failure = testFailure(await read(`sample ${testName(test)}`, { kind: 'test', test, table }));
       if (failure) failed.push({ test: testName(test), failure });
     }
@@ -208,7 +217,12 @@ export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
     return failed;
   }
   const describeFailures = (failed: { test: string; failure: TestFailure }[]) =>
-    failed.map(({ test, failure }) => `${test}: ${failure.failures} failing row(s), e.g. ${JSON.stringify(failure.sample[0])}`).join('; ');
+    failed
+      .map(
+        ({ test, failure }) =>
+          `${test}: ${failure.failures} failing row(s)${failure.sample.length ? `, e.g. ${JSON.stringify(failure.sample[0])}` : ''}`,
+      )
+      .join('; ');
 
   /**
    * The model's own table and its versions, read once at the start: what exists and what to drop after the publish.

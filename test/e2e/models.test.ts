@@ -105,15 +105,16 @@ describe('models on the stack', function () {
     assert.deepEqual(await publishedRevenue(), expectedRevenue());
   });
 
-  it('a failed unique test blocks the publish, names the test with a sample, and leaves the published model readable', async () => {
+  it('a failed unique test blocks the publish, names the test and its count (a sample only with samples: true), and leaves the published model readable', async () => {
     const before = await versions();
     const duplicated = `${revenueSql} UNION ALL SELECT product, CAST(date_trunc('month', CAST(day AS date)) AS date), 0, 0
       FROM hive.${db}.provider WHERE product = 'p1' GROUP BY 1, 2`;
-    const result = await run([revenue(duplicated)]);
-    const [report] = result.models;
+    const [report] = (await run([revenue(duplicated)])).models;
     assert.equal(report.outcome, 'failed');
+    assert.match(report.error ?? '', /audit failed, nothing published \(build dropped\): unique\(product, month\): 3 failing row\(s\)$/);
+    const [sampled] = (await run([{ ...revenue(duplicated), samples: true }])).models;
     assert.match(
-      report.error ?? '',
+      sampled.error ?? '',
       /audit failed, nothing published \(build dropped\): unique\(product, month\): 3 failing row\(s\), e\.g\. \{"product":"p1"/,
     );
     assert.deepEqual(await publishedRevenue(), expectedRevenue());

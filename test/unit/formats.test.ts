@@ -75,20 +75,14 @@ describe('debezium-json: the worker check', () => {
     assert.deepEqual(
       c.problems.map((p) => `${p.line}: ${p.problem}`),
       [
-        `1: not JSON: ${(() => {
-          try {
-            JSON.parse('{not json');
-          } catch (err) {
-            return (err as Error).message;
-          }
-        })()}`,
-        "2: unknown op 't' (truncate events are not applied: truncate the table by hand)",
-        "3: unknown op 'x' (expected c, r, u or d)",
+        '1: not JSON',
+        '2: unknown op (truncate events are not applied: truncate the table by hand)',
+        '3: unknown op (expected c, r, u or d)',
         '4: primary key column id is null',
-        "5: column price: 'AeI=' is not a decimal(10,2) (set the connector's decimal.handling.mode to string or double)",
-        '6: source.ts_ms -5 is not a commit time in epoch milliseconds',
+        "5: column price: not a decimal(10,2) (set the connector's decimal.handling.mode to string or double)",
+        '6: source.ts_ms is not a commit time in epoch milliseconds',
         '7: before is not an object (a delete needs its key in before: REPLICA IDENTITY on Postgres)',
-        '8: source.lsn -1 is not a non-negative integer of at most 20 digits',
+        '8: source.lsn is not a non-negative integer of at most 20 digits',
       ],
     );
   });
@@ -98,7 +92,7 @@ describe('debezium-json: the worker check', () => {
     const good = JSON.stringify(debezium('c', 1, { bookId: 1 }));
     const text = `${good}\r\n\r\n${good}\r${bad}\n`;
     const whole = await checkChangeFile(def, URI, text);
-    assert.deepEqual(whole.problems, [{ line: 4, problem: "column id: 'x' is not a bigint" }]);
+    assert.deepEqual(whole.problems, [{ line: 4, problem: 'column id: not a bigint' }]);
     assert.equal(whole.rows, 3);
     // One byte at a time: a \r\n split across chunks is still one line end.
     const chunked = await checkChangeFile(def, URI, Readable.from([...Buffer.from(text)].map((b) => Buffer.from([b]))));
@@ -184,13 +178,13 @@ describe('dynamodb-stream: the worker check', () => {
       c.problems.map((p) => `${p.line}: ${p.problem}`),
       [
         '1: not a DynamoDB Streams record (expected eventName and dynamodb)',
-        "2: unknown eventName 'UPSERT' (expected INSERT, MODIFY or REMOVE)",
+        '2: unknown eventName (expected INSERT, MODIFY or REMOVE)',
         "3: dynamodb.NewImage is missing (the stream's view type must include new images)",
-        '4: dynamodb.ApproximateCreationDateTime "yesterday" is not an epoch time',
-        '4: dynamodb.SequenceNumber "x" is not a string of at most 40 digits',
+        '4: dynamodb.ApproximateCreationDateTime is not an epoch time',
+        '4: dynamodb.SequenceNumber is not a string of at most 40 digits',
         '4: column price: a DynamoDB M value is not a decimal(10,2)',
-        "5: column id: 'one' is not a bigint",
-        "5: column title: unknown DynamoDB attribute type 'Q'",
+        '5: column id: not a bigint',
+        '5: column title: unknown DynamoDB attribute type',
         '6: primary key column id (attribute bookId) is missing from Keys',
       ],
     );
@@ -248,7 +242,7 @@ describe('JSON values: what the check accepts is what the SQL converts', () => {
   it('integers in timestamp columns are the format epoch unit', () => {
     assert.match(castJsonText('v', 'timestamp', 'micros'), /from_unixtime_nanos\(CAST\(v AS bigint\) \* 1000\)/);
     assert.match(castJsonText('v', 'timestamp', 'seconds'), /from_unixtime_nanos\(CAST\(v AS bigint\) \* 1000000000\)/);
-    assert.equal(jsonValueProblem('timestamp', 1_700_000_000_123_456, 'seconds'), '1700000000123456 is not a timestamp (epoch seconds)');
+    assert.equal(jsonValueProblem('timestamp', 1_700_000_000_123_456, 'seconds'), 'not a timestamp (epoch seconds)');
   });
 });
 
@@ -338,7 +332,7 @@ describe('dynamodb-export and table kinds', () => {
     ]);
     const bad = { ...complete, [`${folder}data/a.json.gz`]: `${item(1, 'x')}\n{"Item": {"total": {"N": "1"}}}\n` };
     assert.deepEqual(await problems(summary(), bad), [
-      `data file ${folder}data/a.json.gz: column total: 'x' is not a decimal(10,2)`,
+      `data file ${folder}data/a.json.gz: column total: not a decimal(10,2)`,
       `data file ${folder}data/a.json.gz: primary key column id (attribute orderId) is missing`,
     ]);
   });
@@ -361,8 +355,8 @@ describe('dynamodb-export and table kinds', () => {
     assert.deepEqual(
       c.problems.map((p) => `${p.line}: ${p.problem}`),
       [
-        `3: data file ${folder}data/a.json.gz: Metadata.WriteTimestampMicros {"N":"soon"} is not an epoch time in microseconds`,
-        `3: data file ${folder}data/a.json.gz: column total: 'x' is not a decimal(10,2)`,
+        `3: data file ${folder}data/a.json.gz: Metadata.WriteTimestampMicros is not an epoch time in microseconds`,
+        `3: data file ${folder}data/a.json.gz: column total: not a decimal(10,2)`,
       ],
     );
     const sql = renderMerge(cdc, trinoDialect(), [SUMMARY], { exportTime: '2025-11-24 16:00:00.500000' });
@@ -468,7 +462,7 @@ describe('dms-parquet: the worker check reads the footer, then the columns it ne
     assert.equal(c.maxCommitTs, '2026-11-24 10:00:01.500000');
     assert.deepEqual(c.keyRange, { column: 'id', min: '5', max: '9' });
     assert.deepEqual(c.problems, [
-      { line: 3, problem: 'unknown Op "X" (expected I, U or D)' },
+      { line: 3, problem: 'Op is not I, U or D' },
       { line: 3, problem: 'primary key column id is null' },
     ]);
   });

@@ -146,7 +146,7 @@ describe('models: SQL', () => {
       /LEFT JOIN "iceberg"."shop"."products" AS parent ON child."pid" = parent."id" WHERE child."pid" IS NOT NULL AND parent."id" IS NULL/,
     );
     assert.match(renderFailingRows({ row_count: { min: 1, max: 10 } }, rel, trino), /WHERE n_rows < 1 OR n_rows > 10$/);
-    assert.equal(renderFailingRows({ sql: 'SELECT * FROM {{ this }} WHERE x < 0;' }, rel, trino), `SELECT * FROM ${rel} WHERE x < 0`);
+    assert.equal(renderFailingRows({ sql: 'SELECT * FROM {{ this }} WHERE x < 0;' }, rel, trino), `\nSELECT * FROM ${rel} WHERE x < 0\n`);
     assert.match(
       renderTestQuery({ unique: ['a'] }, rel, trino),
       /^SELECT failing\.\*, count\(\*\) OVER \(\) AS icetide_failures FROM \(.*\) AS failing LIMIT 5$/,

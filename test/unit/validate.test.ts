@@ -38,7 +38,7 @@ describe('checkChangeFile', () => {
 
   it('reports an unknown Op with its line', async () => {
     const c = await check('I,2024-01-01 00:00:01,1,,\nX,2024-01-01 00:00:01,2,,\n');
-    assert.deepEqual(c.problems, [{ line: 2, problem: "unknown Op 'X' (expected I, U or D)" }]);
+    assert.deepEqual(c.problems, [{ line: 2, problem: 'Op is not I, U or D' }]);
     assert.equal(c.rows, 2);
   });
 
@@ -75,7 +75,7 @@ describe('checkChangeFile', () => {
       widened,
     );
     assert.deepEqual(c.problems, [
-      { line: 3, problem: "column age: 'x' is not a int" },
+      { line: 3, problem: 'column age: not an int' },
       { line: 4, problem: 'expected 5 to 7 fields (Op, commit_ts, id, day, note, email, age), found 4' },
     ]);
     assert.throws(
@@ -90,15 +90,15 @@ describe('checkChangeFile', () => {
       c.problems.map((p) => p.line),
       [1, 2],
     );
-    assert.match(c.problems[0].problem, /^commit timestamp '2024-01-01T00:00:01' is not yyyy-MM-dd HH:mm:ss\[\.ffffff\]$/);
+    assert.match(c.problems[0].problem, /^commit timestamp is not yyyy-MM-dd HH:mm:ss\[\.ffffff\]$/);
     assert.equal(c.maxCommitTs, undefined);
   });
 
   it('reports values that do not fit their type', async () => {
     const c = await check('I,2024-01-01 00:00:01,abc,2024-01-01,x\nI,2024-01-01 00:00:01,1,01/02/2024,x\n');
     assert.deepEqual(c.problems, [
-      { line: 1, problem: "column id: 'abc' is not a bigint" },
-      { line: 2, problem: "column day: '01/02/2024' is not a date" },
+      { line: 1, problem: 'column id: not a bigint' },
+      { line: 2, problem: 'column day: not a date' },
     ]);
   });
 
@@ -115,11 +115,11 @@ describe('checkChangeFile', () => {
     assert.deepEqual((await check('I,2024-01-01 00:00:01,-7,1.5e3,TRUE,-12.50,2024-01-01 10:00:00.123\n', d)).problems, []);
     const bad = (await check('I,2024-01-01 00:00:01,1.5,x,yes,1e3,2024-01-01\n', d)).problems.map((p) => p.problem);
     assert.deepEqual(bad, [
-      "column id: '1.5' is not a int",
-      "column x: 'x' is not a double",
-      "column b: 'yes' is not a boolean",
-      "column m: '1e3' is not a decimal(10,2)",
-      "column t: '2024-01-01' is not a timestamp",
+      'column id: not an int',
+      'column x: not a double',
+      'column b: not a boolean',
+      'column m: not a decimal(10,2)',
+      'column t: not a timestamp',
     ]);
   });
 
@@ -127,7 +127,7 @@ describe('checkChangeFile', () => {
     const d = def({ columns: [...base.columns, { name: 'seq', type: 'bigint' }], ordering: { sequence: 'seq' } });
     assert.deepEqual((await check('I,2024-01-01 00:00:01,1,,,42\n', d)).problems, []);
     assert.deepEqual((await check('I,2024-01-01 00:00:01,1,,,-1\n', d)).problems, [
-      { line: 1, problem: "sequence column seq: '-1' is not a non-negative integer" },
+      { line: 1, problem: 'sequence column seq is not a non-negative integer' },
     ]);
   });
 
@@ -138,8 +138,8 @@ describe('checkChangeFile', () => {
     assert.equal(c.rows, 3);
     // Row 2 starts on file line 4, row 3 on line 5 (line 2 is the quoted field's continuation, line 3 is blank).
     assert.deepEqual(c.problems, [
-      { line: 4, problem: "unknown Op 'X' (expected I, U or D)" },
-      { line: 5, problem: "column id: 'abc' is not a bigint" },
+      { line: 4, problem: 'Op is not I, U or D' },
+      { line: 5, problem: 'column id: not a bigint' },
     ]);
   });
 
@@ -177,7 +177,7 @@ describe('checkChangeFile', () => {
     const c = await check('I,2024-01-01 00:00:01,1,,\nI,2024-01-01 00:00:01,2,,"open\n');
     assert.equal(c.problems.length, 1);
     assert.equal(c.problems[0].line, 2);
-    assert.match(c.problems[0].problem, /^not a CSV change file: /);
+    assert.match(c.problems[0].problem, /^not a CSV change file \(CSV_[A-Z_]+\)$/);
   });
 
   it('refuses a change older than the tombstone purge horizon (it could resurrect a purged delete), naming the line', async () => {
@@ -198,7 +198,7 @@ describe('checkChangeFile', () => {
     const gunzipped = (bytes: Buffer) => Readable.from([bytes]).pipe(createGunzip());
     assert.deepEqual(await checkChangeFile(def(), URI, gunzipped(gzipSync(text))), await check(text));
     const corrupt = await checkChangeFile(def(), URI, gunzipped(Buffer.from('not gzip at all')));
-    assert.match(corrupt.problems[0].problem, /^not a CSV change file: incorrect header check/);
+    assert.match(corrupt.problems[0].problem, /^not a CSV change file \(Z_DATA_ERROR\)$/);
     const broken = new Readable({
       read() {
         this.push('I,2024-01-01 00:00:01,1,2024-01-01,x\n');
@@ -223,10 +223,10 @@ describe('checkChangeFile (DMS CSV) on a stream: problems are located by a secon
   const text = 'I,2024-01-01 00:00:01,1,"two\nlines"\n\nI,2024-01-01 00:00:01,x,ok\n';
   it('with a way to open the file again, each problem names the line its record starts on', async () => {
     const c = await checkChangeFile(d, URI, Readable.from([text]), { open: async () => Readable.from([text]) });
-    assert.deepEqual(c.problems, [{ line: 4, problem: "column id: 'x' is not a bigint" }]);
+    assert.deepEqual(c.problems, [{ line: 4, problem: 'column id: not a bigint' }]);
   });
   it('without one, it keeps the record number', async () => {
     const c = await checkChangeFile(d, URI, Readable.from([text]));
-    assert.deepEqual(c.problems, [{ line: 2, problem: "column id: 'x' is not a bigint" }]);
+    assert.deepEqual(c.problems, [{ line: 2, problem: 'column id: not a bigint' }]);
   });
 });
