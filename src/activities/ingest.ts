@@ -1,6 +1,10 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { widenKeyRange, type KeyRange } from '../changes/validate';
-import { checkChangeFile, formatOf } from '../formats/registry';
+import { checkChangeFile, formatOf, renderBatchFilter } from '../formats/registry';
+import type { ChangeBatch } from '../formats/format';
+import { exportDataFolder } from '../formats/dynamodb-export';
+import { unaccountedFiles, type ListedFile } from '../changes/accounting';
+import { renderFileAccounting } from '../sql/accounting';
 import { isChangeFile, retainOrder, selectBatch, type BatchBounds, type FilePosition } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import type { QueryHandle } from '../engines/engine';
@@ -106,6 +110,11 @@ export function createIngestActivities(deps: ActivityDeps) {
           plan.keyRange = widenKeyRange(plan.keyRange, check.keyRange);
           if (formatOf(def).folder) plan.exportTime = check.maxCommitTs;
         }
+        if (plan.files.length > 0) {
+          const merged = new Set(plan.files);
+          const listed = files.flatMap((f, i) => (merged.has(f.uri) ? [{ uri: f.uri, size: f.size, records: checks[i].rows }] : []));
+          await accountForEveryFile(deps, def, { files: plan.files, exportTime: plan.exportTime }, listed);
+        }
         // Quarantined files count as passed: the retain mode's position moves over them too.
         const lastTaken = files.at(-1);
         if (lastTaken) plan.last = { lastModified: lastTaken.lastModified, uri: lastTaken.uri };
@@ -193,6 +202,33 @@ async function listForBatch(staging: ActivityDeps['staging'], bounds: BatchBound
     if (waiting >= enough || waitingBytes > bounds.maxBytes) break;
   }
   return listing;
+}
+
+/**
+ * Before anything is merged (or deleted): one engine read over exactly what the MERGE will read (its staging table
+ * and `"$path"` filter) must have seen every listed file, at its listed size. Otherwise the batch is bad input: the
+ * MERGE would succeed without those changes and cleanup would delete them. A folder format's listed files are its
+ * data files (the change file, a summary, is not read by the MERGE).
+ */
+async function accountForEveryFile(deps: ActivityDeps, def: TableDefinition, batch: ChangeBatch, listed: ListedFile[]): Promise<void> {
+  const folder = formatOf(def).folder;
+  const expected = folder
+    ? (await Promise.all(batch.files.map((f) => deps.staging.list(exportDataFolder(f))))).flat().map((f) => ({ uri: f.uri, size: f.size }))
+    : listed;
+  const { rows } = await deps.engine.read(renderFileAccounting(def, deps.dialect, renderBatchFilter(def, batch)));
+  Context.current().heartbeat();
+  const read = rows.map((r) => ({ path: String(r.path), size: Number(r.size), rows: Number(r.rows) }));
+  const problems = unaccountedFiles(expected, read);
+  if (problems.length === 0) return;
+  throw ApplicationFailure.nonRetryable(
+    `table ${tableName(def)}: the engine did not read every listed change file, nothing was merged or deleted: ` +
+      problems
+        .slice(0, 10)
+        .map((p) => `${p.uri}: ${p.problem}`)
+        .join('; ') +
+      (problems.length > 10 ? ` (and ${problems.length - 10} more)` : ''),
+    'UnreadChangeFile',
+  );
 }
 
 /**

@@ -32,8 +32,6 @@ export const dynamodbExport: ChangeFormat = {
   changes(def, dialect, { files, exportTime }) {
     if (!exportTime) throw new Error(`table ${def.database}.${def.table}: a DynamoDB export batch needs its export time`);
     const q = quoteIdent;
-    const dataFolders = files.map((uri) => `${uri.slice(0, uri.length - SUMMARY.length)}data/`);
-    const inFolder = dataFolders.map((folder) => `substr("$path", 1, ${folder.length}) = ${quoteString(folder)}`).join(' OR ');
     // A full export's line is {"Item"}: an insert at the export's time. An incremental export's line holds the
     // item's Keys, NewImage (absent: deleted) and OldImage (absent: new), written at Metadata.WriteTimestampMicros.
     const has = (member: string) => `json_extract(j, ${quoteString(jsonPath(member))}) IS NOT NULL`;
@@ -50,12 +48,21 @@ export const dynamodbExport: ChangeFormat = {
       commitTs,
       sequence: `''`,
       columns,
-      from: `(${jsonRecords(def, dialect, `(${inFolder})`)}) AS records`,
+      from: `(${jsonRecords(def, dialect, exportData(files))}) AS records`,
     });
   },
 
+  batchFilter: ({ files }) => exportData(files),
   check: checkExport,
 };
+
+/** The data files of the exports whose summaries are `files`. */
+export const exportDataFolder = (summary: string): string => `${summary.slice(0, summary.length - SUMMARY.length)}data/`;
+const exportData = (files: string[]): string =>
+  `(${files
+    .map(exportDataFolder)
+    .map((folder) => `substr("$path", 1, ${folder.length}) = ${quoteString(folder)}`)
+    .join(' OR ')})`;
 
 async function readAll(source: ChangeSource): Promise<string> {
   if (typeof source === 'string') return source;

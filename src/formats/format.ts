@@ -35,6 +35,8 @@ export interface ChangeFormat {
    * tombstones) are left out. `check` has accepted every record it reads, so no cast fails.
    */
   changes(def: TableDefinition, dialect: Dialect, batch: ChangeBatch): string;
+  /** The staging rows `changes` reads, as a predicate on `"$path"`; by default the batch's files. */
+  batchFilter?(batch: ChangeBatch): string;
   /** Reads one file, streamed, and names every record the MERGE would refuse or misread (by line). */
   check(def: TableDefinition, uri: string, source: ChangeSource, options: CheckOptions): Promise<FileCheck>;
 }

@@ -5,7 +5,8 @@ import { dmsCsv } from './dms-csv';
 import { dmsParquet } from './dms-parquet';
 import { dynamodbExport } from './dynamodb-export';
 import { dynamodbStream } from './dynamodb-stream';
-import type { ChangeFormat } from './format';
+import type { ChangeBatch, ChangeFormat } from './format';
+import { renderPathIn } from '../sql/changes';
 
 /** Every staging format icetide reads, by the name a table definition gives it. */
 const FORMATS: Record<TableDefinition['staging']['format'], ChangeFormat> = {
@@ -25,3 +26,7 @@ export const formatOf = (def: TableDefinition): ChangeFormat => FORMATS[def.stag
 export function checkChangeFile(def: TableDefinition, uri: string, source: ChangeSource, options: CheckOptions = {}): Promise<FileCheck> {
   return formatOf(def).check(def, uri, source, options);
 }
+
+/** The staging rows a batch's MERGE reads: a predicate on the engine's `"$path"`. */
+export const renderBatchFilter = (def: TableDefinition, batch: ChangeBatch): string =>
+  formatOf(def).batchFilter?.(batch) ?? renderPathIn(batch.files);
