@@ -5,6 +5,7 @@ import type { ChangeBatch } from '../formats/format';
 import { exportDataFolder } from '../formats/dynamodb-export';
 import { unaccountedFiles, type ListedFile } from '../changes/accounting';
 import { renderFileAccounting } from '../sql/accounting';
+import { durationMillis } from '../config/duration';
 import { isChangeFile, retainOrder, selectBatch, type BatchBounds, type FilePosition } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import type { QueryHandle } from '../engines/engine';
@@ -68,6 +69,10 @@ export function createIngestActivities(deps: ActivityDeps) {
           ignoredFiles: selection.ignored.slice(0, 20),
           quarantined: [],
         };
+        const latestCommitTs = {
+          at: new Date(Date.now() + durationMillis(def.limits.maxClockSkew)).toISOString().replace('T', ' ').replace('Z', '000'),
+          skew: def.limits.maxClockSkew,
+        };
         // Several files at once, each streamed: memory stays bounded by READ_CONCURRENCY, not by file sizes.
         const checks = await mapConcurrently(files, READ_CONCURRENCY, async (file) => {
           deps.failpoint?.('plan-read');
@@ -75,6 +80,7 @@ export function createIngestActivities(deps: ActivityDeps) {
           const source = formatOf(def).readsRanges ? staging.ranges(file.uri, file.size) : await staging.open(file.uri);
           const check = await checkChangeFile(def, file.uri, source, {
             purgedThrough: input.purgedThrough,
+            latestCommitTs,
             open: (uri) => staging.open(uri),
             onProgress: heartbeat, // a file of any size keeps the activity alive while it is read
           });

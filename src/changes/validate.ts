@@ -45,6 +45,8 @@ export function asStream(source: ChangeSource): Readable {
 export interface CheckOptions {
   /** Changes older than this (the tombstone purge horizon) are too late: they could resurrect a deleted row. */
   purgedThrough?: string;
+  /** The latest plausible commit time (`yyyy-MM-dd HH:mm:ss.ffffff`): the worker's clock plus limits.maxClockSkew. */
+  latestCommitTs?: { at: string; skew: string };
   /** Called every few thousand records, so a file of any size keeps the activity's heartbeat going. */
   onProgress?: () => void;
   /** Opens another file of the same change (a DynamoDB export's manifest and data files), streamed. */
@@ -163,7 +165,14 @@ export class FileCheckRecorder {
   commitTime(line: number, ts: string): void {
     const normalized = normalizeTimestamp(ts);
     if (!this.check.maxCommitTs || normalized > this.check.maxCommitTs) this.check.maxCommitTs = normalized;
-    const { purgedThrough } = this.options;
+    const { purgedThrough, latestCommitTs } = this.options;
+    if (latestCommitTs && normalized > latestCommitTs.at) {
+      this.report(
+        line,
+        `commit time more than ${latestCommitTs.skew} (limits.maxClockSkew) ahead of the worker's clock: a forged or corrupt ` +
+          'record would win against every later change of its key',
+      );
+    }
     if (purgedThrough && normalized < purgedThrough) {
       this.report(
         line,

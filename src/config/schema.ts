@@ -201,6 +201,11 @@ export const tableDefinitionSchema = z
          * tried again after schedule.every, doubling up to this, and at once when its definition changes.
          */
         blockedRetryMax: duration.default('1h'),
+        /**
+         * How far a commit time may be ahead of the worker's clock. A later one is bad input: a forged or corrupt
+         * record would otherwise win against every later change of its key, for good.
+         */
+        maxClockSkew: duration.default('1h'),
       })
       .prefault({}),
     /** Where and when the table calls for attention. */

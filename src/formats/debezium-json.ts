@@ -28,7 +28,7 @@ const ROW_WIDTH = 10;
  * wrapper. `op` c (create) and r (snapshot read) insert, u updates, d deletes; values come from `after`, a delete's
  * key from `before`. The null line that follows a delete (Kafka's tombstone) is skipped.
  * Ordering: `source.ts_ms` (the commit time), then the source's position: Postgres `source.lsn`, MySQL
- * `source.file`, `source.pos`, `source.row`.
+ * `source.file`, `source.pos`, `source.row`. Snapshot reads (`r`) are initial copies.
  * Values: JSON scalars cast to the column's type; dates may be days since 1970-01-01 (io.debezium.time.Date),
  * timestamps epoch microseconds (MicroTimestamp) or ISO-8601 (ZonedTimestamp); decimals need
  * `decimal.handling.mode` string or double (the default, base64 bytes, is refused by name).
@@ -63,6 +63,7 @@ export const debeziumJson: ChangeFormat = {
       op,
       commitTs,
       sequence,
+      initial: `${text('op')} = 'r'`,
       columns,
       from: `(${envelopes}) AS envelopes`,
       where: `${text('op')} IS NOT NULL`,

@@ -7,7 +7,7 @@ import { FILE_OP_COLUMN } from '../sql/metadata';
 /**
  * What AWS DMS's two S3 formats (CSV and Parquet) share: `Op` (I, U, D), the commit timestamp column
  * (TimestampColumnName, text `yyyy-MM-dd HH:mm:ss.ffffff`), then the row's columns. Ordering: commit time, then the
- * table's sequence column when it has one (DMS $AR_H_CHANGE_SEQ).
+ * table's sequence column when it has one (DMS $AR_H_CHANGE_SEQ). Full-load files (`LOAD*`) are initial copies.
  */
 
 /** Numeric sequences are padded so that text order is number order (DMS's AR_H_CHANGE_SEQ has 35 digits). */
@@ -32,18 +32,21 @@ export function renderDmsChanges(
 ): string {
   const q = quoteIdent;
   const sequenceColumn = def.ordering.sequence ? def.columns.find((c) => c.name === def.ordering.sequence) : undefined;
-  // Validation guarantees a sequence is never null.
+  // Validation guarantees a sequence is never null. Digits compare as numbers ("9" < "10"), also in a string column
+  // (AR_H_CHANGE_SEQ's 35 digits do not fit a bigint); other text as text.
+  const seqText = sequenceColumn ? read.text(sequenceColumn) : '';
   const sequence = !sequenceColumn
     ? `''`
     : sequenceColumn.type === 'string'
-      ? read.text(sequenceColumn)
-      : `lpad(${read.text(sequenceColumn)}, ${SEQUENCE_WIDTH}, '0')`;
+      ? `CASE WHEN regexp_like(${seqText}, '^[0-9]{1,${SEQUENCE_WIDTH}}$') THEN lpad(${seqText}, ${SEQUENCE_WIDTH}, '0') ELSE ${seqText} END`
+      : `lpad(${seqText}, ${SEQUENCE_WIDTH}, '0')`;
   const typed = def.columns.map((c) => `${read.value(c)} AS ${q(c.name)}`);
   return renderChangesSelect({
     path: '"$path"',
     op: q(FILE_OP_COLUMN),
     commitTs: `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6))`,
     sequence,
+    initial: `regexp_like("$path", '/LOAD[^/]*$')`,
     columns: typed,
     from: dialect.staging(def),
     where: renderPathIn(files),

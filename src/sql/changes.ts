@@ -1,5 +1,5 @@
 import { quoteIdent, quoteString } from './identifiers';
-import { COMMIT_TS_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from './metadata';
+import { COMMIT_TS_COLUMN, INITIAL_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN } from './metadata';
 
 /**
  * The shape every format's changes SELECT has (see ChangeFormat.changes): the file, the operation, the commit time,
@@ -11,6 +11,8 @@ export function renderChangesSelect(parts: {
   op: string;
   commitTs: string;
   sequence: string;
+  /** Whether the change is an initial copy (full load, snapshot read) rather than a captured change; default false. */
+  initial?: string;
   columns: string[];
   from: string;
   where?: string;
@@ -18,7 +20,7 @@ export function renderChangesSelect(parts: {
   const q = quoteIdent;
   return (
     `SELECT ${parts.path ?? q(PATH_COLUMN)} AS ${q(PATH_COLUMN)}, ${parts.op} AS ${q(OP_COLUMN)}, ${parts.commitTs} AS ${q(COMMIT_TS_COLUMN)}, ` +
-    `${parts.sequence} AS ${q(SEQUENCE_COLUMN)}, ${parts.columns.join(', ')} FROM ${parts.from}${parts.where ? ` WHERE ${parts.where}` : ''}`
+    `${parts.sequence} AS ${q(SEQUENCE_COLUMN)}, ${parts.initial ?? 'false'} AS ${q(INITIAL_COLUMN)}, ${parts.columns.join(', ')} FROM ${parts.from}${parts.where ? ` WHERE ${parts.where}` : ''}`
   );
 }
 

@@ -5,9 +5,11 @@ import { formatOf } from '../formats/registry';
 import type { Dialect } from './dialect';
 import { quoteIdent, quoteString } from './identifiers';
 import { sliceCondition, type PartitionSlice } from './partitions';
-import { COMMIT_TS_COLUMN, DELETED_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN, VERSION_COLUMN } from './metadata';
+import { COMMIT_TS_COLUMN, DELETED_COLUMN, INITIAL_COLUMN, OP_COLUMN, PATH_COLUMN, SEQUENCE_COLUMN, VERSION_COLUMN } from './metadata';
 
 const VERSION_SEPARATOR = 'chr(1)';
+/** Leads the version of an initial copy of a row (full load, snapshot read). */
+const INITIAL_MARK = '#';
 
 /**
  * What a batch's MERGE needs beyond its files: the key range to prune the target by, a folder format's export time,
@@ -160,8 +162,13 @@ export function renderDedupedSource(def: TableDefinition, dialect: Dialect, batc
   const q = quoteIdent;
   const relativePath = `substr(${q(PATH_COLUMN)}, ${def.staging.location.length + 1})`;
   const opRank = `CASE ${q(OP_COLUMN)} WHEN 'I' THEN '1' WHEN 'U' THEN '2' ELSE '3' END`;
+  // '#' sorts below every digit a commit time starts with: an initial copy ranks below every captured change.
+  const time = `CASE WHEN ${q(INITIAL_COLUMN)} THEN '${INITIAL_MARK}' ELSE '' END || to_iso8601(${q(COMMIT_TS_COLUMN)})`;
+  // A sequence names one change: the same change delivered again under any path has the same version. Only without
+  // one does the path (DMS names files by time) break ties, between changes nothing else tells apart.
+  const tieBreak = `CASE WHEN ${q(SEQUENCE_COLUMN)} = '' THEN ${relativePath} ELSE '' END`;
   // The separator sorts below every character the fields can hold, so the string compares as the tuple would.
-  const version = [`to_iso8601(${q(COMMIT_TS_COLUMN)})`, q(SEQUENCE_COLUMN), relativePath, opRank].join(` || ${VERSION_SEPARATOR} || `);
+  const version = [time, q(SEQUENCE_COLUMN), tieBreak, opRank].join(` || ${VERSION_SEPARATOR} || `);
   const outputColumns = [...def.columns.map((c) => q(c.name)), q(OP_COLUMN), q(VERSION_COLUMN), q(COMMIT_TS_COLUMN)];
   const changes = formatOf(def).changes(def, dialect, batch);
   const versioned = `SELECT *, ${version} AS ${q(VERSION_COLUMN)} FROM (${changes}) AS changes`;

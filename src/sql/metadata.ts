@@ -15,3 +15,5 @@ export const FILE_OP_COLUMN = 'op';
 /** Inside the MERGE's source: the change file a change came from, and its position within the format's order. */
 export const PATH_COLUMN = '_icetide_path';
 export const SEQUENCE_COLUMN = '_icetide_sequence';
+/** Inside the MERGE's source: the change is an initial copy of the row (a DMS full-load row, a Debezium snapshot read). */
+export const INITIAL_COLUMN = '_icetide_initial';

@@ -35,7 +35,7 @@ describe('parseTableDefinition', () => {
       retain: { snapshots: '5d', orphans: '7d', tombstones: '7d' },
       maxRounds: 10,
     });
-    assert.deepEqual(d.limits, { transientRetry: '10m', maxSubmissions: 8, blockedRetryMax: '1h' });
+    assert.deepEqual(d.limits, { transientRetry: '10m', maxSubmissions: 8, blockedRetryMax: '1h', maxClockSkew: '1h' });
     assert.deepEqual(d.alerts, {});
   });
 

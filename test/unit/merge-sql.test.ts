@@ -109,26 +109,40 @@ describe('renderMerge / renderDedupedSource', () => {
     }
   });
 
-  it('builds the version string: iso ts, padded sequence, relative path, op rank joined by chr(1)', () => {
+  it('builds the version string: initial mark and iso ts, padded sequence, the path only without a sequence, op rank joined by chr(1)', () => {
     const sql = renderDedupedSource(def(), trinoDialect(), { files: FILES });
     const relative = `substr("_icetide_path", ${'s3://bucket/cdc/orders/'.length + 1})`;
     assert.ok(
       sql.includes(
-        `to_iso8601("_icetide_commit_ts") || chr(1) || "_icetide_sequence" || chr(1) || ${relative} || chr(1) || ` +
+        `CASE WHEN "_icetide_initial" THEN '#' ELSE '' END || to_iso8601("_icetide_commit_ts") || chr(1) || "_icetide_sequence" || chr(1) || ` +
+          `CASE WHEN "_icetide_sequence" = '' THEN ${relative} ELSE '' END || chr(1) || ` +
           `CASE "_icetide_op" WHEN 'I' THEN '1' WHEN 'U' THEN '2' ELSE '3' END AS "_icetide_version"`,
       ),
       sql,
     );
-    // DMS CSV: the commit time is its timestamp column, the sequence the table's sequence column, padded.
+    // DMS CSV: the commit time is its timestamp column, the sequence the table's sequence column, padded; full-load
+    // files (LOAD*) are initial copies.
     assert.ok(
       sql.includes(
-        `"op" AS "_icetide_op", CAST("commit_ts" AS timestamp(6)) AS "_icetide_commit_ts", lpad("seq", 40, '0') AS "_icetide_sequence"`,
+        `"op" AS "_icetide_op", CAST("commit_ts" AS timestamp(6)) AS "_icetide_commit_ts", lpad("seq", 40, '0') AS "_icetide_sequence", ` +
+          `regexp_like("$path", '/LOAD[^/]*$') AS "_icetide_initial"`,
       ),
       sql,
     );
   });
 
-  it('does not pad a string sequence, and uses an empty sequence when there is none', () => {
+  it('marks Debezium snapshot reads (op r) as initial copies, other formats never', () => {
+    const debezium = renderDedupedSource(def({ staging: { ...base.staging, format: 'debezium-json' }, ordering: {} }), trinoDialect(), {
+      files: FILES,
+    });
+    assert.ok(debezium.includes(`json_extract_scalar(e, '$["op"]') = 'r' AS "_icetide_initial"`), debezium);
+    const stream = renderDedupedSource(def({ staging: { ...base.staging, format: 'dynamodb-stream' }, ordering: {} }), trinoDialect(), {
+      files: FILES,
+    });
+    assert.ok(stream.includes(`false AS "_icetide_initial"`), stream);
+  });
+
+  it('pads a string sequence of digits so it compares as a number, other text as it is; empty when there is none', () => {
     const strSeq = renderDedupedSource(
       def({
         columns: [
@@ -140,8 +154,10 @@ describe('renderMerge / renderDedupedSource', () => {
       trinoDialect(),
       { files: FILES },
     );
-    assert.ok(strSeq.includes(`"seq" AS "_icetide_sequence"`), strSeq);
-    assert.ok(!strSeq.includes('lpad'));
+    assert.ok(
+      strSeq.includes(`CASE WHEN regexp_like("seq", '^[0-9]{1,40}$') THEN lpad("seq", 40, '0') ELSE "seq" END AS "_icetide_sequence"`),
+      strSeq,
+    );
     const noSeq = renderDedupedSource(def({ ordering: {} }), trinoDialect(), { files: FILES });
     assert.ok(noSeq.includes(`'' AS "_icetide_sequence"`), noSeq);
     assert.ok(!noSeq.includes('lpad'));
@@ -172,10 +188,16 @@ describe('renderMerge / renderDedupedSource', () => {
 });
 
 describe('ordering rule (the version string, outside SQL)', () => {
-  // Mirrors renderDedupedSource for a numeric sequence: to_iso8601(ts), lpad(seq, 40, '0'), relative path, op rank.
-  type Ev = { ts: string; seq: number; path: string; op: 'I' | 'U' | 'D' };
+  // Mirrors renderDedupedSource: '#' for an initial copy then to_iso8601(ts), lpad(seq, 40, '0') ('' without one), the
+  // relative path only without a sequence, op rank.
+  type Ev = { ts: string; seq?: number; path: string; op: 'I' | 'U' | 'D'; initial?: boolean };
   const version = (e: Ev) =>
-    [e.ts.replace(' ', 'T'), String(e.seq).padStart(40, '0'), e.path, { I: '1', U: '2', D: '3' }[e.op]].join('\u0001');
+    [
+      (e.initial ? '#' : '') + e.ts.replace(' ', 'T'),
+      e.seq === undefined ? '' : String(e.seq).padStart(40, '0'),
+      e.seq === undefined ? e.path : '',
+      { I: '1', U: '2', D: '3' }[e.op],
+    ].join('\u0001');
   const newest = (...events: Ev[]) => events.reduce((a, b) => (version(b) > version(a) ? b : a));
   const e: Ev = { ts: '2024-01-01 00:00:01.000000', seq: 5, path: '20240101-a.csv', op: 'U' };
 
@@ -188,11 +210,24 @@ describe('ordering rule (the version string, outside SQL)', () => {
     assert.equal(newest(ten, { ...e, seq: 9, path: 'z.csv', op: 'D' }), ten);
     assert.equal(newest({ ...e, seq: 9 }, ten), ten);
   });
-  it('equal commit time and sequence: later file path wins', () => {
-    const later = { ...e, path: '20240101-b.csv', op: 'I' as const };
-    assert.equal(newest({ ...e, op: 'D' }, later), later);
+  it('the same change delivered again under another path has the same version: it rewrites nothing', () => {
+    assert.equal(version({ ...e, path: 'redrop/20240101-a.csv' }), version(e));
   });
-  it('all equal: D beats U beats I', () => {
+  it('without a sequence, equal commit times: the later file path wins (DMS names files by time)', () => {
+    const later = { ...e, seq: undefined, path: '20240101-b.csv', op: 'I' as const };
+    assert.equal(newest({ ...e, seq: undefined, op: 'D' }, later), later);
+  });
+  it('an initial copy (full load, snapshot read) ranks below every captured change of its key, even an older one', () => {
+    const load = { ...e, ts: '2024-06-01 00:00:00.000000', seq: 99, initial: true, path: 'LOAD00000001.csv' };
+    const captured = { ...e, op: 'I' as const };
+    assert.equal(newest(load, captured), captured);
+    assert.equal(
+      newest(load, { ...load, ts: '2024-06-01 00:00:00.000001' }).ts,
+      '2024-06-01 00:00:00.000001',
+      'loads among themselves by time',
+    );
+  });
+  it('all else equal: D beats U beats I', () => {
     const [i, u, d] = (['I', 'U', 'D'] as const).map((op) => ({ ...e, op }));
     assert.equal(newest(i, u), u);
     assert.equal(newest(u, d), d);

@@ -193,6 +193,19 @@ describe('checkChangeFile', () => {
     assert.deepEqual((await checkChangeFile(def(), URI, text)).problems, [], 'no horizon, no purge yet: nothing is too late');
   });
 
+  it('refuses a commit time beyond the worker clock plus limits.maxClockSkew, naming the line and never the value', async () => {
+    const text = 'U,2026-11-21 10:59:59.999999,1,2026-11-20,within\nU,2026-11-21 11:00:00.000001,2,2026-11-24,beyond\n';
+    const latestCommitTs = { at: '2026-11-21 11:00:00.000000', skew: '1h' };
+    const ahead = await checkChangeFile(def(), URI, text, { latestCommitTs });
+    assert.deepEqual(ahead.problems, [
+      {
+        line: 2,
+        problem:
+          "commit time more than 1h (limits.maxClockSkew) ahead of the worker's clock: a forged or corrupt record would win against every later change of its key",
+      },
+    ]);
+  });
+
   it('streams: a gzipped file checks like its text; corrupt gzip is a problem of the file; a broken transport is thrown', async () => {
     const text = 'I,2024-01-01 00:00:01,1,2024-01-01,x\nU,2024-01-01 00:00:02,1,2024-01-01,y\n';
     const gunzipped = (bytes: Buffer) => Readable.from([bytes]).pipe(createGunzip());
