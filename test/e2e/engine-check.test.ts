@@ -70,3 +70,77 @@ describe('the engine accounts for every file of a batch (Trino + MinIO + Tempora
     assert.deepEqual(await listUris(stack.h, def.staging.location), []);
   });
 });
+
+describe('ordering as the source had it (Trino + MinIO + Temporal)', function () {
+  this.timeout(300_000);
+  const stack = useStackWithWorker('ordering_tq');
+
+  const runBatch = (def: TableDefinition): Promise<IngestResult> =>
+    stack.h.client.workflow.execute('ingestBatch', {
+      taskQueue: stack.taskQueue,
+      workflowId: uniqueName(`ingest-${def.database}`),
+      args: [{ version: 1, table: def }],
+    });
+  const change = (op: ChangeEvent['op'], ts: string, id: number, seq: string, name: string | null): ChangeEvent => ({
+    op,
+    ts: `2026-11-21 ${ts}.000000`,
+    values: { tenant: 't', id, seq, name, amount: name === null ? null : '1.00' },
+  });
+
+  it('full-load rows rank below CDC, string sequences compare as numbers, a re-dropped file rewrites nothing', async () => {
+    // AR_H_CHANGE_SEQ-like sequences do not fit a bigint: a string column holding digits.
+    const base = tableFor(uniqueName('order'));
+    const def = tableFor(base.database, { columns: base.columns.map((c) => (c.name === 'seq' ? { ...c, type: 'string' } : c)) });
+    await createTable(stack.h, def);
+    const reference = new ReferenceTable(def.primaryKey);
+    const files: Record<string, ChangeEvent[]> = {
+      // The full load transferred its rows at 10:05, after changes that committed during the load (10:01).
+      'LOAD00000001.csv': [change('I', '10:05:00', 1, '1', 'load'), change('I', '10:05:00', 2, '2', 'load-only')],
+      '20261121-100100.csv': [
+        change('U', '10:01:00', 1, '5', 'cdc-during-load'),
+        change('U', '10:02:00', 3, '10', 'ten'),
+        change('U', '10:02:00', 3, '9', 'nine'),
+        change('D', '10:03:00', 4, '11', null),
+        change('I', '10:03:00', 4, '12', 'reinserted'),
+      ],
+    };
+    for (const [name, events] of Object.entries(files)) {
+      await putChangeFile(stack.h, def, name, events);
+      reference.deliver(name, events);
+    }
+    assert.equal((await runBatch(def)).outcome, 'merged');
+    const expected = reference.rows(COLUMNS);
+    assert.deepEqual(asStrings(await currentRows(stack.h, def), COLUMNS), expected);
+    assert.deepEqual(
+      expected.map((r) => r.name),
+      ['cdc-during-load', 'load-only', 'ten', 'reinserted'],
+      'the reference itself follows the rule',
+    );
+
+    // The same files landed again under another folder (a re-drop, a manual copy): the same changes, no rewrite.
+    for (const [name, events] of Object.entries(files)) await putChangeFile(stack.h, def, `redrop/${name}`, events);
+    const again = await runBatch(def);
+    assert.equal(again.outcome, 'merged');
+    assert.equal(again.files, 2);
+    assert.equal(again.updatedRows, 0, 'a change delivered twice is the same version wherever its file lies');
+    assert.deepEqual(asStrings(await currentRows(stack.h, def), COLUMNS), expected);
+  });
+
+  it('a commit time beyond the worker clock plus limits.maxClockSkew is bad input, named by file and line', async () => {
+    const def = tableFor(uniqueName('future'), { limits: { maxClockSkew: '1h' } });
+    await createTable(stack.h, def);
+    const far = new Date(Date.now() + 2 * 3_600_000).toISOString().replace('T', ' ').replace('Z', '000');
+    const file = await putChangeFile(stack.h, def, '20261121-100000.csv', [
+      { op: 'I', ts: '2026-11-21 10:00:00.000000', values: { tenant: 't', id: 1, seq: 1, name: 'a', amount: '1.00' } },
+      { op: 'U', ts: far, values: { tenant: 't', id: 1, seq: 2, name: 'forged', amount: '1.00' } },
+    ]);
+    await assert.rejects(runBatch(def), (err: unknown) => {
+      const message = failureMessage(err);
+      assert.ok(message.includes(`change file ${file} has bad rows`), message);
+      assert.match(message, /line 2: commit time more than 1h \(limits\.maxClockSkew\) ahead of the worker's clock/);
+      assert.ok(!message.includes(far.slice(0, 16)), 'the problem never quotes the value');
+      return true;
+    });
+    assert.deepEqual(await currentRows(stack.h, def), []);
+  });
+});

@@ -2,9 +2,11 @@ import type { ChangeEvent } from '../../src/changes/producers';
 
 /**
  * The test's own model of what the table must hold, written from the documented rule and not from icetide's SQL:
- * for each key, the newest change ever delivered wins — newest by commit time, then position (Debezium's LSN,
- * DynamoDB's SequenceNumber; else the seq column, as a number), then
- * file name, then D over U over I. A key whose newest change is a delete is absent.
+ * for each key, the newest change ever delivered wins. An initial copy (a row of a DMS full-load file, LOAD*) is older
+ * than every captured change of its key; then the later commit time is newer; then the larger position (Debezium's
+ * LSN, DynamoDB's SequenceNumber; else the seq column), as a number. A change with a position is the same change
+ * wherever its file lies; only changes without one are told apart by file name, then D over U over I. A key whose
+ * newest change is a delete is absent.
  */
 export interface DeliveredChange {
   event: ChangeEvent;
@@ -13,14 +15,20 @@ export interface DeliveredChange {
 
 const OP_RANK = { I: 1, U: 2, D: 3 } as const;
 
+const isInitial = (c: DeliveredChange): boolean => /(^|\/)LOAD[^/]*$/.test(c.file);
+const positionOf = (c: DeliveredChange): bigint | undefined => {
+  const position = c.event.position ?? c.event.values.seq;
+  return position === undefined || position === null ? undefined : BigInt(position);
+};
+
 function newer(a: DeliveredChange, b: DeliveredChange): boolean {
+  if (isInitial(a) !== isInitial(b)) return isInitial(b);
   const ta = a.event.ts.padEnd(26, '0');
   const tb = b.event.ts.padEnd(26, '0');
   if (ta !== tb) return ta > tb;
-  const sa = BigInt(a.event.position ?? a.event.values.seq ?? 0);
-  const sb = BigInt(b.event.position ?? b.event.values.seq ?? 0);
-  if (sa !== sb) return sa > sb;
-  if (a.file !== b.file) return a.file > b.file;
+  const [sa, sb] = [positionOf(a), positionOf(b)];
+  if (sa !== sb) return (sa ?? -1n) > (sb ?? -1n);
+  if (sa === undefined && a.file !== b.file) return a.file > b.file;
   return OP_RANK[a.event.op] > OP_RANK[b.event.op];
 }
 
