@@ -3,9 +3,8 @@ import { gzipSync } from 'node:zlib';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ChangeEvent } from '../../src/changes/producers';
 import type { TableDefinition } from '../../src/config/schema';
-import type { IngestResult } from '../../src/shared';
 import { createTable, currentRows, listUris, putChangeFile, tableFor, uniqueName } from '../../local/harness/harness';
-import { useStackWithWorker } from '../support/suite';
+import { ingestOnce, useStackWithWorker } from '../support/suite';
 import { asStrings, ReferenceTable } from '../support/reference';
 
 const COLUMNS = ['tenant', 'id', 'seq', 'name', 'amount'];
@@ -19,12 +18,7 @@ describe('the engine accounts for every file of a batch (Trino + MinIO + Tempora
   this.timeout(300_000);
   const stack = useStackWithWorker('enginecheck_tq');
 
-  const runBatch = (def: TableDefinition): Promise<IngestResult> =>
-    stack.h.client.workflow.execute('ingestBatch', {
-      taskQueue: stack.taskQueue,
-      workflowId: uniqueName(`ingest-${def.database}`),
-      args: [{ version: 1, table: def }],
-    });
+  const runBatch = (def: TableDefinition) => ingestOnce(stack, def);
 
   const insert = (id: number, ts: string): ChangeEvent => ({
     op: 'I',
@@ -75,12 +69,7 @@ describe('ordering as the source had it (Trino + MinIO + Temporal)', function ()
   this.timeout(300_000);
   const stack = useStackWithWorker('ordering_tq');
 
-  const runBatch = (def: TableDefinition): Promise<IngestResult> =>
-    stack.h.client.workflow.execute('ingestBatch', {
-      taskQueue: stack.taskQueue,
-      workflowId: uniqueName(`ingest-${def.database}`),
-      args: [{ version: 1, table: def }],
-    });
+  const runBatch = (def: TableDefinition) => ingestOnce(stack, def);
   const change = (op: ChangeEvent['op'], ts: string, id: number, seq: string, name: string | null): ChangeEvent => ({
     op,
     ts: `2026-11-21 ${ts}.000000`,

@@ -52,7 +52,14 @@ describe('planning over a big staging prefix (S3 recorded behaviour)', () => {
   afterEach(() => s3.restore());
 
   async function plan(table: TableDefinition, after?: BatchPlan['last']): Promise<BatchPlan> {
-    const engine = {} as QueryEngine; // planning asks nothing of the engine
+    // Planning asks the engine one thing: what it read of the batch's files (it reads each listed file whole).
+    const engine = {
+      read: (sql: string) =>
+        Promise.resolve({
+          rows: [...sql.matchAll(/'(s3:\/\/[^']+)'/g)].map(([, path]) => ({ path, size: body.length, rows: 1 })),
+          stats: { executionMillis: 0, scannedBytes: 0 },
+        }),
+    } as unknown as QueryEngine;
     const { planBatch } = createActivities({
       engine,
       dialect: trinoDialect(),
