@@ -5,6 +5,7 @@ import type { ChangeBatch } from '../formats/format';
 import { exportDataFolder } from '../formats/dynamodb-export';
 import { unaccountedFiles, type ListedFile } from '../changes/accounting';
 import { renderFileAccounting } from '../sql/accounting';
+import { changesCanTie, renderOrderingTies } from '../sql/ties';
 import { durationMillis } from '../config/duration';
 import { isChangeFile, retainOrder, selectBatch, type BatchBounds, type FilePosition } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
@@ -120,6 +121,7 @@ export function createIngestActivities(deps: ActivityDeps) {
           const merged = new Set(plan.files);
           const listed = files.flatMap((f, i) => (merged.has(f.uri) ? [{ uri: f.uri, size: f.size, records: checks[i].rows }] : []));
           await accountForEveryFile(deps, def, { files: plan.files, exportTime: plan.exportTime }, listed);
+          if (changesCanTie(def)) await refuseOrderingTies(deps, def, { files: plan.files });
         }
         // Quarantined files count as passed: the retain mode's position moves over them too.
         const lastTaken = files.at(-1);
@@ -234,6 +236,20 @@ async function accountForEveryFile(deps: ActivityDeps, def: TableDefinition, bat
         .join('; ') +
       (problems.length > 10 ? ` (and ${problems.length - 10} more)` : ''),
     'UnreadChangeFile',
+  );
+}
+
+/** A batch where changes of one key tie (see renderOrderingTies) is bad input: it names the files, never the keys. */
+async function refuseOrderingTies(deps: ActivityDeps, def: TableDefinition, batch: ChangeBatch): Promise<void> {
+  const { rows } = await deps.engine.read(renderOrderingTies(def, deps.dialect, batch));
+  Context.current().heartbeat();
+  if (rows.length === 0) return;
+  const where = rows.map((r) => `${String(r.path)} at ${String(r.commit_time)}: ${Number(r.keys)} key(s)`).join('; ');
+  throw ApplicationFailure.nonRetryable(
+    `table ${tableName(def)}: changes of one key share a commit time in one file and nothing orders them (${where}; key ` +
+      `values withheld), nothing was merged: set ordering.sequence to the AR_H_CHANGE_SEQ column of DMS ` +
+      `(add it in the task table mapping and to columns)`,
+    'AmbiguousOrder',
   );
 }
 

@@ -115,6 +115,35 @@ describe('ordering as the source had it (Trino + MinIO + Temporal)', function ()
     assert.deepEqual(asStrings(await currentRows(stack.h, def), COLUMNS), expected);
   });
 
+  it('changes of one key tied on commit time in one file, with no sequence, are refused by file; a duplicate is no tie', async () => {
+    const def = tableFor(uniqueName('ties'), { ordering: { commitTimestamp: 'commit_ts' } });
+    await createTable(stack.h, def);
+    const at = '2026-11-21 10:00:00.000000';
+    const row = (op: ChangeEvent['op'], name: string): ChangeEvent => ({
+      op,
+      ts: at,
+      values: { tenant: 't', id: 1, seq: 1, name, amount: '1.00' },
+    });
+    // The same change delivered twice in a file, and a change of another key: no tie.
+    const other: ChangeEvent = { op: 'I', ts: at, values: { tenant: 't', id: 2, seq: 2, name: 'n2', amount: '1.00' } };
+    await putChangeFile(stack.h, def, '20261121-095900.csv', [row('I', 'first'), row('I', 'first'), other]);
+    assert.equal((await runBatch(def)).outcome, 'merged');
+    // A delete and a re-insert in one transaction: which came last is not in the file.
+    const tied = await putChangeFile(stack.h, def, '20261121-100000.csv', [row('D', 'first'), row('I', 'marker-4711')]);
+    await assert.rejects(runBatch(def), (err: unknown) => {
+      const message = failureMessage(err);
+      assert.ok(message.includes(`${tied} at 2026-11-21 10:00:00.000000: 1 key(s)`), message);
+      assert.match(message, /nothing orders them .* set ordering\.sequence to the AR_H_CHANGE_SEQ column of DMS/);
+      assert.ok(!message.includes('marker-4711'), 'no row value in the message');
+      return true;
+    });
+    assert.ok((await listUris(stack.h, def.staging.location)).includes(tied), 'the file stays in staging');
+    assert.deepEqual(asStrings(await currentRows(stack.h, def), ['id', 'name']), [
+      { id: '1', name: 'first' },
+      { id: '2', name: 'n2' },
+    ]);
+  });
+
   it('a commit time beyond the worker clock plus limits.maxClockSkew is bad input, named by file and line', async () => {
     const def = tableFor(uniqueName('future'), { limits: { maxClockSkew: '1h' } });
     await createTable(stack.h, def);

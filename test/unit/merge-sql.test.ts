@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { parseTableDefinition, type TableDefinitionInput } from '../../src/config/schema';
 import { athenaDialect, dmlType, trinoDialect } from '../../src/sql/dialect';
 import { filesThatFit, renderDedupedSource, renderMerge } from '../../src/sql/merge';
+import { changesCanTie, renderOrderingTies } from '../../src/sql/ties';
 import { isTooManyPartitions, partitionBudget, partitionKey, renderPartitionSlices } from '../../src/sql/partitions';
 
 const base: TableDefinitionInput = {
@@ -291,5 +292,25 @@ describe('engine limits by construction', () => {
     );
     assert.equal(isTooManyPartitions({ message: 'HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers' }), true);
     assert.equal(isTooManyPartitions({ message: 'ICEBERG_COMMIT_ERROR' }), false);
+  });
+});
+
+describe('ordering ties (sql/ties.ts)', () => {
+  it('are looked for only where nothing orders changes of one commit time: DMS without a sequence column', () => {
+    assert.equal(changesCanTie(def({ ordering: {} })), true);
+    assert.equal(changesCanTie(def()), false, 'a sequence orders them');
+    assert.equal(changesCanTie(def({ ordering: {}, staging: { location: 's3://bucket/cdc/orders/', format: 'debezium-json' } })), false);
+  });
+
+  it('count keys with different changes at one commit time in one file, never the same change twice', () => {
+    const sql = renderOrderingTies(def({ ordering: {} }), trinoDialect(), { files: FILES });
+    assert.ok(sql.includes(`WHERE "_icetide_sequence" = '' GROUP BY "_icetide_path", "_icetide_commit_ts", "tenant", "id"`), sql);
+    assert.ok(
+      sql.includes(
+        `HAVING count(DISTINCT "_icetide_op" || chr(1) || coalesce(CAST("seq" AS varchar), chr(2)) || chr(1) || coalesce(CAST("note" AS varchar), chr(2))) > 1`,
+      ),
+      sql,
+    );
+    assert.ok(sql.includes(`WHERE "$path" IN ('s3://bucket/cdc/orders/20240101-000001.csv'`), 'only the batch files');
   });
 });
