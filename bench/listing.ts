@@ -4,6 +4,7 @@
  * once a batch is full), in retain mode by name (a year of retained files: the listing starts after the position),
  * and in retain mode by arrival (lists everything: what every mode did before).
  *   npm run bench:listing
+ * BENCH_DATABASE=<name> BENCH_LANDED=<n> reuses the objects an earlier run landed (landing 300 k takes half an hour).
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -47,14 +48,15 @@ async function planMillis(h: Harness, def: TableDefinition, after?: BatchPlan['l
 
 runBench(async () => {
   const h = await openHarness();
-  const database = uniqueName('bench_listing');
+  const database = process.env.BENCH_DATABASE ?? uniqueName('bench_listing');
+  console.error(`objects under s3://icetide-staging/${database}/orders/`);
   const base = tableFor(database, { staging: { location: `s3://icetide-staging/${database}/orders/` } });
   const rows: string[] = [];
-  let landed = 0;
+  let landed = Number(process.env.BENCH_LANDED ?? 0);
   for (const count of COUNTS) {
     const started = performance.now();
     await land(h, base, landed, count);
-    landed = count;
+    landed = Math.max(landed, count);
     console.error(`landed ${count} objects (${((performance.now() - started) / 1000).toFixed(0)} s for the new ones)`);
     // A position 100 files before the end: a retain table that has kept up with a year of files.
     const position = { lastModified: 0, uri: base.staging.location + fileName(count - 100) };
