@@ -114,7 +114,7 @@ export function createIngestActivities(deps: ActivityDeps) {
           if (check.rows === 0) plan.emptyFiles++;
           if (check.maxCommitTs && (!plan.maxCommitTs || check.maxCommitTs > plan.maxCommitTs)) plan.maxCommitTs = check.maxCommitTs;
           plan.keyRange = widenKeyRange(plan.keyRange, check.keyRange);
-          if (formatOf(def).folder) plan.exportTime = check.maxCommitTs;
+          if (formatOf(def).folder) plan.exportTime = check.exportTime;
         }
         if (plan.files.length > 0) {
           const merged = new Set(plan.files);

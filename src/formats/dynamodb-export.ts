@@ -99,10 +99,15 @@ async function checkExport(def: TableDefinition, uri: string, source: ChangeSour
       'an incremental export holds changes, not the whole table: a snapshot table takes full exports (use kind cdc)',
     );
   }
-  const time = typeof summary.exportTime === 'string' ? ISO_INSTANT.exec(summary.exportTime) : null;
-  if (!time) return recorder.unreadable(1, `exportTime ${JSON.stringify(summary.exportTime)} is not an ISO-8601 UTC instant`);
-  // A full export's items are as of its export time; an incremental export's changes carry their own write times.
-  if (!incremental) recorder.commitTime(1, `${time[1]} ${time[2]}.${(time[3] ?? '').padEnd(6, '0')}`);
+  // A full export is as of exportTime; DynamoDB names an incremental export's window by exportFromTime and exportToTime.
+  const timeField = incremental && summary.exportTime === undefined ? 'exportToTime' : 'exportTime';
+  const stated = summary[timeField];
+  const time = typeof stated === 'string' ? ISO_INSTANT.exec(stated) : null;
+  if (!time) return recorder.unreadable(1, `${timeField} ${JSON.stringify(stated)} is not an ISO-8601 UTC instant`);
+  const exportTime = `${time[1]} ${time[2]}.${(time[3] ?? '').padEnd(6, '0')}`;
+  // A full export's items are as of its export time; an incremental export's changes carry their own write times
+  // (an incremental export may hold none: a quiet window still has its time, for the MERGE).
+  if (!incremental) recorder.commitTime(1, exportTime);
 
   const folder = uri.slice(0, uri.length - SUMMARY.length);
   const manifest = await readManifest(open, folder + FILES_MANIFEST);
@@ -142,7 +147,7 @@ async function checkExport(def: TableDefinition, uri: string, source: ChangeSour
   if (typeof summary.itemCount === 'number' && items !== summary.itemCount) {
     recorder.report(1, `the data files hold ${items} items, the summary says ${summary.itemCount}: the export is incomplete`);
   }
-  return recorder.result();
+  return { ...recorder.result(), exportTime };
 }
 
 /** `manifest-files.json`: one JSON line per data file, `{"itemCount": n, "dataFileS3Key": "..."}`. */

@@ -310,6 +310,7 @@ describe('dynamodb-export and table kinds', () => {
       uri: SUMMARY,
       rows: 2,
       maxCommitTs: '2026-11-21 03:00:00.500000',
+      exportTime: '2026-11-21 03:00:00.500000',
       keyRange: { column: 'id', min: '1', max: '2' },
       problems: [],
     });
@@ -366,6 +367,22 @@ describe('dynamodb-export and table kinds', () => {
       ),
       sql,
     );
+  });
+
+  it('an incremental export without items has its time from the summary: its MERGE renders, nothing is applied', async () => {
+    const cdc = parseTableDefinition({ ...exportDef('snapshot'), kind: 'cdc' });
+    const empty = {
+      [`${folder}manifest-files.json`]: `${JSON.stringify({ itemCount: 0, dataFileS3Key: 'AWSDynamoDB/0170-ab/data/a.json.gz' })}\n`,
+      [`${folder}data/a.json.gz`]: '',
+    };
+    // DynamoDB names an incremental export's window by exportFromTime and exportToTime.
+    const text = summary({ exportType: 'INCREMENTAL_EXPORT', itemCount: 0, exportTime: undefined, exportToTime: '2026-11-22T03:00:00Z' });
+    const c = await checkChangeFile(cdc, SUMMARY, text, objects(empty));
+    assert.deepEqual(c.problems, []);
+    assert.equal(c.rows, 0);
+    assert.equal(c.maxCommitTs, undefined, 'no change, so no commit time: the watermark stays');
+    assert.equal(c.exportTime, '2026-11-22 03:00:00.000000');
+    assert.doesNotThrow(() => renderMerge(cdc, trinoDialect(), [SUMMARY], { exportTime: c.exportTime }));
   });
 
   it('snapshot MERGE: one statement that deletes live rows absent from the export and rewrites only changed rows', () => {
