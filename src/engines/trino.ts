@@ -96,7 +96,15 @@ export class TrinoEngine implements QueryEngine {
   async poll(handle: QueryHandle): Promise<QueryStatus> {
     try {
       if (!handle.nextUri) return await this.pollInfo(handle);
-      return this.statusOf(await this.call<TrinoResults>('GET', handle.nextUri), handle);
+      try {
+        return this.statusOf(await this.call<TrinoResults>('GET', handle.nextUri), handle);
+      } catch (err) {
+        if (!(err instanceof QueryNotFound)) throw err;
+        // 404/410 on a nextUri: the coordinator forgot the query (a restart), or the URI is stale (a worker that died
+        // had fetched past the one in its last heartbeat). Only Trino, asked by the query's id, can tell: a query it
+        // still runs is watched by id to its end, never submitted a second time beside it.
+        return await this.pollInfo({ engine: handle.engine, queryId: handle.queryId });
+      }
     } catch (err) {
       // A restarted coordinator has forgotten every query: the handle points at nothing any more.
       if (err instanceof QueryNotFound) return lost(handle, `Trino no longer knows query ${handle.queryId} (${err.message})`);

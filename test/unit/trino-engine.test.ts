@@ -58,6 +58,32 @@ describe('TrinoEngine: queries the coordinator no longer knows', () => {
     }
   });
 
+  it('a stale nextUri (410: a dead worker fetched past it) asks the coordinator by id and watches the query it knows to its end', async () => {
+    let state = 'RUNNING';
+    const asked: string[] = [];
+    const trino = await fakeTrino((url) => {
+      asked.push(url);
+      if (url.startsWith('/v1/statement/')) return { status: 410, body: 'Gone' };
+      if (url === '/v1/query/q1') return { status: 200, body: JSON.stringify({ queryId: 'q1', state, queryStats: { elapsedTime: '2.00s' } }) };
+      return { status: 404, body: 'Query not found' };
+    });
+    try {
+      const engine = new TrinoEngine({ url: trino.url, user: 't' });
+      const running = await engine.poll({ engine: 'trino', queryId: 'q1', nextUri: `${trino.url}/v1/statement/executing/q1/y1/3` });
+      assert.equal(running.state, 'RUNNING', 'not LOST: the coordinator still runs it, a resubmit would run the MERGE twice');
+      assert.deepEqual(running.handle, { engine: 'trino', queryId: 'q1' }, 'watched by id from now on');
+      state = 'FINISHED';
+      assert.equal((await engine.poll(running.handle)).state, 'SUCCEEDED');
+      assert.deepEqual(asked, ['/v1/statement/executing/q1/y1/3', '/v1/query/q1', '/v1/query/q1']);
+
+      const gone = await engine.poll({ engine: 'trino', queryId: 'q9', nextUri: `${trino.url}/v1/statement/executing/q9/y1/3` });
+      assert.equal(gone.state, 'LOST', 'lost only once the coordinator, asked by id, does not know it');
+      assert.match(gone.error?.message ?? '', /no longer knows query q9.*404 to GET \S+\/v1\/query\/q9/);
+    } finally {
+      trino.close();
+    }
+  });
+
   it('reports LOST when another query answers, or the query was abandoned', async () => {
     const trino = await fakeTrino((url) =>
       url.includes('other')
