@@ -190,6 +190,15 @@ export interface PermitRequest {
   label: string;
 }
 
+/** The quota a run asked (its workflow id), and how the run waits for its grant. */
+export interface QuotaTicket {
+  quotaId: string;
+  /** A run not granted after this long asks again: a quota that vanished (terminated, reset) is started anew. */
+  askAgainEveryMs: number;
+  /** A run not granted after this long fails its step (the next tick, or the model's retry, asks again). */
+  maxWaitMs: number;
+}
+
 export interface QuotaState {
   version: 1;
   limit: number;
