@@ -91,14 +91,18 @@ export function createIngestActivities(deps: ActivityDeps) {
           const check = checks[i];
           if (check.problems.length > 0) {
             const detail = check.problems.map((p) => (p.line > 0 ? `line ${p.line}: ${p.problem}` : p.problem)).join('; ');
-            if (def.badInput === 'fail') {
+            // A definition applied before retain mode refused quarantine still never moves a file of a raw zone.
+            if (def.badInput === 'fail' || def.cleanup.mode === 'retain') {
               throw ApplicationFailure.nonRetryable(
                 `table ${tableName(def)}: change file ${file.uri} has bad rows, nothing was merged: ${detail}`,
                 'BadChangeFile',
               );
             }
             const movedTo = quarantineLocation(def);
-            await staging.move([file.uri], def.staging.location, movedTo);
+            // An export's data files go before its summary: a move cut short leaves an incomplete export, set aside again.
+            for (const group of (await mergedObjects(staging, def, [file.uri])).reverse()) {
+              await staging.move(group, def.staging.location, movedTo);
+            }
             const [first] = check.problems;
             plan.quarantined.push({
               uri: file.uri,
