@@ -144,6 +144,8 @@ export interface IngestResult {
   quarantined: QuarantinedFile[];
   /** A change file had waited longer than alerts.freshness (alerted once, when the table became late). */
   late?: boolean;
+  /** A snapshot export older than the newest one merged: not applied (it would revert newer state), cleaned up. */
+  superseded?: string[];
 }
 
 /** The failure type of a run whose table is blocked; its details hold the BlockedState. */

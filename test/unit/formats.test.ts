@@ -402,6 +402,12 @@ describe('dynamodb-export and table kinds', () => {
       sql,
     );
     assert.ok(!sql.includes('BETWEEN'), 'a snapshot reads the whole table: no key range');
+    assert.ok(
+      sql.includes(
+        `WHERE NOT EXISTS (SELECT 1 FROM "iceberg"."shop"."orders" WHERE "_icetide_commit_ts" >= TIMESTAMP '2026-11-21 03:00:00.500000')`,
+      ),
+      'a table holding a change at or after the export (a newer export) takes nothing from it',
+    );
     assert.throws(() => renderMerge(exportDef('snapshot'), trinoDialect(), [SUMMARY]), /needs its export time/);
   });
 
