@@ -6,7 +6,8 @@ import { duration, identifier, partitionSpec, s3Location } from './schema';
 
 /**
  * Downstream models (the project file's `models:` and `templates:`): a SELECT over icetide tables and other models,
- * materialised on the same engine by a durable workflow (workflows/models.ts), gated by data tests.
+ * materialised on the same engine by a durable workflow (workflows/build-model.ts; the DAG: workflows/models.ts),
+ * gated by data tests.
  */
 
 const columns = z.array(identifier).min(1);
