@@ -174,7 +174,13 @@ export function createMaintainActivities(deps: ActivityDeps) {
       const def = input.table;
       if (!input.sample.length) return { expired: 0, left: 0 };
       return failFastOnPermanent(`table ${tableName(def)}: checking the files of expired snapshots`, async () => {
-        const { rows } = await engine.read(renderSnapshotsKept(def, dialect, input.sample.map((s) => s.snapshot)));
+        const { rows } = await engine.read(
+          renderSnapshotsKept(
+            def,
+            dialect,
+            input.sample.map((s) => s.snapshot),
+          ),
+        );
         const kept = new Set(rows.map((row) => String(row.snapshot)));
         const expired = input.sample.filter((s) => !kept.has(s.snapshot));
         const left = (await Promise.all(expired.map((s) => staging.exists(s.manifestList)))).filter(Boolean).length;

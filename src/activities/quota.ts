@@ -32,7 +32,11 @@ export function createQuotaActivities(deps: ActivityDeps) {
         signalArgs: [{ ...request, limit }],
         staticSummary: `query quota of ${engine}: ${limit} at once`,
       });
-      return { quotaId: id, askAgainEveryMs: deps.quota.askAgainEveryMs ?? ASK_AGAIN_EVERY_MS, maxWaitMs: deps.quota.maxWaitMs ?? MAX_WAIT_MS };
+      return {
+        quotaId: id,
+        askAgainEveryMs: deps.quota.askAgainEveryMs ?? ASK_AGAIN_EVERY_MS,
+        maxWaitMs: deps.quota.maxWaitMs ?? MAX_WAIT_MS,
+      };
     },
 
     /** Gives a permit back (or withdraws the ask); a quota that has ended has nothing to take back. */

@@ -64,7 +64,8 @@ describe('TrinoEngine: queries the coordinator no longer knows', () => {
     const trino = await fakeTrino((url) => {
       asked.push(url);
       if (url.startsWith('/v1/statement/')) return { status: 410, body: 'Gone' };
-      if (url === '/v1/query/q1') return { status: 200, body: JSON.stringify({ queryId: 'q1', state, queryStats: { elapsedTime: '2.00s' } }) };
+      if (url === '/v1/query/q1')
+        return { status: 200, body: JSON.stringify({ queryId: 'q1', state, queryStats: { elapsedTime: '2.00s' } }) };
       return { status: 404, body: 'Query not found' };
     });
     try {

@@ -42,7 +42,9 @@ describe('engine query quota (scripted queries)', function () {
     const taskQueue = uniqueName('quota_tq');
     const seen = { running: 0, max: 0 };
     const { askAgainEveryMs, maxWaitMs } = options;
-    const quota = createQuotaActivities({ quota: { engine: 'fake', limit, sweepEveryMs: 1000, askAgainEveryMs, maxWaitMs } } as ActivityDeps);
+    const quota = createQuotaActivities({
+      quota: { engine: 'fake', limit, sweepEveryMs: 1000, askAgainEveryMs, maxWaitMs },
+    } as ActivityDeps);
     const activities: Pick<Activities, 'planBatch' | 'startMerge' | 'awaitQuery' | 'cleanupBatch' | 'requestQueryPermit' | 'closedRuns'> = {
       ...quota,
       planBatch: async () => plan,
