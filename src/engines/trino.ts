@@ -31,9 +31,19 @@ interface TrinoResults {
 interface TrinoQueryInfo {
   queryId: string;
   state: string;
+  /** A statement that changes something (INSERT, MERGE, CREATE TABLE AS, ...); absent for a SELECT. */
+  updateType?: string;
+  /** Every stage has its tasks: no driver is still to be created. */
+  scheduled?: boolean;
   errorCode?: { name: string; type: string };
   failureInfo?: { message?: string };
-  queryStats?: { elapsedTime?: string; queuedTime?: string; physicalInputDataSize?: string };
+  queryStats?: {
+    elapsedTime?: string;
+    queuedTime?: string;
+    physicalInputDataSize?: string;
+    totalDrivers?: number;
+    completedDrivers?: number;
+  };
 }
 
 const statsOf = (results: TrinoResults): QueryStats => ({
@@ -181,6 +191,12 @@ export class TrinoEngine implements QueryEngine {
       scannedBytes: parseDataSize(info.queryStats?.physicalInputDataSize),
     };
     if (info.state === 'FINISHED') return { handle, state: 'SUCCEEDED', stats };
+    if (RUNNING_STATES.has(info.state) && workDone(info)) {
+      // Its commit is made (the table-finish step is one of its drivers); only its row count waits for a client that
+      // no longer exists, and Trino would hold it for query.client.timeout (5 min) before abandoning it. End it now.
+      await this.cancel(handle);
+      return { handle, state: 'SUCCEEDED', stats };
+    }
     if (info.errorCode?.name === 'ABANDONED_QUERY') return lost(handle, info.failureInfo?.message ?? 'query abandoned');
     if (info.state === 'FAILED') {
       const error = classifyTrinoError({
@@ -215,6 +231,13 @@ export class TrinoEngine implements QueryEngine {
 }
 
 class QueryNotFound extends Error {}
+
+/** A statement whose every driver has finished, its commit included: what is left is handing its result to a client. */
+const workDone = (info: TrinoQueryInfo): boolean =>
+  !!info.updateType &&
+  info.scheduled === true &&
+  (info.queryStats?.totalDrivers ?? 0) > 0 &&
+  info.queryStats?.completedDrivers === info.queryStats?.totalDrivers;
 
 const lost = (handle: QueryHandle, message: string): QueryStatus => ({ handle, state: 'LOST', error: { message, retryable: true } });
 

@@ -31,9 +31,11 @@ describe('classifyTrinoError', () => {
 });
 
 /** A stand-in coordinator on loopback that answers each path as the test says (what a restarted Trino answers). */
-async function fakeTrino(answer: (url: string) => { status: number; body: string }): Promise<{ url: string; close(): void }> {
+async function fakeTrino(
+  answer: (url: string, method: string) => { status: number; body: string },
+): Promise<{ url: string; close(): void }> {
   const server = createServer((req, res) => {
-    const { status, body } = answer(req.url ?? '');
+    const { status, body } = answer(req.url ?? '', req.method ?? '');
     res.writeHead(status, { 'content-type': 'application/json' }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -59,13 +61,18 @@ describe('TrinoEngine: queries the coordinator no longer knows', () => {
   });
 
   it('a stale nextUri (410: a dead worker fetched past it) asks the coordinator by id and watches the query it knows to its end', async () => {
-    let state = 'RUNNING';
+    let info: object = {
+      queryId: 'q1',
+      state: 'RUNNING',
+      updateType: 'MERGE',
+      scheduled: true,
+      queryStats: { totalDrivers: 9, completedDrivers: 4 },
+    };
     const asked: string[] = [];
-    const trino = await fakeTrino((url) => {
-      asked.push(url);
+    const trino = await fakeTrino((url, method) => {
+      asked.push(`${method} ${url}`);
       if (url.startsWith('/v1/statement/')) return { status: 410, body: 'Gone' };
-      if (url === '/v1/query/q1')
-        return { status: 200, body: JSON.stringify({ queryId: 'q1', state, queryStats: { elapsedTime: '2.00s' } }) };
+      if (url === '/v1/query/q1') return { status: 200, body: JSON.stringify(info) };
       return { status: 404, body: 'Query not found' };
     });
     try {
@@ -73,9 +80,17 @@ describe('TrinoEngine: queries the coordinator no longer knows', () => {
       const running = await engine.poll({ engine: 'trino', queryId: 'q1', nextUri: `${trino.url}/v1/statement/executing/q1/y1/3` });
       assert.equal(running.state, 'RUNNING', 'not LOST: the coordinator still runs it, a resubmit would run the MERGE twice');
       assert.deepEqual(running.handle, { engine: 'trino', queryId: 'q1' }, 'watched by id from now on');
-      state = 'FINISHED';
+      // Every driver done, the commit among them: only the row count waits for a client nobody is any more.
+      info = { ...info, queryStats: { totalDrivers: 9, completedDrivers: 9 } };
       assert.equal((await engine.poll(running.handle)).state, 'SUCCEEDED');
-      assert.deepEqual(asked, ['/v1/statement/executing/q1/y1/3', '/v1/query/q1', '/v1/query/q1']);
+      assert.deepEqual(asked, [
+        'GET /v1/statement/executing/q1/y1/3',
+        'GET /v1/query/q1',
+        'GET /v1/query/q1',
+        'DELETE /v1/query/q1', // ended now rather than abandoned after query.client.timeout
+      ]);
+      info = { queryId: 'q1', state: 'FINISHED' };
+      assert.equal((await engine.poll(running.handle)).state, 'SUCCEEDED');
 
       const gone = await engine.poll({ engine: 'trino', queryId: 'q9', nextUri: `${trino.url}/v1/statement/executing/q9/y1/3` });
       assert.equal(gone.state, 'LOST', 'lost only once the coordinator, asked by id, does not know it');
