@@ -123,7 +123,8 @@ export function createIngestActivities(deps: ActivityDeps) {
         if (plan.files.length > 0) {
           const merged = new Set(plan.files);
           const listed = files.flatMap((f, i) => (merged.has(f.uri) ? [{ uri: f.uri, size: f.size, records: checks[i].rows }] : []));
-          await accountForEveryFile(deps, def, { files: plan.files, exportTime: plan.exportTime }, listed);
+          const partRecords = Object.assign({}, ...checks.map((c) => c.partRecords ?? {})) as Record<string, number>;
+          await accountForEveryFile(deps, def, { files: plan.files, exportTime: plan.exportTime }, listed, partRecords);
         }
         // Quarantined files count as passed: the retain mode's position moves over them too.
         const lastTaken = files.at(-1);
@@ -220,10 +221,19 @@ async function listForBatch(staging: ActivityDeps['staging'], bounds: BatchBound
  * MERGE would succeed without those changes and cleanup would delete them. A folder format's listed files are its
  * data files (the change file, a summary, is not read by the MERGE).
  */
-async function accountForEveryFile(deps: ActivityDeps, def: TableDefinition, batch: ChangeBatch, listed: ListedFile[]): Promise<void> {
+async function accountForEveryFile(
+  deps: ActivityDeps,
+  def: TableDefinition,
+  batch: ChangeBatch,
+  listed: ListedFile[],
+  partRecords: Record<string, number>,
+): Promise<void> {
   const folder = formatOf(def).folder;
+  // An export's data files as listed, with the records the check found (DynamoDB writes an empty file per empty partition).
   const expected = folder
-    ? (await Promise.all(batch.files.map((f) => deps.staging.list(exportDataFolder(f))))).flat().map((f) => ({ uri: f.uri, size: f.size }))
+    ? (await Promise.all(batch.files.map((f) => deps.staging.list(exportDataFolder(f)))))
+        .flat()
+        .map((f) => ({ uri: f.uri, size: f.size, records: partRecords[f.uri] }))
     : listed;
   const { rows } = await deps.engine.read(renderFileAccounting(def, deps.dialect, renderBatchFilter(def, batch)));
   Context.current().heartbeat();

@@ -113,6 +113,7 @@ async function checkExport(def: TableDefinition, uri: string, source: ChangeSour
   const manifest = await readManifest(open, folder + FILES_MANIFEST);
   if ('problem' in manifest) return recorder.unreadable(1, manifest.problem);
   let items = 0;
+  const partRecords: Record<string, number> = {};
   for (const entry of manifest.files) {
     // The key names the file from AWSDynamoDB/ on (with or without the export's S3 prefix before it).
     const root = folder.slice(0, folder.lastIndexOf('AWSDynamoDB/') + 'AWSDynamoDB/'.length);
@@ -142,12 +143,13 @@ async function checkExport(def: TableDefinition, uri: string, source: ChangeSour
       recorder.report(0, `holds ${fileItems} items, ${FILES_MANIFEST} says ${entry.itemCount}: the file is incomplete`);
     }
     items += fileItems;
+    partRecords[dataUri] = fileItems;
   }
   recorder.problemPrefix = '';
   if (typeof summary.itemCount === 'number' && items !== summary.itemCount) {
     recorder.report(1, `the data files hold ${items} items, the summary says ${summary.itemCount}: the export is incomplete`);
   }
-  return { ...recorder.result(), exportTime };
+  return { ...recorder.result(), exportTime, partRecords };
 }
 
 /** `manifest-files.json`: one JSON line per data file, `{"itemCount": n, "dataFileS3Key": "..."}`. */

@@ -311,6 +311,7 @@ describe('dynamodb-export and table kinds', () => {
       rows: 2,
       maxCommitTs: '2026-11-21 03:00:00.500000',
       exportTime: '2026-11-21 03:00:00.500000',
+      partRecords: { [`${folder}data/a.json.gz`]: 2 },
       keyRange: { column: 'id', min: '1', max: '2' },
       problems: [],
     });
@@ -382,6 +383,7 @@ describe('dynamodb-export and table kinds', () => {
     assert.equal(c.rows, 0);
     assert.equal(c.maxCommitTs, undefined, 'no change, so no commit time: the watermark stays');
     assert.equal(c.exportTime, '2026-11-22 03:00:00.000000');
+    assert.deepEqual(c.partRecords, { [`${folder}data/a.json.gz`]: 0 }, 'an empty data file is known to hold nothing');
     assert.doesNotThrow(() => renderMerge(cdc, trinoDialect(), [SUMMARY], { exportTime: c.exportTime }));
   });
 
