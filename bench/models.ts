@@ -7,7 +7,8 @@
 import { modelDefinitionSchema, type ModelDefinition } from '../src/config/models';
 import type { Project } from '../src/config/project';
 import { startModels } from '../src/starters/models';
-import type { ModelReport, RunModelsResult } from '../src/workflows/models';
+import type { ModelReport } from '../src/workflows/model-report';
+import type { RunModelsResult } from '../src/workflows/models';
 import { uniqueName, type Harness } from '../local/harness/harness';
 import { median, percentile } from './stats';
 import { runBenchWithWorker } from './run';

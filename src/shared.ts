@@ -144,6 +144,8 @@ export interface IngestResult {
   quarantined: QuarantinedFile[];
   /** A change file had waited longer than alerts.freshness (alerted once, when the table became late). */
   late?: boolean;
+  /** A snapshot export older than the newest one merged: not applied (it would revert newer state), cleaned up. */
+  superseded?: string[];
 }
 
 /** The failure type of a run whose table is blocked; its details hold the BlockedState. */
@@ -188,6 +190,15 @@ export interface PermitRequest {
   runId: string;
   /** What the permit is for, e.g. `shop.orders MERGE`: shown in the quota workflow's details. */
   label: string;
+}
+
+/** The quota a run asked (its workflow id), and how the run waits for its grant. */
+export interface QuotaTicket {
+  quotaId: string;
+  /** A run not granted after this long asks again: a quota that vanished (terminated, reset) is started anew. */
+  askAgainEveryMs: number;
+  /** A run not granted after this long fails its step (the next tick, or the model's retry, asks again). */
+  maxWaitMs: number;
 }
 
 export interface QuotaState {

@@ -28,7 +28,7 @@ export interface ActivityDeps {
    * The engine's query quota: how many queries the workers of a task queue together run on `engine` at once.
    * Unset: no limit.
    */
-  quota?: { engine: string; limit: number; sweepEveryMs?: number };
+  quota?: { engine: string; limit: number; sweepEveryMs?: number; askAgainEveryMs?: number; maxWaitMs?: number };
   /** Files deleted per cleanup step. */
   cleanupChunk?: number;
   /** Test hook: called at named points so a crash or fault test can act exactly there. */

@@ -92,14 +92,18 @@ export function createIngestActivities(deps: ActivityDeps) {
           const check = checks[i];
           if (check.problems.length > 0) {
             const detail = check.problems.map((p) => (p.line > 0 ? `line ${p.line}: ${p.problem}` : p.problem)).join('; ');
-            if (def.badInput === 'fail') {
+            // A definition applied before retain mode refused quarantine still never moves a file of a raw zone.
+            if (def.badInput === 'fail' || def.cleanup.mode === 'retain') {
               throw ApplicationFailure.nonRetryable(
                 `table ${tableName(def)}: change file ${file.uri} has bad rows, nothing was merged: ${detail}`,
                 'BadChangeFile',
               );
             }
             const movedTo = quarantineLocation(def);
-            await staging.move([file.uri], def.staging.location, movedTo);
+            // An export's data files go before its summary: a move cut short leaves an incomplete export, set aside again.
+            for (const group of (await mergedObjects(staging, def, [file.uri])).reverse()) {
+              await staging.move(group, def.staging.location, movedTo);
+            }
             const [first] = check.problems;
             plan.quarantined.push({
               uri: file.uri,
@@ -115,12 +119,13 @@ export function createIngestActivities(deps: ActivityDeps) {
           if (check.rows === 0) plan.emptyFiles++;
           if (check.maxCommitTs && (!plan.maxCommitTs || check.maxCommitTs > plan.maxCommitTs)) plan.maxCommitTs = check.maxCommitTs;
           plan.keyRange = widenKeyRange(plan.keyRange, check.keyRange);
-          if (formatOf(def).folder) plan.exportTime = check.maxCommitTs;
+          if (formatOf(def).folder) plan.exportTime = check.exportTime;
         }
         if (plan.files.length > 0) {
           const merged = new Set(plan.files);
           const listed = files.flatMap((f, i) => (merged.has(f.uri) ? [{ uri: f.uri, size: f.size, records: checks[i].rows }] : []));
-          await accountForEveryFile(deps, def, { files: plan.files, exportTime: plan.exportTime }, listed);
+          const partRecords = Object.assign({}, ...checks.map((c) => c.partRecords ?? {})) as Record<string, number>;
+          await accountForEveryFile(deps, def, { files: plan.files, exportTime: plan.exportTime }, listed, partRecords);
           if (changesCanTie(def)) await refuseOrderingTies(deps, def, { files: plan.files });
         }
         // Quarantined files count as passed: the retain mode's position moves over them too.
@@ -218,10 +223,19 @@ async function listForBatch(staging: ActivityDeps['staging'], bounds: BatchBound
  * MERGE would succeed without those changes and cleanup would delete them. A folder format's listed files are its
  * data files (the change file, a summary, is not read by the MERGE).
  */
-async function accountForEveryFile(deps: ActivityDeps, def: TableDefinition, batch: ChangeBatch, listed: ListedFile[]): Promise<void> {
+async function accountForEveryFile(
+  deps: ActivityDeps,
+  def: TableDefinition,
+  batch: ChangeBatch,
+  listed: ListedFile[],
+  partRecords: Record<string, number>,
+): Promise<void> {
   const folder = formatOf(def).folder;
+  // An export's data files as listed, with the records the check found (DynamoDB writes an empty file per empty partition).
   const expected = folder
-    ? (await Promise.all(batch.files.map((f) => deps.staging.list(exportDataFolder(f))))).flat().map((f) => ({ uri: f.uri, size: f.size }))
+    ? (await Promise.all(batch.files.map((f) => deps.staging.list(exportDataFolder(f)))))
+        .flat()
+        .map((f) => ({ uri: f.uri, size: f.size, records: partRecords[f.uri] }))
     : listed;
   const { rows } = await deps.engine.read(renderFileAccounting(def, deps.dialect, renderBatchFilter(def, batch)));
   Context.current().heartbeat();

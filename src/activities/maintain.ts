@@ -6,16 +6,24 @@ import type { QueryHandle } from '../engines/engine';
 import {
   renderCompaction,
   renderExpireSnapshots,
+  renderExpirySample,
   renderFileStats,
   renderMaintenanceProperties,
   renderPurgeTombstones,
   renderRemoveOrphans,
   renderSnapshotStats,
+  renderSnapshotsKept,
 } from '../sql/maintenance';
 import { ingestScheduleId, tableName, type FileStats, type IngestInput, type MaintenanceStep, type SnapshotStats } from '../shared';
 import { failFastOnPermanent } from './failures';
 import type { ActivityDeps } from './deps';
 import { submitStatement } from './query';
+
+/** Expired snapshots whose files are checked after expiry: enough to tell "deletes" from "cannot delete". */
+const EXPIRY_SAMPLE = 20;
+
+/** Snapshots expiry should remove, each with its own manifest list. */
+export type ExpirySample = { snapshot: string; manifestList: string }[];
 
 /** A pause note that marks the ingest schedule as held by maintenance (any other note is a person's pause). */
 const HOLD_NOTE = 'icetide maintenance holds ingestion';
@@ -148,6 +156,36 @@ export function createMaintainActivities(deps: ActivityDeps) {
       );
       const [row] = rows;
       return { snapshots: Number(row?.snapshots ?? 0), expirable: Number(row?.expirable ?? 0) };
+    },
+
+    /** The oldest snapshots expiry should remove (at most EXPIRY_SAMPLE), each with its manifest list. */
+    async expirySample(def: TableDefinition): Promise<ExpirySample> {
+      const { rows } = await failFastOnPermanent(`table ${tableName(def)}: reading $snapshots`, () =>
+        engine.read(renderExpirySample(def, dialect, EXPIRY_SAMPLE)),
+      );
+      return rows.map((row) => ({ snapshot: String(row.snapshot), manifestList: String(row.manifest_list) }));
+    },
+
+    /**
+     * Of the sampled snapshots, those expiry removed, and how many of their manifest lists are still there. Only these
+     * files tell whether expiry deletes: a count of the table's objects also sees the files a batch added meanwhile.
+     */
+    async expiredFilesLeft(input: { table: TableDefinition; sample: ExpirySample }): Promise<{ expired: number; left: number }> {
+      const def = input.table;
+      if (!input.sample.length) return { expired: 0, left: 0 };
+      return failFastOnPermanent(`table ${tableName(def)}: checking the files of expired snapshots`, async () => {
+        const { rows } = await engine.read(
+          renderSnapshotsKept(
+            def,
+            dialect,
+            input.sample.map((s) => s.snapshot),
+          ),
+        );
+        const kept = new Set(rows.map((row) => String(row.snapshot)));
+        const expired = input.sample.filter((s) => !kept.has(s.snapshot));
+        const left = (await Promise.all(expired.map((s) => staging.exists(s.manifestList)))).filter(Boolean).length;
+        return { expired: expired.length, left };
+      });
     },
 
     /** Objects under the table's location (data, deletes, metadata, orphans): what expiry and orphan removal delete. */

@@ -1,19 +1,24 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { QUOTA_SIGNALS, type PermitRequest, type QuotaState } from '../shared';
+import { QUOTA_SIGNALS, type PermitRequest, type QuotaState, type QuotaTicket } from '../shared';
 import type { ActivityDeps } from './deps';
 
 /** How often the quota takes back permits of runs that closed without giving them back. */
 const SWEEP_EVERY_MS = 60_000;
+/** How often a waiting run makes sure the quota still holds its ask. */
+const ASK_AGAIN_EVERY_MS = 60_000;
+/** The longest a run waits for a permit: as long as one query may run (the await's own bound). */
+const MAX_WAIT_MS = 6 * 3_600_000;
 
 /** The engine's query quota (workflows/quota.ts), reached through the worker's own Temporal client. */
 export function createQuotaActivities(deps: ActivityDeps) {
   return {
     /**
-     * Asks the engine's quota workflow for a permit, starting it if it is not running; returns its workflow id, or
-     * null when this worker has no quota configured. A retried ask carries the same request id: still one ask.
+     * Asks the engine's quota workflow for a permit, starting it if it is not running; returns its workflow id and how
+     * to wait, or null when this worker has no quota configured. A retried ask, or one asked again while waiting,
+     * carries the same request id: still one ask.
      */
-    async requestQueryPermit(request: PermitRequest): Promise<string | null> {
+    async requestQueryPermit(request: PermitRequest): Promise<QuotaTicket | null> {
       if (!deps.quota) return null;
       const { engine, limit } = deps.quota;
       const { client, info } = Context.current();
@@ -27,7 +32,11 @@ export function createQuotaActivities(deps: ActivityDeps) {
         signalArgs: [{ ...request, limit }],
         staticSummary: `query quota of ${engine}: ${limit} at once`,
       });
-      return id;
+      return {
+        quotaId: id,
+        askAgainEveryMs: deps.quota.askAgainEveryMs ?? ASK_AGAIN_EVERY_MS,
+        maxWaitMs: deps.quota.maxWaitMs ?? MAX_WAIT_MS,
+      };
     },
 
     /** Gives a permit back (or withdraws the ask); a quota that has ended has nothing to take back. */

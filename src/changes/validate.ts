@@ -21,6 +21,10 @@ export interface FileCheck {
   rows: number;
   /** Newest commit time in the file, normalized to `yyyy-MM-dd HH:mm:ss.ffffff`. */
   maxCommitTs?: string;
+  /** A folder format's change (a DynamoDB export): the time its summary states, items or none. */
+  exportTime?: string;
+  /** A folder format's change: the records found in each of its data files (an empty partition's file holds none). */
+  partRecords?: Record<string, number>;
   /** Smallest and largest value of the first key column, when it is an integer: lets the MERGE prune the target. */
   keyRange?: KeyRange;
   problems: { line: number; problem: string }[];

@@ -6,7 +6,8 @@ import { duration, identifier, partitionSpec, s3Location } from './schema';
 
 /**
  * Downstream models (the project file's `models:` and `templates:`): a SELECT over icetide tables and other models,
- * materialised on the same engine by a durable workflow (workflows/models.ts), gated by data tests.
+ * materialised on the same engine by a durable workflow (workflows/build-model.ts; the DAG: workflows/models.ts),
+ * gated by data tests.
  */
 
 const columns = z.array(identifier).min(1);
@@ -156,11 +157,16 @@ export function dependenciesOf(model: ModelDefinition, models: readonly ModelDef
 }
 
 /**
- * The icetide tables (database.table) a model's SQL reads, itself or through its `_current` view: the sources whose
- * new snapshots make the model worth rebuilding.
+ * The icetide tables (database.table) a model reads: those its SQL names, itself or through its `_current` view, and
+ * those its `dependsOn` names (read where the SQL does not show it: a view, a function). Their new snapshots make the
+ * model worth rebuilding.
  */
 export const sourcesOf = (model: ModelDefinition, tables: readonly string[]): string[] =>
-  tables.filter((table) => mentions(model.sql, table) || mentions(model.sql, `${table}${CURRENT_VIEW_SUFFIX}`)).sort();
+  tables
+    .filter(
+      (table) => model.dependsOn.includes(table) || mentions(model.sql, table) || mentions(model.sql, `${table}${CURRENT_VIEW_SUFFIX}`),
+    )
+    .sort();
 
 /** Models in an order where each comes after all it depends on; a cycle is an error naming it. */
 export function topologicalOrder(models: readonly ModelDefinition[]): ModelDefinition[] {

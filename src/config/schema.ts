@@ -284,6 +284,13 @@ export const tableDefinitionSchema = z
         path: ['maintenance', 'retain', 'tombstones'],
       });
     }
+    if (def.cleanup.mode === 'retain' && def.badInput === 'quarantine') {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'retain mode leaves every file where it is: quarantine would move files out of the raw zone (use badInput: fail)',
+        path: ['badInput'],
+      });
+    }
     if (def.cleanup.mode === 'archive' && def.cleanup.location.startsWith(def.staging.location)) {
       ctx.addIssue({ code: 'custom', message: 'the archive must lie outside the staging location', path: ['cleanup'] });
     }

@@ -31,9 +31,19 @@ interface TrinoResults {
 interface TrinoQueryInfo {
   queryId: string;
   state: string;
+  /** A statement that changes something (INSERT, MERGE, CREATE TABLE AS, ...); absent for a SELECT. */
+  updateType?: string;
+  /** Every stage has its tasks: no driver is still to be created. */
+  scheduled?: boolean;
   errorCode?: { name: string; type: string };
   failureInfo?: { message?: string };
-  queryStats?: { elapsedTime?: string; queuedTime?: string; physicalInputDataSize?: string };
+  queryStats?: {
+    elapsedTime?: string;
+    queuedTime?: string;
+    physicalInputDataSize?: string;
+    totalDrivers?: number;
+    completedDrivers?: number;
+  };
 }
 
 const statsOf = (results: TrinoResults): QueryStats => ({
@@ -96,7 +106,15 @@ export class TrinoEngine implements QueryEngine {
   async poll(handle: QueryHandle): Promise<QueryStatus> {
     try {
       if (!handle.nextUri) return await this.pollInfo(handle);
-      return this.statusOf(await this.call<TrinoResults>('GET', handle.nextUri), handle);
+      try {
+        return this.statusOf(await this.call<TrinoResults>('GET', handle.nextUri), handle);
+      } catch (err) {
+        if (!(err instanceof QueryNotFound)) throw err;
+        // 404/410 on a nextUri: the coordinator forgot the query (a restart), or the URI is stale (a worker that died
+        // had fetched past the one in its last heartbeat). Only Trino, asked by the query's id, can tell: a query it
+        // still runs is watched by id to its end, never submitted a second time beside it.
+        return await this.pollInfo({ engine: handle.engine, queryId: handle.queryId });
+      }
     } catch (err) {
       // A restarted coordinator has forgotten every query: the handle points at nothing any more.
       if (err instanceof QueryNotFound) return lost(handle, `Trino no longer knows query ${handle.queryId} (${err.message})`);
@@ -173,6 +191,12 @@ export class TrinoEngine implements QueryEngine {
       scannedBytes: parseDataSize(info.queryStats?.physicalInputDataSize),
     };
     if (info.state === 'FINISHED') return { handle, state: 'SUCCEEDED', stats };
+    if (RUNNING_STATES.has(info.state) && workDone(info)) {
+      // Its commit is made (the table-finish step is one of its drivers); only its row count waits for a client that
+      // no longer exists, and Trino would hold it for query.client.timeout (5 min) before abandoning it. End it now.
+      await this.cancel(handle);
+      return { handle, state: 'SUCCEEDED', stats };
+    }
     if (info.errorCode?.name === 'ABANDONED_QUERY') return lost(handle, info.failureInfo?.message ?? 'query abandoned');
     if (info.state === 'FAILED') {
       const error = classifyTrinoError({
@@ -207,6 +231,13 @@ export class TrinoEngine implements QueryEngine {
 }
 
 class QueryNotFound extends Error {}
+
+/** A statement whose every driver has finished, its commit included: what is left is handing its result to a client. */
+const workDone = (info: TrinoQueryInfo): boolean =>
+  !!info.updateType &&
+  info.scheduled === true &&
+  (info.queryStats?.totalDrivers ?? 0) > 0 &&
+  info.queryStats?.completedDrivers === info.queryStats?.totalDrivers;
 
 const lost = (handle: QueryHandle, message: string): QueryStatus => ({ handle, state: 'LOST', error: { message, retryable: true } });
 

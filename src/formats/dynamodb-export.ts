@@ -99,15 +99,21 @@ async function checkExport(def: TableDefinition, uri: string, source: ChangeSour
       'an incremental export holds changes, not the whole table: a snapshot table takes full exports (use kind cdc)',
     );
   }
-  const time = typeof summary.exportTime === 'string' ? ISO_INSTANT.exec(summary.exportTime) : null;
-  if (!time) return recorder.unreadable(1, `exportTime ${JSON.stringify(summary.exportTime)} is not an ISO-8601 UTC instant`);
-  // A full export's items are as of its export time; an incremental export's changes carry their own write times.
-  if (!incremental) recorder.commitTime(1, `${time[1]} ${time[2]}.${(time[3] ?? '').padEnd(6, '0')}`);
+  // A full export is as of exportTime; DynamoDB names an incremental export's window by exportFromTime and exportToTime.
+  const timeField = incremental && summary.exportTime === undefined ? 'exportToTime' : 'exportTime';
+  const stated = summary[timeField];
+  const time = typeof stated === 'string' ? ISO_INSTANT.exec(stated) : null;
+  if (!time) return recorder.unreadable(1, `${timeField} ${JSON.stringify(stated)} is not an ISO-8601 UTC instant`);
+  const exportTime = `${time[1]} ${time[2]}.${(time[3] ?? '').padEnd(6, '0')}`;
+  // A full export's items are as of its export time; an incremental export's changes carry their own write times
+  // (an incremental export may hold none: a quiet window still has its time, for the MERGE).
+  if (!incremental) recorder.commitTime(1, exportTime);
 
   const folder = uri.slice(0, uri.length - SUMMARY.length);
   const manifest = await readManifest(open, folder + FILES_MANIFEST);
   if ('problem' in manifest) return recorder.unreadable(1, manifest.problem);
   let items = 0;
+  const partRecords: Record<string, number> = {};
   for (const entry of manifest.files) {
     // The key names the file from AWSDynamoDB/ on (with or without the export's S3 prefix before it).
     const root = folder.slice(0, folder.lastIndexOf('AWSDynamoDB/') + 'AWSDynamoDB/'.length);
@@ -137,12 +143,13 @@ async function checkExport(def: TableDefinition, uri: string, source: ChangeSour
       recorder.report(0, `holds ${fileItems} items, ${FILES_MANIFEST} says ${entry.itemCount}: the file is incomplete`);
     }
     items += fileItems;
+    partRecords[dataUri] = fileItems;
   }
   recorder.problemPrefix = '';
   if (typeof summary.itemCount === 'number' && items !== summary.itemCount) {
     recorder.report(1, `the data files hold ${items} items, the summary says ${summary.itemCount}: the export is incomplete`);
   }
-  return recorder.result();
+  return { ...recorder.result(), exportTime, partRecords };
 }
 
 /** `manifest-files.json`: one JSON line per data file, `{"itemCount": n, "dataFileS3Key": "..."}`. */

@@ -75,6 +75,26 @@ export function renderSnapshotStats(def: TableDefinition, dialect: Dialect): str
   );
 }
 
+/**
+ * The oldest `limit` snapshots older than the retention, with their manifest lists: each snapshot's own file, which
+ * expiry deletes with it. Checking them afterwards tells whether expiry could delete files.
+ */
+export function renderExpirySample(def: TableDefinition, dialect: Dialect, limit: number): string {
+  return (
+    `SELECT CAST(snapshot_id AS varchar) AS snapshot, manifest_list FROM ${dialect.metadataTable(def, 'snapshots')} ` +
+    `WHERE committed_at < current_timestamp - parse_duration(${quoteString(def.maintenance.retain.snapshots)}) ORDER BY committed_at LIMIT ${limit}`
+  );
+}
+
+/** Which of `snapshots` (ids) the table still has. */
+export function renderSnapshotsKept(def: TableDefinition, dialect: Dialect, snapshots: string[]): string {
+  const ids = snapshots.map((id) => {
+    if (!/^-?\d+$/.test(id)) throw new Error(`not a snapshot id: ${JSON.stringify(id)}`);
+    return id;
+  });
+  return `SELECT CAST(snapshot_id AS varchar) AS snapshot FROM ${dialect.metadataTable(def, 'snapshots')} WHERE snapshot_id IN (${ids.join(', ')})`;
+}
+
 /** Athena's OPTIMIZE, VACUUM and ALTER TABLE take a plain `db.table` (both validated identifiers). */
 const athenaName = (def: TableDefinition): string => `${def.database}.${def.table}`;
 

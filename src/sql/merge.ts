@@ -114,7 +114,10 @@ export function renderMergeSource(def: TableDefinition, dialect: Dialect, filePa
  * A snapshot's source: the export's rows, plus a delete for every live row of the table whose key the export does
  * not hold. One MERGE then makes the table equal the export in one commit: readers see the old contents or the new,
  * never a mixture, and no file a reader may be reading is removed (Iceberg keeps replaced files until snapshot
- * expiry). The deletes carry the export's version, so a replayed older export deletes (and inserts) nothing newer.
+ * expiry). The deletes carry the export's version. Rows an export leaves unchanged keep their older versions, so a
+ * late export could still delete a row a newer export kept: the source is empty when the table holds any change at
+ * or after the export's time (a newer export merged). A newer export that changed no row leaves no such trace: the
+ * workflow refuses an export older than its watermark before this MERGE.
  */
 function snapshotSource(
   def: TableDefinition,
@@ -138,7 +141,9 @@ function snapshotSource(
     `CASE WHEN ${absent} THEN ${absentVersion} ELSE n.${q(VERSION_COLUMN)} END AS ${q(VERSION_COLUMN)}, ` +
     `coalesce(n.${q(COMMIT_TS_COLUMN)}, ${exportTs}) AS ${q(COMMIT_TS_COLUMN)} ` +
     `FROM (${changes}) AS n FULL OUTER JOIN (SELECT ${keys.map(q).join(', ')} FROM ${dialect.target(def)} WHERE NOT ${q(DELETED_COLUMN)}) AS o ` +
-    `ON ${keys.map((k) => `n.${q(k)} = o.${q(k)}`).join(' AND ')}`
+    `ON ${keys.map((k) => `n.${q(k)} = o.${q(k)}`).join(' AND ')} ` +
+    // Iceberg's column bounds on the commit time let the engine skip every file older than the export.
+    `WHERE NOT EXISTS (SELECT 1 FROM ${dialect.target(def)} WHERE ${q(COMMIT_TS_COLUMN)} >= ${exportTs})`
   );
 }
 

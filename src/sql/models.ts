@@ -5,7 +5,7 @@ import { renderColumnsIn } from './catalog';
 import { embedFragment } from './fragment';
 
 /**
- * The statements that build and publish a model (workflows/models.ts), both dialects. A `table` model is a view over
+ * The statements that build and publish a model (workflows/build-model.ts), both dialects. A `table` model is a view over
  * its current version: versions are built by CTAS, audited, and published by replacing the view — one atomic step
  * for readers — before the previous version is dropped.
  */

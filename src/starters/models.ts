@@ -1,7 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { Project } from '../config/project';
 import { dependenciesOf, selectModels, sourcesOf, type ModelDefinition } from '../config/models';
-import type { ModelReport, RunModelsInput, RunModelsResult } from '../workflows/models';
+import type { ModelReport } from '../workflows/model-report';
+import type { RunModelsInput, RunModelsResult } from '../workflows/models';
 import { modelName, tableName } from '../shared';
 import { runLink } from './context';
 import { athenaCostUsd, formatBytes, formatDuration, formatUsd } from './text';

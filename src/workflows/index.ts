@@ -1,7 +1,8 @@
 import { setWorkflowOptions } from '@temporalio/workflow';
 import { ingestBatch } from './ingest';
 import { maintainTable } from './maintain';
-import { buildModel, runModels } from './models';
+import { buildModel } from './build-model';
+import { runModels } from './models';
 import { ensureTable, planTable, runStatement } from './tables';
 
 export { engineQuota } from './quota';

@@ -1,4 +1,4 @@
-import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { comparePosition, retainOrder } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import { durationMillis } from '../config/duration';
@@ -72,6 +72,17 @@ async function runBatch(input: IngestInput, progress: RunProgress, started: numb
     );
     recordBatch(name, 'idle', Date.now() - started, { watermark, filesWaiting: plan.deferredFiles });
     return { ...base, outcome: 'idle', watermark, files: 0, rows: 0 };
+  }
+  if (supersededExport(def, plan, previous) && patched('superseded-export')) {
+    // Rows an export leaves unchanged keep their older versions, so only the watermark knows a newer one was merged.
+    await progress.run('cleanup of a superseded export', () => act.step.cleanupBatch({ table: def, files: plan.files }));
+    const watermark = advance(def, previous, plan.last, undefined);
+    progress.finish(
+      'idle',
+      `${name}: export ${plan.files[0]} (${plan.exportTime}) is older than one merged (${previous.appliedThrough}): not applied`,
+    );
+    recordBatch(name, 'idle', Date.now() - started, { watermark, filesWaiting: plan.deferredFiles });
+    return { ...base, outcome: 'idle', watermark, files: 0, rows: 0, superseded: plan.files };
   }
 
   const merge = new BatchMerge(def, plan, progress, act);
@@ -213,6 +224,10 @@ async function alert(def: TableDefinition, text: string): Promise<void> {
   const { postAlert } = boundedActivities(def.limits.transientRetry, tableName(def)).step;
   await postAlert({ url: def.alerts.webhook, text: `icetide: ${text} (${workflowInfo().workflowId})` }).catch(() => undefined);
 }
+
+/** A snapshot export at or before the newest export merged: applying it would take the table back in time. */
+const supersededExport = (def: TableDefinition, plan: BatchPlan, previous: Watermark): boolean =>
+  def.kind === 'snapshot' && !!plan.exportTime && !!previous.appliedThrough && plan.exportTime <= previous.appliedThrough;
 
 function lastWatermark(): Watermark {
   const last = workflowInfo().lastResult as IngestResult | undefined;

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { durationMillis } from '../config/duration';
 import { tableName, type MaintainInput, type MaintainResult, type MaintenanceStep, type QueryOutcome } from '../shared';
@@ -127,16 +127,23 @@ async function maintain(input: MaintainInput, progress: RunProgress): Promise<Ma
 
   const expiry = await timed(async () => {
     const before = await read('read $snapshots', () => act.snapshotStats(def));
+    // Runs recorded before expiry was judged by the expired snapshots' own files judged by a count of all objects.
+    const sample = patched('expiry-files-check') ? await read('read $snapshots', () => act.expirySample(def)) : undefined;
     const objectsBefore = await read('list table files', () => act.countTableObjects(def));
     const done = await holdingIngestion('snapshot expiry', () => runStep('expiry', { moreRunsCode: VACUUM_MORE_RUNS }));
     const after = await read('read $snapshots', () => act.snapshotStats(def));
     const filesDeleted = objectsBefore - (await read('list table files', () => act.countTableObjects(def)));
+    const files = sample && (await read('check expired snapshot files', () => act.expiredFilesLeft({ table: def, sample })));
+    const removed = before.snapshots - after.snapshots;
     if (before.expirable > 0 && after.snapshots >= before.snapshots) {
       warnings.push(`snapshot expiry removed none of the ${before.expirable} snapshot(s) older than ${def.maintenance.retain.snapshots}`);
-    } else if (after.snapshots < before.snapshots && filesDeleted <= 0) {
-      // Athena's VACUUM "succeeds" without s3:DeleteObject: snapshots go, their files stay.
+    } else if (files ? files.left > 0 : removed > 0 && filesDeleted <= 0) {
+      // Athena's VACUUM "succeeds" without s3:DeleteObject: snapshots go, their files stay. A batch landing meanwhile
+      // adds objects, so only the expired snapshots' own files can tell.
       warnings.push(
-        `snapshot expiry removed ${before.snapshots - after.snapshots} snapshot(s) but deleted no file: check s3:DeleteObject on the table location`,
+        files
+          ? `snapshot expiry removed ${removed} snapshot(s) but ${files.left} of the ${files.expired} expired snapshot file(s) checked are still there: check s3:DeleteObject on the table location`
+          : `snapshot expiry removed ${removed} snapshot(s) but deleted no file: check s3:DeleteObject on the table location`,
       );
     }
     return { rounds: done?.rounds ?? 0, before, after, filesDeleted };

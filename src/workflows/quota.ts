@@ -1,5 +1,6 @@
 import {
   allHandlersFinished,
+  ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
@@ -14,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { QUOTA_SIGNALS, type PermitRequest, type QuotaState } from '../shared';
+import { QUOTA_SIGNALS, type PermitRequest, type QuotaState, type QuotaTicket } from '../shared';
 import type { RunProgress } from './progress';
 
 const acquireSignal = defineSignal<[PermitRequest & { limit: number }]>(QUOTA_SIGNALS.acquire);
@@ -106,9 +107,14 @@ export async function withQueryPermit<T>(
   let quotaId: string | null = null;
   try {
     const step = progress ? progress.run.bind(progress) : <R>(_: string, run: () => Promise<R>) => run();
-    quotaId = await step('ask for a query permit', () => requestQueryPermit(ask));
-    if (!quotaId) return await body(); // no quota configured
-    await step(`wait for a query permit (${label})`, () => condition(() => granted.has(ask.request)));
+    const ticket: QuotaTicket | string | null = await step('ask for a query permit', () => requestQueryPermit(ask));
+    if (!ticket) return await body(); // no quota configured
+    // Runs recorded before the wait was bounded have the quota's id alone in their history.
+    quotaId = typeof ticket === 'string' ? ticket : ticket.quotaId;
+    const isGranted = () => granted.has(ask.request);
+    // Decided before the step: runs recorded before see exactly the awaits they had (parallel chunks interleave by them).
+    const bounded = typeof ticket !== 'string' && patched('bounded-permit-wait') ? ticket : undefined;
+    await step(`wait for a query permit (${label})`, () => (bounded ? waitForGrant(ask, bounded, isGranted) : condition(isGranted)));
     return await body();
   } finally {
     if (quotaId) {
@@ -118,6 +124,26 @@ export async function withQueryPermit<T>(
     }
   }
 }
+
+/**
+ * Waits for the grant, asking again every `askAgainEveryMs`: a quota that knows the ask ignores it; one that vanished
+ * (terminated, reset to before the ask) is started again with the ask queued, so no run waits on a dead quota. Past
+ * `maxWaitMs` the step fails naming the quota.
+ */
+async function waitForGrant(ask: PermitRequest, ticket: QuotaTicket, isGranted: () => boolean): Promise<void> {
+  const deadline = Date.now() + ticket.maxWaitMs;
+  while (!isGranted() && !(await condition(isGranted, Math.min(ticket.askAgainEveryMs, Math.max(1, deadline - Date.now()))))) {
+    if (Date.now() >= deadline) {
+      throw ApplicationFailure.nonRetryable(
+        `${ask.label}: no query permit from ${ticket.quotaId} after ${waited(ticket.maxWaitMs)} of waiting`,
+        'QueryPermitTimeout',
+      );
+    }
+    await requestQueryPermit(ask);
+  }
+}
+
+const waited = (ms: number): string => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
 
 /** Permits granted to this run (workflow globals are per run). */
 const granted = new Set<string>();

@@ -121,3 +121,43 @@ describe('MinIO through @aws-sdk/client-s3', () => {
     }
   });
 });
+
+describe('Trino: a wait resumed from a stale nextUri', function () {
+  this.timeout(120_000);
+
+  it('finds the statement by its id and follows it to its end: never LOST, never run twice, long before Trino would abandon it', async () => {
+    const h = await openHarness();
+    try {
+      const schema = uniqueName('stale');
+      await h.trino.query(`CREATE SCHEMA iceberg.${schema} WITH (location = 's3://icetide-warehouse/${schema}/')`);
+      await h.trino.query(`CREATE TABLE iceberg.${schema}.t (x bigint)`);
+      const token = uniqueName('stale_token');
+      const submitted = await h.trino.submit({
+        sql: `INSERT INTO iceberg.${schema}.t SELECT x FROM UNNEST(sequence(1, 1000)) AS a(x)`,
+        idempotencyToken: token,
+        mayExist: false,
+      });
+      // A worker follows the query a few steps, then dies; its last heartbeat held the first handle.
+      let followed = submitted;
+      for (let i = 0; i < 2; i++) followed = (await h.trino.poll(followed)).handle;
+      assert.notEqual(followed.nextUri, submitted.nextUri);
+      const started = Date.now();
+      let status = await h.trino.poll(submitted);
+      while (status.state === 'RUNNING' || status.state === 'QUEUED') {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        status = await h.trino.poll(status.handle);
+      }
+      assert.equal(status.state, 'SUCCEEDED', status.error?.message);
+      assert.equal(status.handle.queryId, submitted.queryId);
+      assert.ok(Date.now() - started < 60_000, `done in ${Date.now() - started} ms, not after the 5 min of query.client.timeout`);
+      const [{ n }] = await h.trino.query(`SELECT count(*) AS n FROM iceberg.${schema}.t`);
+      assert.equal(Number(n), 1000, 'the statement ran once and its commit stands');
+      const [{ running }] = await h.trino.query(
+        `SELECT count(*) AS running FROM system.runtime.queries WHERE source = '${trinoTag(token)}' AND state NOT IN ('FINISHED', 'FAILED')`,
+      );
+      assert.equal(Number(running), 0, 'nothing left running on the coordinator');
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -3,15 +3,17 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { renderDynamoDbExport, renderDynamoDbIncrementalExport, type ChangeEvent } from '../../src/changes/producers';
 import type { TableDefinition } from '../../src/config/schema';
-import type { IngestResult } from '../../src/shared';
+import type { IngestResult, Watermark } from '../../src/shared';
+import { quarantineLocation } from '../../src/activities';
 import { parseS3Uri } from '../../src/storage/staging';
 import { createTable, listUris, tableFor, uniqueName, type Harness } from '../../local/harness/harness';
 import { useStackWithWorker } from '../support/suite';
 
 type Row = ChangeEvent['values'];
-const exportsTable = (database: string, kind: 'snapshot' | 'append' | 'cdc'): TableDefinition =>
+const exportsTable = (database: string, kind: 'snapshot' | 'append' | 'cdc', badInput: 'fail' | 'quarantine' = 'fail'): TableDefinition =>
   tableFor(database, {
     kind,
+    badInput,
     staging: { location: `s3://icetide-staging/${database}/exports/`, format: 'dynamodb-export' },
     columns: [
       { name: 'id', type: 'bigint', field: 'orderId' },
@@ -39,6 +41,10 @@ async function landExport(
     content.length && 'op' in content[0]
       ? renderDynamoDbIncrementalExport(def, content as ChangeEvent[], { exportId, exportTime, dataFiles: 2 })
       : renderDynamoDbExport(def, content as Row[], { exportId, exportTime, dataFiles: 3 });
+  await putObjects(h, def, objects, skip);
+}
+
+async function putObjects(h: Harness, def: TableDefinition, objects: { key: string; body: Buffer | string }[], skip: string[] = []) {
   for (const { key, body } of objects) {
     if (skip.some((s) => key.endsWith(s))) continue;
     const { bucket, key: prefix } = parseS3Uri(def.staging.location);
@@ -57,11 +63,12 @@ describe('table kinds on the local stack: snapshot and append from DynamoDB expo
   this.timeout(300_000);
   const stack = useStackWithWorker('kinds_tq');
 
-  const runBatch = (def: TableDefinition): Promise<IngestResult> =>
+  /** One batch; `watermark` is where the previous one left off, as a schedule passes it on. */
+  const runBatch = (def: TableDefinition, watermark?: Watermark): Promise<IngestResult> =>
     stack.h.client.workflow.execute('ingestBatch', {
       taskQueue: stack.taskQueue,
       workflowId: uniqueName(`kinds-${def.database}`),
-      args: [{ version: 1, table: def }],
+      args: [{ version: 1, table: def, watermark }],
     });
   const tableFingerprint = async (def: TableDefinition): Promise<string> => {
     const [row] = await stack.h.trino.query(
@@ -117,6 +124,36 @@ describe('table kinds on the local stack: snapshot and append from DynamoDB expo
     assert.equal(await tableFingerprint(def), fingerprint(exports[2].content), 'a replayed older export changes nothing');
   });
 
+  it('snapshot: an export that arrives after a newer one was merged changes nothing, whether or not the newer changed a row', async () => {
+    const def = exportsTable(uniqueName('late'), 'snapshot');
+    await createTable(stack.h, def);
+    const e1 = { id: '01700000000000-eeee0001', time: '2026-11-21T03:00:00Z', content: rows(1, 2) };
+    const e2 = { id: '01700000000000-eeee0002', time: '2026-11-22T03:00:00Z', content: rows(1, 1) };
+    const e3 = { id: '01700000000000-eeee0003', time: '2026-11-23T03:00:00Z', content: rows(1, 2) };
+    await landExport(stack.h, def, e1.id, e1.time, e1.content);
+    const first = await runBatch(def);
+    // E3 holds what E1 held: no row changes, so no row carries E3's time; only the watermark knows E3 was merged.
+    await landExport(stack.h, def, e3.id, e3.time, e3.content);
+    const newest = await runBatch(def, first.watermark);
+    assert.equal(newest.watermark.appliedThrough, '2026-11-23 03:00:00.000000');
+    await landExport(stack.h, def, e2.id, e2.time, e2.content);
+    const late = await runBatch(def, newest.watermark);
+    assert.equal(late.outcome, 'idle');
+    assert.deepEqual(late.superseded, [`${def.staging.location}AWSDynamoDB/${e2.id}/manifest-summary.json`]);
+    assert.equal(late.watermark.appliedThrough, newest.watermark.appliedThrough, 'the watermark does not move back');
+    assert.equal(await tableFingerprint(def), fingerprint(e3.content), 'key 2, in the newest export, is still there');
+    assert.deepEqual(await listUris(stack.h, def.staging.location), [], 'the late export is cleaned up');
+
+    // Without the watermark (a new schedule), the table's versions decide: a newer export that changed a row
+    // (here: added key 3) outranks every older one, even where the older one would delete an unchanged row.
+    const e4 = { id: '01700000000000-eeee0004', time: '2026-11-25T03:00:00Z', content: rows(1, 3) };
+    await landExport(stack.h, def, e4.id, e4.time, e4.content);
+    await runBatch(def);
+    await landExport(stack.h, def, '01700000000000-eeee0005', '2026-11-24T03:00:00Z', rows(1, 1));
+    assert.equal((await runBatch(def)).outcome, 'merged');
+    assert.equal(await tableFingerprint(def), fingerprint(e4.content), 'an older export deletes nothing the newer one holds');
+  });
+
   it('snapshot: an export without its summary is not taken; one missing a data file fails naming it, and nothing changes', async () => {
     const def = exportsTable(uniqueName('partial'), 'snapshot');
     await createTable(stack.h, def);
@@ -136,6 +173,27 @@ describe('table kinds on the local stack: snapshot and append from DynamoDB expo
       ),
     );
     assert.equal(await tableFingerprint(def), '', 'nothing merged');
+  });
+
+  it('snapshot, quarantine: an export with a bad item is set aside whole, data files before the summary; the table is untouched', async () => {
+    const def = exportsTable(uniqueName('quarantine'), 'snapshot', 'quarantine');
+    await createTable(stack.h, def);
+    const id = '01700000000000-ffff0001';
+    await landExport(stack.h, def, id, '2026-11-21T03:00:00Z', [...rows(1, 5), { id: 6, customer: 'c6', total: 'lots' }]);
+    const landed = await listUris(stack.h, def.staging.location);
+    const result = await runBatch(def);
+    assert.equal(result.outcome, 'idle');
+    assert.deepEqual(
+      result.quarantined.map((q) => q.uri),
+      [`${def.staging.location}AWSDynamoDB/${id}/manifest-summary.json`],
+    );
+    assert.match(result.quarantined[0].problem, /column total: not a decimal\(10,2\)/);
+    assert.deepEqual(await listUris(stack.h, def.staging.location), [], 'no data file is left behind in staging');
+    assert.deepEqual(
+      await listUris(stack.h, quarantineLocation(def)),
+      landed.map((uri) => quarantineLocation(def) + uri.slice(def.staging.location.length)),
+    );
+    assert.equal(await tableFingerprint(def), '');
   });
 
   it('append: a daily full export adds only the new items; a replayed export adds nothing', async () => {
@@ -178,5 +236,15 @@ describe('table kinds on the local stack: snapshot and append from DynamoDB expo
     await landExport(stack.h, def, '01700000000000-dddd0002', '2026-11-21T04:05:00Z', changes);
     await runBatch(def);
     assert.equal(await tableFingerprint(def), fingerprint(expected), 'a replayed incremental export changes nothing');
+
+    // A quiet window: an incremental export with no item is taken and cleaned up; the table and watermark stay.
+    const quiet = renderDynamoDbIncrementalExport(def, [], { exportId: '01700000000000-dddd0003', exportTime: '2026-11-21T05:05:00Z' });
+    await putObjects(stack.h, def, quiet);
+    const empty = await runBatch(def, result.watermark);
+    assert.equal(empty.outcome, 'merged');
+    assert.equal(empty.rows, 0);
+    assert.equal(empty.watermark.appliedThrough, result.watermark.appliedThrough, 'no change applied: the watermark stays');
+    assert.equal(await tableFingerprint(def), fingerprint(expected));
+    assert.deepEqual(await listUris(stack.h, def.staging.location), [], 'the empty export is cleaned up: it blocks nothing behind it');
   });
 });

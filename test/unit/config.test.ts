@@ -70,6 +70,14 @@ describe('parseTableDefinition', () => {
     rejects({ partitioning: ['region'] }, /partition column region is not in columns/);
   });
 
+  it('refuses quarantine in retain mode: a raw zone is never moved', () => {
+    rejects(
+      { cleanup: { mode: 'retain' }, badInput: 'quarantine' },
+      /retain mode leaves every file where it is: quarantine would move files out of the raw zone \(use badInput: fail\)/,
+      /badInput/,
+    );
+  });
+
   it('rejects an archive location inside the staging location', () => {
     rejects(
       { cleanup: { mode: 'archive', location: 's3://bucket/cdc/orders/archive/' } },

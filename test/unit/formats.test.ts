@@ -310,6 +310,8 @@ describe('dynamodb-export and table kinds', () => {
       uri: SUMMARY,
       rows: 2,
       maxCommitTs: '2026-11-21 03:00:00.500000',
+      exportTime: '2026-11-21 03:00:00.500000',
+      partRecords: { [`${folder}data/a.json.gz`]: 2 },
       keyRange: { column: 'id', min: '1', max: '2' },
       problems: [],
     });
@@ -368,6 +370,23 @@ describe('dynamodb-export and table kinds', () => {
     );
   });
 
+  it('an incremental export without items has its time from the summary: its MERGE renders, nothing is applied', async () => {
+    const cdc = parseTableDefinition({ ...exportDef('snapshot'), kind: 'cdc' });
+    const empty = {
+      [`${folder}manifest-files.json`]: `${JSON.stringify({ itemCount: 0, dataFileS3Key: 'AWSDynamoDB/0170-ab/data/a.json.gz' })}\n`,
+      [`${folder}data/a.json.gz`]: '',
+    };
+    // DynamoDB names an incremental export's window by exportFromTime and exportToTime.
+    const text = summary({ exportType: 'INCREMENTAL_EXPORT', itemCount: 0, exportTime: undefined, exportToTime: '2026-11-22T03:00:00Z' });
+    const c = await checkChangeFile(cdc, SUMMARY, text, objects(empty));
+    assert.deepEqual(c.problems, []);
+    assert.equal(c.rows, 0);
+    assert.equal(c.maxCommitTs, undefined, 'no change, so no commit time: the watermark stays');
+    assert.equal(c.exportTime, '2026-11-22 03:00:00.000000');
+    assert.deepEqual(c.partRecords, { [`${folder}data/a.json.gz`]: 0 }, 'an empty data file is known to hold nothing');
+    assert.doesNotThrow(() => renderMerge(cdc, trinoDialect(), [SUMMARY], { exportTime: c.exportTime }));
+  });
+
   it('snapshot MERGE: one statement that deletes live rows absent from the export and rewrites only changed rows', () => {
     const sql = renderMerge(exportDef('snapshot'), trinoDialect(), [SUMMARY], {
       exportTime: '2026-11-21 03:00:00.500000',
@@ -385,6 +404,12 @@ describe('dynamodb-export and table kinds', () => {
       sql,
     );
     assert.ok(!sql.includes('BETWEEN'), 'a snapshot reads the whole table: no key range');
+    assert.ok(
+      sql.includes(
+        `WHERE NOT EXISTS (SELECT 1 FROM "iceberg"."shop"."orders" WHERE "_icetide_commit_ts" >= TIMESTAMP '2026-11-21 03:00:00.500000')`,
+      ),
+      'a table holding a change at or after the export (a newer export) takes nothing from it',
+    );
     assert.throws(() => renderMerge(exportDef('snapshot'), trinoDialect(), [SUMMARY]), /needs its export time/);
   });
 

@@ -8,7 +8,9 @@ import {
   renderMaintenanceProperties,
   renderPurgeTombstones,
   renderRemoveOrphans,
+  renderExpirySample,
   renderSnapshotStats,
+  renderSnapshotsKept,
 } from '../../src/sql/maintenance';
 import { shopOrders } from './fixtures';
 
@@ -77,5 +79,15 @@ describe('maintenance SQL', () => {
       `SELECT count(*) AS snapshots, count_if(committed_at < current_timestamp - parse_duration('5d')) AS expirable ` +
         `FROM "iceberg"."shop"."orders$snapshots"`,
     );
+    assert.equal(
+      renderExpirySample(def(), athenaDialect(), 20),
+      `SELECT CAST(snapshot_id AS varchar) AS snapshot, manifest_list FROM "awsdatacatalog"."shop"."orders$snapshots" ` +
+        `WHERE committed_at < current_timestamp - parse_duration('5d') ORDER BY committed_at LIMIT 20`,
+    );
+    assert.equal(
+      renderSnapshotsKept(def(), trinoDialect(), ['123', '-45']),
+      `SELECT CAST(snapshot_id AS varchar) AS snapshot FROM "iceberg"."shop"."orders$snapshots" WHERE snapshot_id IN (123, -45)`,
+    );
+    assert.throws(() => renderSnapshotsKept(def(), trinoDialect(), ['1) OR (1=1']), /not a snapshot id/);
   });
 });

@@ -62,6 +62,15 @@ templates:
       'shop.customers',
       'shop.orders',
     ]);
+    // A table named only by dependsOn (read by a macro, a view, a function) is a source too: its snapshots decide.
+    const viaView = modelDefinitionSchema.parse({
+      name: 'via_view',
+      database: 'analytics',
+      materialization: 'table',
+      dependsOn: ['shop.refunds'],
+      sql: 'SELECT * FROM outside.refunds_view',
+    });
+    assert.deepEqual(sourcesOf(viaView, ['shop.orders', 'shop.refunds']), ['shop.refunds']);
     assert.equal(
       renderSourceVersions(['shop.orders', 'shop.customers'], trino),
       `SELECT 'shop.orders' AS source, CAST(max_by(snapshot_id, committed_at) AS varchar) AS snapshot FROM "iceberg"."shop"."orders$snapshots" WHERE operation <> 'replace'\n` +

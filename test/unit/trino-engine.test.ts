@@ -31,9 +31,11 @@ describe('classifyTrinoError', () => {
 });
 
 /** A stand-in coordinator on loopback that answers each path as the test says (what a restarted Trino answers). */
-async function fakeTrino(answer: (url: string) => { status: number; body: string }): Promise<{ url: string; close(): void }> {
+async function fakeTrino(
+  answer: (url: string, method: string) => { status: number; body: string },
+): Promise<{ url: string; close(): void }> {
   const server = createServer((req, res) => {
-    const { status, body } = answer(req.url ?? '');
+    const { status, body } = answer(req.url ?? '', req.method ?? '');
     res.writeHead(status, { 'content-type': 'application/json' }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -53,6 +55,46 @@ describe('TrinoEngine: queries the coordinator no longer knows', () => {
       assert.equal(status.error?.retryable, true);
       assert.match(status.error?.message ?? '', /no longer knows query q1.*404/);
       await engine.cancel(status.handle); // cancelling a forgotten query succeeds
+    } finally {
+      trino.close();
+    }
+  });
+
+  it('a stale nextUri (410: a dead worker fetched past it) asks the coordinator by id and watches the query it knows to its end', async () => {
+    let info: object = {
+      queryId: 'q1',
+      state: 'RUNNING',
+      updateType: 'MERGE',
+      scheduled: true,
+      queryStats: { totalDrivers: 9, completedDrivers: 4 },
+    };
+    const asked: string[] = [];
+    const trino = await fakeTrino((url, method) => {
+      asked.push(`${method} ${url}`);
+      if (url.startsWith('/v1/statement/')) return { status: 410, body: 'Gone' };
+      if (url === '/v1/query/q1') return { status: 200, body: JSON.stringify(info) };
+      return { status: 404, body: 'Query not found' };
+    });
+    try {
+      const engine = new TrinoEngine({ url: trino.url, user: 't' });
+      const running = await engine.poll({ engine: 'trino', queryId: 'q1', nextUri: `${trino.url}/v1/statement/executing/q1/y1/3` });
+      assert.equal(running.state, 'RUNNING', 'not LOST: the coordinator still runs it, a resubmit would run the MERGE twice');
+      assert.deepEqual(running.handle, { engine: 'trino', queryId: 'q1' }, 'watched by id from now on');
+      // Every driver done, the commit among them: only the row count waits for a client nobody is any more.
+      info = { ...info, queryStats: { totalDrivers: 9, completedDrivers: 9 } };
+      assert.equal((await engine.poll(running.handle)).state, 'SUCCEEDED');
+      assert.deepEqual(asked, [
+        'GET /v1/statement/executing/q1/y1/3',
+        'GET /v1/query/q1',
+        'GET /v1/query/q1',
+        'DELETE /v1/query/q1', // ended now rather than abandoned after query.client.timeout
+      ]);
+      info = { queryId: 'q1', state: 'FINISHED' };
+      assert.equal((await engine.poll(running.handle)).state, 'SUCCEEDED');
+
+      const gone = await engine.poll({ engine: 'trino', queryId: 'q9', nextUri: `${trino.url}/v1/statement/executing/q9/y1/3` });
+      assert.equal(gone.state, 'LOST', 'lost only once the coordinator, asked by id, does not know it');
+      assert.match(gone.error?.message ?? '', /no longer knows query q9.*404 to GET \S+\/v1\/query\/q9/);
     } finally {
       trino.close();
     }

@@ -4,7 +4,9 @@ import type { Activities } from '../../src/activities';
 import type { ModelStatementInput } from '../../src/activities/models';
 import { modelDefinitionSchema } from '../../src/config/models';
 import { FAILURES_COLUMN } from '../../src/sql/data-tests';
-import type { BuildModelInput, ModelReport, RunModelsInput, RunModelsResult } from '../../src/workflows/models';
+import type { BuildModelInput } from '../../src/workflows/build-model';
+import type { ModelReport } from '../../src/workflows/model-report';
+import type { RunModelsInput, RunModelsResult } from '../../src/workflows/models';
 import { runWithFakes, useWorkflowEnvironment } from '../support/decisions';
 
 /**

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import { createQuotaActivities } from '../../src/activities/quota';
@@ -31,15 +32,19 @@ describe('engine query quota (scripted queries)', function () {
   /** A worker whose queries take `queryMs` (or never end for the tables in `hang`), counting those running at once. */
   async function withQuotaWorker<T>(
     limit: number,
-    options: { queryMs: number; hang?: string[] },
+    options: { queryMs: number; hang?: string[]; askAgainEveryMs?: number; maxWaitMs?: number },
     body: (
       start: (table: string) => Promise<{ workflowId: string; result: Promise<IngestResult> }>,
       seen: { running: number; max: number },
+      quotaId: string,
     ) => Promise<T>,
   ): Promise<T> {
     const taskQueue = uniqueName('quota_tq');
     const seen = { running: 0, max: 0 };
-    const quota = createQuotaActivities({ quota: { engine: 'fake', limit, sweepEveryMs: 1000 } } as ActivityDeps);
+    const { askAgainEveryMs, maxWaitMs } = options;
+    const quota = createQuotaActivities({
+      quota: { engine: 'fake', limit, sweepEveryMs: 1000, askAgainEveryMs, maxWaitMs },
+    } as ActivityDeps);
     const activities: Pick<Activities, 'planBatch' | 'startMerge' | 'awaitQuery' | 'cleanupBatch' | 'requestQueryPermit' | 'closedRuns'> = {
       ...quota,
       planBatch: async () => plan,
@@ -74,7 +79,7 @@ describe('engine query quota (scripted queries)', function () {
     };
     return worker.runUntil(async () => {
       try {
-        return await body(start, seen);
+        return await body(start, seen, `icetide:quota:${taskQueue}:fake`);
       } finally {
         await context.env.client.workflow
           .getHandle(`icetide:quota:${taskQueue}:fake`)
@@ -106,6 +111,38 @@ describe('engine query quota (scripted queries)', function () {
       await context.env.client.workflow.getHandle(stuck.workflowId).terminate('operator gave up');
       stuck.result.catch(() => undefined);
       assert.equal((await next.result).outcome, 'merged');
+    });
+  });
+
+  it('a run waiting on a quota that was terminated asks again, which starts a new quota, and its batch lands', async () => {
+    await withQuotaWorker(1, { queryMs: 100, hang: ['holder'], askAgainEveryMs: 1000 }, async (start, seen, quotaId) => {
+      const holder = await start('holder');
+      while (seen.running === 0) await delay(100);
+      const waiting = await start('waiting');
+      await delay(500);
+      const quota = context.env.client.workflow.getHandle(quotaId);
+      const { runId } = await quota.describe();
+      await quota.terminate('operator cleaned up');
+      const started = Date.now();
+      assert.equal((await waiting.result).outcome, 'merged');
+      assert.ok(Date.now() - started < 10_000, `granted ${Date.now() - started} ms after the quota vanished`);
+      assert.notEqual((await quota.describe()).runId, runId, 'a new quota run');
+      await context.env.client.workflow.getHandle(holder.workflowId).terminate('test over');
+      holder.result.catch(() => undefined);
+    });
+  });
+
+  it('a run waits for a permit at most maxWaitMs, then fails naming the quota', async () => {
+    await withQuotaWorker(1, { queryMs: 100, hang: ['holder'], askAgainEveryMs: 500, maxWaitMs: 2000 }, async (start, seen) => {
+      const holder = await start('holder');
+      while (seen.running === 0) await delay(100);
+      const waiting = await start('waiting');
+      const err = await waiting.result.catch((e: unknown) => e);
+      assert.ok(err instanceof WorkflowFailedError, String(err));
+      assert.match(String(err.cause?.message), /wf_db\.waiting MERGE: no query permit from icetide:quota:\S+:fake after 2 s of waiting/);
+      assert.equal(seen.max, 1);
+      await context.env.client.workflow.getHandle(holder.workflowId).terminate('test over');
+      holder.result.catch(() => undefined);
     });
   });
 
