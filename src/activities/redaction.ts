@@ -4,9 +4,10 @@ import { summarizeEngineMessage } from '../engines/redact';
 
 /**
  * Failures whose message icetide composes from parts that never hold a value: a bad change file's problems are
- * written by the formats' checks, which name file, line, column and the kind of problem only.
+ * written by the formats' checks, which name file, line, column and the kind of problem only; the others name files,
+ * settings, sizes and counts. (Summarising them would cut an apostrophe of icetide's own text short.)
  */
-const VALUE_FREE_FAILURES = new Set(['BadChangeFile']);
+const VALUE_FREE_FAILURES = new Set(['BadChangeFile', 'UnreadChangeFile', 'AmbiguousOrder', 'StatementTooLong', 'UnsafeRetention']);
 
 /**
  * Every error an activity throws becomes a failure in workflow history (and the SDK's warning log): its message, its
