@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { workflowBundlePath, type WorkflowBundleKind } from '../src/workflow-bundle';
 
@@ -21,8 +22,9 @@ export const bundledCode = (bundle: string): string => bundle.replace(/\/\/# sou
 if (require.main === module) {
   void (async () => {
     for (const kind of WORKFLOW_BUNDLE_KINDS) {
+      mkdirSync(path.dirname(workflowBundlePath(kind)), { recursive: true });
       writeFileSync(workflowBundlePath(kind), await bundleWorkflows(kind));
-      console.log(`wrote ${workflowBundlePath(kind)}`);
+      console.error(`wrote ${workflowBundlePath(kind)}`);
     }
   })();
 }

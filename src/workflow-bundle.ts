@@ -5,11 +5,11 @@ import path from 'node:path';
 export type WorkflowBundleKind = 'plain' | 'tracing';
 
 /**
- * Where `npm run build` writes the workflow bundles: dist/ at the package root, reached from src/ (tsx, tests) and
- * from dist/ (the package) alike.
+ * Where `npm run build` writes the workflow bundles: dist/bundles/ at the package root, reached from src/ (tsx, tests)
+ * and from dist/ (the package) alike.
  */
 export const workflowBundlePath = (kind: WorkflowBundleKind): string =>
-  path.join(__dirname, '..', 'dist', kind === 'plain' ? 'workflow-bundle.js' : 'workflow-bundle-tracing.js');
+  path.join(__dirname, '..', 'dist', 'bundles', kind === 'plain' ? 'workflows.js' : 'workflows-tracing.js');
 
 /** The prebuilt bundle a worker runs; a worker never bundles at start (webpack takes seconds and ~100 MB). */
 export function prebuiltWorkflowBundle(kind: WorkflowBundleKind): { codePath: string } {

@@ -152,7 +152,10 @@ async function requireWorker(client: Client, taskQueue: string): Promise<void> {
     taskQueueType: 1, // workflow tasks
   });
   if (!pollers?.length)
-    throw new Error(`no worker polls task queue ${taskQueue}: start one with \`icetide worker\` (it runs the engine's statements)`);
+    throw new Error(
+      `no worker polls task queue ${taskQueue}, and tables are read and changed through one: ` +
+        `start it in another shell with \`npx icetide worker\` (same settings and project file), then run this again`,
+    );
 }
 
 /** The table definition and task queue a schedule of icetide's runs with, or undefined when there is no such schedule. */
