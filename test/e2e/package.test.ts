@@ -28,7 +28,7 @@ describe('the packed icetide package, installed into an empty folder', function 
 
   const icetide = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
     try {
-      const { stdout, stderr } = await run('npx', ['--no', 'icetide', ...args], { cwd: app, env: process.env });
+      const { stdout, stderr } = await run('npx', ['icetide', ...args], { cwd: app, env: process.env });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code: number; stdout: string; stderr: string };
