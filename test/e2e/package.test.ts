@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -58,6 +58,7 @@ describe('the packed icetide package, installed into an empty folder', function 
       await exited(worker);
     }
     await h?.close();
+    rmSync(app, { recursive: true, force: true }); // ~300 MB of node_modules
   });
 
   it('holds compiled code, the workflow bundles, the README and examples; no sources, tests or local stack', () => {
