@@ -12,7 +12,7 @@ export default tseslint.config(
     },
   },
   {
-    // The `icetide` bin is a CommonJS launcher that registers tsx.
+    // The `icetide` bin is a CommonJS launcher of the compiled CLI.
     files: ['bin/*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

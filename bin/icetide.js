@@ -1,4 +1,3 @@
 #!/usr/bin/env node
-// The `icetide` command: runs the TypeScript sources through tsx, so there is no build step to forget.
-require('tsx/cjs');
-require('../src/starters/cli.ts');
+// The `icetide` command: the compiled CLI (`npm run build` writes dist/ in a checkout; the package ships it).
+require('../dist/starters/cli.js');

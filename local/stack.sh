@@ -6,7 +6,7 @@
 #   local/stack.sh down [svc...]  stop what this stack started (or only the named services: temporal minio trino)
 #   local/stack.sh kill svc...    SIGKILL the named services (fault tests); `up` starts them again
 #   local/stack.sh status    print what runs where; exit 1 unless all three are healthy
-#   local/stack.sh env       print the settings (sourceable) that the demo and tests read
+#   local/stack.sh env       print the settings the demo and tests read, as `export KEY=value` lines
 #
 # Everything lives under ICETIDE_HOME (default ~/.cache/icetide): binaries in bin/, data, logs and pids in run/.
 set -euo pipefail
@@ -186,20 +186,15 @@ stop_one() {
   log "$name stopped"
 }
 
+# `export KEY=value` lines: `source <(bash local/stack.sh env)` gives a shell the stack's settings.
 print_env() {
-  cat <<ENV
-TEMPORAL_ADDRESS=$ICETIDE_HOST:$ICETIDE_TEMPORAL_PORT
-TEMPORAL_NAMESPACE=default
-ICETIDE_TEMPORAL_UI=http://$ICETIDE_HOST:$ICETIDE_TEMPORAL_UI_PORT
-ICETIDE_TRINO_URL=http://$ICETIDE_HOST:$ICETIDE_TRINO_PORT
-ICETIDE_S3_ENDPOINT=$ICETIDE_S3_ENDPOINT
-ICETIDE_S3_REGION=$ICETIDE_S3_REGION
-ICETIDE_S3_ACCESS_KEY=$ICETIDE_S3_ACCESS_KEY
-ICETIDE_S3_SECRET_KEY=$ICETIDE_S3_SECRET_KEY
-ICETIDE_WAREHOUSE_BUCKET=$ICETIDE_WAREHOUSE_BUCKET
-ICETIDE_TEMPORAL_BIN=$temporal_bin
-ICETIDE_MIN_RETENTION=0s
-ENV
+  local TEMPORAL_ADDRESS=$ICETIDE_HOST:$ICETIDE_TEMPORAL_PORT TEMPORAL_NAMESPACE=default \
+    ICETIDE_TEMPORAL_UI=http://$ICETIDE_HOST:$ICETIDE_TEMPORAL_UI_PORT ICETIDE_TRINO_URL=http://$ICETIDE_HOST:$ICETIDE_TRINO_PORT \
+    ICETIDE_TEMPORAL_BIN=$temporal_bin ICETIDE_MIN_RETENTION=0s key
+  for key in TEMPORAL_ADDRESS TEMPORAL_NAMESPACE ICETIDE_TEMPORAL_UI ICETIDE_TRINO_URL ICETIDE_S3_ENDPOINT ICETIDE_S3_REGION \
+    ICETIDE_S3_ACCESS_KEY ICETIDE_S3_SECRET_KEY ICETIDE_WAREHOUSE_BUCKET ICETIDE_TEMPORAL_BIN ICETIDE_MIN_RETENTION; do
+    printf 'export %s=%q\n' "$key" "${!key}"
+  done
 }
 
 cmd=${1:-up}

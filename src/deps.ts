@@ -1,5 +1,6 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { ActivityDeps } from './activities';
 import { durationMillis } from './config/duration';
 import { withoutUserInfo } from './config/urls';
@@ -9,6 +10,27 @@ import { TrinoEngine } from './engines/trino';
 import { athenaDialect, trinoDialect } from './sql/dialect';
 import { StagingStore } from './storage/staging';
 
+/**
+ * AWS's standard credential chain (environment, profile, SSO, container or instance role), whose failure names the
+ * settings that would have given credentials instead of only "Could not load credentials from any providers".
+ */
+export function awsCredentialChain() {
+  const chain = defaultProvider();
+  return async (options?: Parameters<typeof chain>[0]) => {
+    try {
+      return await chain(options);
+    } catch (err) {
+      if ((err as Error).name !== 'CredentialsProviderError') throw err;
+      throw new Error(
+        'no credentials for S3 or Athena: set ICETIDE_S3_ACCESS_KEY and ICETIDE_S3_SECRET_KEY (an S3-compatible store such as ' +
+          'MinIO), or on AWS AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a role for the machine ' +
+          `(${(err as Error).message})`,
+        { cause: err },
+      );
+    }
+  };
+}
+
 export function createS3Client(config: RuntimeConfig): S3Client {
   return new S3Client({
     region: config.ICETIDE_S3_REGION,
@@ -16,7 +38,7 @@ export function createS3Client(config: RuntimeConfig): S3Client {
     forcePathStyle: !!config.ICETIDE_S3_ENDPOINT,
     credentials: config.ICETIDE_S3_ACCESS_KEY
       ? { accessKeyId: config.ICETIDE_S3_ACCESS_KEY, secretAccessKey: config.ICETIDE_S3_SECRET_KEY ?? '' }
-      : undefined,
+      : awsCredentialChain(),
   });
 }
 
@@ -29,7 +51,7 @@ export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
     return {
       quota,
       engine: new AthenaEngine({
-        client: new AthenaClient({ region: config.ICETIDE_S3_REGION }),
+        client: new AthenaClient({ region: config.ICETIDE_S3_REGION, credentials: awsCredentialChain() }),
         workGroup: config.ICETIDE_ATHENA_WORKGROUP,
         outputLocation: config.ICETIDE_ATHENA_OUTPUT,
         catalog: config.ICETIDE_ATHENA_CATALOG,

@@ -2,14 +2,28 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
-import type { WorkerOptions } from '@temporalio/worker';
+import type { WorkerOptions, WorkerPlugin } from '@temporalio/worker';
 import type { RuntimeConfig } from './config/runtime';
+import { prebuiltWorkflowBundle } from './workflow-bundle';
 
 export interface Tracing {
   plugins: NonNullable<WorkerOptions['plugins']>;
   /** Sends the spans still buffered; call before the process exits. */
   shutdown(): Promise<void>;
 }
+
+/**
+ * Runs the workflow bundle built with OpenTelemetry's workflow interceptors in it; the plugin's own list of them is
+ * dropped, or the worker would warn that a prebuilt bundle ignores it.
+ */
+const tracingBundle: WorkerPlugin = {
+  name: 'icetide-tracing-bundle',
+  configureWorker: (options) => ({
+    ...options,
+    workflowBundle: prebuiltWorkflowBundle('tracing'),
+    interceptors: { ...options.interceptors, workflowModules: [] },
+  }),
+};
 
 /**
  * OpenTelemetry tracing of runs and activities (Temporal's interceptors: a span per workflow run, per activity, linked
@@ -22,5 +36,5 @@ export function createTracing(config: RuntimeConfig): Tracing | undefined {
   const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter());
   const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
   provider.register();
-  return { plugins: [new OpenTelemetryPlugin({ resource, spanProcessor })], shutdown: () => provider.shutdown() };
+  return { plugins: [new OpenTelemetryPlugin({ resource, spanProcessor }), tracingBundle], shutdown: () => provider.shutdown() };
 }

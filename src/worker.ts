@@ -5,13 +5,14 @@ import type { RuntimeConfig } from './config/runtime';
 import { withoutUserInfo } from './config/urls';
 import { createActivityDeps } from './deps';
 import { createTracing } from './tracing';
+import { prebuiltWorkflowBundle } from './workflow-bundle';
 
 export function workerOptions(config: RuntimeConfig, deps: ActivityDeps, connection: NativeConnection): WorkerOptions {
   return {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.ICETIDE_TASK_QUEUE,
-    workflowsPath: require.resolve('./workflows'),
+    workflowBundle: prebuiltWorkflowBundle('plain'),
     activities: createActivities(deps),
     // Failures enter history summarised: never a value an engine or a parser quoted.
     interceptors: { activity: [redactActivityErrors] },

@@ -31,10 +31,7 @@ export function stackIsUp(): boolean {
 
 /** Puts the stack's addresses into process.env, where loadRuntimeConfig reads them. */
 export function exportStackEnv(): void {
-  for (const line of stack('env').split('\n')) {
-    const [key, ...rest] = line.split('=');
-    if (key) process.env[key] ??= rest.join('=');
-  }
+  for (const [, key, value] of stack('env').matchAll(/^export (\w+)=(.*)$/gm)) process.env[key] ??= value;
 }
 
 export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {

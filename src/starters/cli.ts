@@ -1,17 +1,9 @@
 import { Command, CommanderError } from 'commander';
-import { findTable, ProjectError, UnknownTableError, type Project } from '../config/project';
-import { createS3Client } from '../deps';
-import { maintainScheduleId, TABLE_SEARCH_ATTRIBUTE, tableName, ingestScheduleId, type MaintainResult } from '../shared';
+import type { Project } from '../config/project';
+import type { MaintainResult } from '../shared';
 import type { RunModelsResult } from '../workflows/models';
-import { StagingStore } from '../storage/staging';
-import { installWorkerRuntime, runWorker } from '../worker';
-import { openProject, runLink, withClient } from './context';
-import { describeModel, describeModelReport, startModels, summarizeModels } from './models';
-import { applyPlan, describePlan, planProject } from './plan';
-import { followBatch, startBatch } from './run';
-import { triggerIngest } from './schedule';
-import { describeStatus, tableStatus } from './status';
 
+// Each command imports what it needs when it runs: `icetide --help` loads no SDK (a worker's modules take seconds).
 /**
  * The `icetide` command. Exit codes: 0 done; 1 the operation failed (a batch, a statement, Temporal or S3 refused);
  * 2 the command line or the project file is wrong. Errors are one line naming what failed.
@@ -25,8 +17,9 @@ const program = new Command('icetide')
   .showHelpAfterError()
   .exitOverride();
 
-const project = (): Promise<Project> => {
+const project = async (): Promise<Project> => {
   const { config } = program.opts<{ config: string }>();
+  const { openProject } = await import('./context');
   return openProject(program.getOptionValueSource('config') === 'default' ? undefined : config);
 };
 
@@ -40,6 +33,7 @@ command(
   'icetide worker',
 ).action(async () => {
   const { runtime } = await project();
+  const { installWorkerRuntime, runWorker } = await import('../worker');
   installWorkerRuntime(runtime);
   await runWorker(runtime);
 });
@@ -50,6 +44,7 @@ command(
   'icetide plan',
 ).action(async () => {
   const p = await project();
+  const [{ withClient }, { describePlan, planProject }] = await Promise.all([import('./context'), import('./plan')]);
   const plan = await withClient(p, (client) => planProject(client, p));
   for (const line of describePlan(plan)) console.log(line);
   console.log(plan.changes.length ? `${plan.changes.length} change(s); run \`icetide apply\` to make them` : 'nothing to change');
@@ -58,6 +53,7 @@ command(
 command('apply', 'make tables and schedules match the project file (idempotent); a removed table keeps its data', 'icetide apply').action(
   async () => {
     const p = await project();
+    const [{ withClient }, { applyPlan, describePlan, planProject }] = await Promise.all([import('./context'), import('./plan')]);
     await withClient(p, async (client) => {
       const plan = await planProject(client, p);
       for (const line of describePlan(plan)) console.log(line);
@@ -71,6 +67,11 @@ command('run <table>', 'run one batch of the table now and follow it to its end'
   .option('--no-wait', 'print the run and its Temporal UI link, and return')
   .action(async (name: string, options: { wait: boolean }) => {
     const p = await project();
+    const [{ findTable }, { runLink, withClient }, { followBatch, startBatch }] = await Promise.all([
+      import('../config/project'),
+      import('./context'),
+      import('./run'),
+    ]);
     const ok = await withClient(p, async (client) => {
       const { handle, alreadyRunning } = await startBatch(client, findTable(p, name));
       console.log(`${alreadyRunning ? 'a batch was already running: ' : ''}${handle.workflowId}  ${runLink(p, handle.workflowId)}`);
@@ -87,6 +88,13 @@ command(
   .option('--json', 'print JSON (an array, one object per table)')
   .action(async (names: string[], options: { json?: boolean }) => {
     const p = await project();
+    const [{ findTable }, { createS3Client }, { StagingStore }, { withClient }, { describeStatus, tableStatus }] = await Promise.all([
+      import('../config/project'),
+      import('../deps'),
+      import('../storage/staging'),
+      import('./context'),
+      import('./status'),
+    ]);
     const tables = names.length ? names.map((name) => findTable(p, name)) : p.tables;
     const staging = new StagingStore(createS3Client(p.runtime));
     const statuses = await withClient(p, (client) => Promise.all(tables.map((def) => tableStatus(client, staging, p, def))));
@@ -100,6 +108,11 @@ for (const [name, verb, description] of [
 ] as const) {
   command(`${name} <table>`, description, `icetide ${name} shop.orders`).action(async (table: string) => {
     const p = await project();
+    const [{ findTable }, { ingestScheduleId }, { withClient }] = await Promise.all([
+      import('../config/project'),
+      import('../shared'),
+      import('./context'),
+    ]);
     const def = findTable(p, table);
     await withClient(p, (client) => client.schedule.getHandle(ingestScheduleId(def))[verb](`icetide ${name}`));
     console.log(`${ingestScheduleId(def)}: ${name}d`);
@@ -109,6 +122,12 @@ for (const [name, verb, description] of [
 command('trigger <table>', 'start a batch of the table now and return (skipped when one is running)', 'icetide trigger shop.orders').action(
   async (table: string) => {
     const p = await project();
+    const [{ findTable }, { ingestScheduleId }, { withClient }, { triggerIngest }] = await Promise.all([
+      import('../config/project'),
+      import('../shared'),
+      import('./context'),
+      import('./schedule'),
+    ]);
     const def = findTable(p, table);
     await withClient(p, (client) => triggerIngest(client, def));
     console.log(`${ingestScheduleId(def)}: triggered`);
@@ -121,6 +140,11 @@ command(
   'icetide maintain shop.orders',
 ).action(async (table: string) => {
   const p = await project();
+  const [{ findTable }, { maintainScheduleId, TABLE_SEARCH_ATTRIBUTE, tableName }, { withClient }] = await Promise.all([
+    import('../config/project'),
+    import('../shared'),
+    import('./context'),
+  ]);
   const def = findTable(p, table);
   const result: MaintainResult = await withClient(p, (client) =>
     client.workflow.execute('maintainTable', {
@@ -148,6 +172,12 @@ command(
   .requiredOption('--from <prefix>', "an s3:// prefix of archived files (under the table's cleanup location, if it archives)")
   .action(async (table: string, options: { from: string }) => {
     const p = await project();
+    const [{ findTable }, { createS3Client }, { StagingStore }, { tableName }] = await Promise.all([
+      import('../config/project'),
+      import('../deps'),
+      import('../storage/staging'),
+      import('../shared'),
+    ]);
     const def = findTable(p, table);
     if (!/^s3:\/\/[^/]+\//.test(options.from))
       throw new CommanderError(EXIT_USAGE, 'icetide.usage', `--from: an s3://bucket/prefix, not ${options.from}`);
@@ -174,6 +204,10 @@ models
   .addHelpText('after', '\nExample:\n  $ icetide models run --select analytics.daily_revenue+')
   .action(async (options: { select?: string[]; wait: boolean }) => {
     const p = await project();
+    const [{ runLink, withClient }, { describeModelReport, startModels, summarizeModels }] = await Promise.all([
+      import('./context'),
+      import('./models'),
+    ]);
     const result = await withClient(p, async (client) => {
       const { handle, models: selected } = await startModels(client, p, options.select ?? []);
       console.log(`${selected.length} model(s): ${handle.workflowId}  ${runLink(p, handle.workflowId)}`);
@@ -189,11 +223,13 @@ models
   .description('the models of the project (templates expanded), in the order they build, with what each waits for and reads')
   .action(async () => {
     const p = await project();
+    const { describeModel } = await import('./models');
     for (const model of p.models) console.log(describeModel(model, p));
   });
 
-program.parseAsync().catch((err: unknown) => {
+program.parseAsync().catch(async (err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+  const { ProjectError, UnknownTableError } = await import('../config/project');
   if (err instanceof ProjectError || err instanceof UnknownTableError) {
     console.error(`icetide: ${err.message}`);
     process.exit(EXIT_USAGE);

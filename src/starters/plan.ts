@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { Project } from '../config/project';
 import type { TableDefinition } from '../config/schema';
@@ -145,14 +146,25 @@ export function describePlan(plan: ProjectPlan): string[] {
   return lines;
 }
 
+/** A worker started a moment ago (the demo's, one in another shell) may not have polled yet: give it this long. */
+const FIRST_POLL_WAIT_MS = 5_000;
+
 async function requireWorker(client: Client, taskQueue: string): Promise<void> {
-  const { pollers } = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace,
-    taskQueue: { name: taskQueue },
-    taskQueueType: 1, // workflow tasks
-  });
-  if (!pollers?.length)
-    throw new Error(`no worker polls task queue ${taskQueue}: start one with \`icetide worker\` (it runs the engine's statements)`);
+  const deadline = Date.now() + FIRST_POLL_WAIT_MS;
+  for (;;) {
+    const { pollers } = await client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: 1, // workflow tasks
+    });
+    if (pollers?.length) return;
+    if (Date.now() >= deadline)
+      throw new Error(
+        `no worker polls task queue ${taskQueue}, and tables are read and changed through one: ` +
+          `start it in another shell with \`npx icetide worker\` (same settings and project file), then run this again`,
+      );
+    await delay(250);
+  }
 }
 
 /** The table definition and task queue a schedule of icetide's runs with, or undefined when there is no such schedule. */
