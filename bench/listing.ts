@@ -13,7 +13,7 @@ import { renderChangeFile } from '../src/changes/producers';
 import type { TableDefinition } from '../src/config/schema';
 import type { BatchPlan } from '../src/shared';
 import { parseS3Uri } from '../src/storage/staging';
-import { openHarness, tableFor, uniqueName, type Harness } from '../local/harness/harness';
+import { createTable, openHarness, tableFor, uniqueName, type Harness } from '../local/harness/harness';
 import { runBench } from './run';
 
 const COUNTS = (process.env.BENCH_OBJECTS ?? '10000,100000,300000').split(',').map(Number);
@@ -51,6 +51,7 @@ runBench(async () => {
   const database = process.env.BENCH_DATABASE ?? uniqueName('bench_listing');
   console.error(`objects under s3://icetide-staging/${database}/orders/`);
   const base = tableFor(database, { staging: { location: `s3://icetide-staging/${database}/orders/` } });
+  await createTable(h, base); // planning asks the engine to account for the batch's files
   const rows: string[] = [];
   let landed = Number(process.env.BENCH_LANDED ?? 0);
   for (const count of COUNTS) {
