@@ -13,9 +13,8 @@ import {
   renderSnapshotStats,
 } from '../sql/maintenance';
 import { ingestScheduleId, tableName, type FileStats, type IngestInput, type MaintenanceStep, type SnapshotStats } from '../shared';
-import { failFastOnPermanent } from './failures';
 import type { ActivityDeps } from './deps';
-import { submitStatement } from './query';
+import { submitStatement, whileWaiting } from './query';
 
 /** A pause note that marks the ingest schedule as held by maintenance (any other note is a person's pause). */
 const HOLD_NOTE = 'icetide maintenance holds ingestion';
@@ -119,10 +118,8 @@ export function createMaintainActivities(deps: ActivityDeps) {
     },
 
     async fileStats(def: TableDefinition): Promise<FileStats> {
-      const rows = await failFastOnPermanent(
-        `table ${tableName(def)}: reading $files`,
-        async () => (await engine.read(renderFileStats(def, dialect))).rows,
-      );
+      const what = `table ${tableName(def)}: reading $files`;
+      const { rows } = await whileWaiting(what, (signal) => engine.read(renderFileStats(def, dialect), signal));
       const partitions = new Map<string, { data: number; deletes: number }>();
       const stats: FileStats = { dataFiles: 0, deleteFiles: 0, bytes: 0, partitions: 0, partitionsToCompact: 0 };
       for (const row of rows) {
@@ -143,27 +140,27 @@ export function createMaintainActivities(deps: ActivityDeps) {
     },
 
     async snapshotStats(def: TableDefinition): Promise<SnapshotStats> {
-      const { rows } = await failFastOnPermanent(`table ${tableName(def)}: reading $snapshots`, () =>
-        engine.read(renderSnapshotStats(def, dialect)),
-      );
+      const what = `table ${tableName(def)}: reading $snapshots`;
+      const { rows } = await whileWaiting(what, (signal) => engine.read(renderSnapshotStats(def, dialect), signal));
       const [row] = rows;
       return { snapshots: Number(row?.snapshots ?? 0), expirable: Number(row?.expirable ?? 0) };
     },
 
     /** Objects under the table's location (data, deletes, metadata, orphans): what expiry and orphan removal delete. */
     async countTableObjects(def: TableDefinition): Promise<number> {
-      return failFastOnPermanent(`table ${tableName(def)}: listing its location`, async () => {
-        const location = def.location ?? (await tableLocation());
+      const what = `table ${tableName(def)}: listing its location`;
+      return whileWaiting(what, async (signal) => {
+        const location = def.location ?? (await tableLocation(signal));
         return location ? (await staging.list(location)).length : 0;
-
-        async function tableLocation(): Promise<string | undefined> {
-          const {
-            rows: [row],
-          } = await engine.read(`SELECT file_path FROM ${dialect.metadataTable(def, 'files')} LIMIT 1`);
-          const path = row ? String(row.file_path) : undefined;
-          return path?.slice(0, path.lastIndexOf('/data/') + 1) || undefined;
-        }
       });
+
+      async function tableLocation(signal: AbortSignal): Promise<string | undefined> {
+        const {
+          rows: [row],
+        } = await engine.read(`SELECT file_path FROM ${dialect.metadataTable(def, 'files')} LIMIT 1`, signal);
+        const path = row ? String(row.file_path) : undefined;
+        return path?.slice(0, path.lastIndexOf('/data/') + 1) || undefined;
+      }
     },
   };
 }

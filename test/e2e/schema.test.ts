@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
-import { createActivities } from '../../src/activities';
 import type { ChangeEvent } from '../../src/changes/producers';
 import { parseTableDefinition, type TableDefinition } from '../../src/config/schema';
 import type { IngestResult } from '../../src/shared';
@@ -59,10 +58,10 @@ describe('schema changes on the local stack: a column added mid-stream', functio
       new RegExp(`change file ${wide} has bad rows, nothing was merged: line 1: found 8 fields, the definition has 7`),
     );
 
-    const { schemaChanges } = await createActivities(stack.h.deps).ensureTable(after);
+    const { schemaChanges } = await createTable(stack.h, after);
     assert.equal(schemaChanges.length, 3, schemaChanges.join('\n')); // widen amount, add email to the target and to staging
     assert.deepEqual(
-      (await createActivities(stack.h.deps).ensureTable(after)).schemaChanges,
+      (await createTable(stack.h, after)).schemaChanges,
       [],
       'apply twice changes nothing the second time',
     );
@@ -87,7 +86,7 @@ describe('schema changes on the local stack: a column added mid-stream', functio
       columns: after.columns.map((c) => (c.name === 'amount' ? { ...c, type: 'string' } : c)),
     });
     await assert.rejects(
-      createActivities(stack.h.deps).ensureTable(narrowed),
+      createTable(stack.h, narrowed),
       /column amount is decimal\(12,2\) in the table and string in the definition/,
     );
   });
