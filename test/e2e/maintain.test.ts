@@ -7,7 +7,7 @@ import { applyIngestSchedule } from '../../src/starters/schedule';
 import { ingestScheduleId, type IngestInput, type IngestResult, type MaintainResult } from '../../src/shared';
 import { parseS3Uri } from '../../src/storage/staging';
 import { createTable, currentRows, listUris, putChangeFile, startWorker, tableFor, uniqueName } from '../../local/harness/harness';
-import { useStackWithWorker } from '../support/suite';
+import { atPace, useStackWithWorker } from '../support/suite';
 import { asStrings, ReferenceTable } from '../support/reference';
 import { seededRandom } from '../../local/harness/random';
 
@@ -16,7 +16,7 @@ const DAY = 86_400_000;
 const text = (millis: number) => new Date(millis).toISOString().replace('T', ' ').replace('Z', '000');
 
 describe('maintenance on the local stack: compaction, tombstone purge, snapshot expiry, orphan files', function () {
-  this.timeout(600_000);
+  this.timeout(atPace(600_000));
   const stack = useStackWithWorker('maintain_tq');
 
   const ingest = (def: TableDefinition, extra: Partial<IngestInput> = {}): Promise<IngestResult> =>
@@ -214,7 +214,8 @@ describe('maintenance on the local stack: compaction, tombstone purge, snapshot 
       [maintained] = await Promise.all([maintain(def), produce(30)]);
       maintaining = false;
       assert.equal(maintained.outcome, 'maintained');
-      for (let i = 0; i < 120 && landed.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 500));
+      for (const until = Date.now() + atPace(60_000); Date.now() < until && landed.size > 0;)
+        await new Promise((resolve) => setTimeout(resolve, 500));
       assert.equal(landed.size, 0, 'every file was merged');
     } finally {
       watching = false;
