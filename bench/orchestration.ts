@@ -3,31 +3,11 @@
  * and history events per batch for a 1-second and a 60-second query.
  *   npm run bench:orchestration   (N from BENCH_BATCHES, default 25)
  */
-import type { QueryEngine, QueryHandle, QueryStatus } from '../src/engines/engine';
+import { SlowEngine } from '../src/engines/slow';
 import type { IngestResult } from '../src/shared';
 import { createTable, openHarness, putChangeFile, startWorker, tableFor, uniqueName, type Harness } from '../local/harness/harness';
 import { median, percentile } from './stats';
 import { runBench } from './run';
-
-/** Reports RUNNING until `delayMs` after submit, then the real status: a query as long as we like. */
-function slowed(engine: QueryEngine, delayMs: number): QueryEngine {
-  const submittedAt = new Map<string, number>();
-  return {
-    kind: engine.kind,
-    async submit(request) {
-      const handle = await engine.submit(request);
-      submittedAt.set(handle.queryId, Date.now());
-      return handle;
-    },
-    async poll(handle: QueryHandle): Promise<QueryStatus> {
-      const since = submittedAt.get(handle.queryId) ?? 0;
-      if (Date.now() - since < delayMs) return { handle, state: 'RUNNING' };
-      return engine.poll(handle);
-    },
-    cancel: (handle) => engine.cancel(handle),
-    read: (sql) => engine.read(sql),
-  };
-}
 
 async function runBatches(h: Harness, taskQueue: string, count: number) {
   const def = tableFor(uniqueName('bench_orch'));
@@ -78,7 +58,10 @@ async function main() {
   }
   const eventsFor = async (delayMs: number) => {
     const q = uniqueName('bench_slow_tq');
-    const w = await startWorker(h, q, { ...h.deps, engine: slowed(h.deps.engine, delayMs) });
+    const w = await startWorker(h, q, {
+      ...h.deps,
+      engine: new SlowEngine(h.deps.engine, { queue: [0, 0], statement: [delayMs, delayMs], read: [0, 0] }),
+    });
     try {
       return (await runBatches(h, q, 1)).events[0];
     } finally {

@@ -6,8 +6,10 @@ import { durationMillis } from './config/duration';
 import { withoutUserInfo } from './config/urls';
 import type { RuntimeConfig } from './config/runtime';
 import { AthenaEngine } from './engines/athena';
+import { SlowEngine } from './engines/slow';
 import { TrinoEngine } from './engines/trino';
 import { athenaDialect, trinoDialect } from './sql/dialect';
+import { slowS3 } from './storage/slow-s3';
 import { StagingStore } from './storage/staging';
 
 /**
@@ -42,9 +44,21 @@ export function createS3Client(config: RuntimeConfig): S3Client {
   });
 }
 
-/** The adapters the activities do their I/O through, built from the validated runtime config. */
+/**
+ * The adapters the activities do their I/O through, built from the validated runtime config; in slow mode
+ * (ICETIDE_SLOW_ENGINE, ICETIDE_SLOW_S3: tests only) the engine and S3 at production's pace.
+ */
 export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
-  const staging = new StagingStore(createS3Client(config));
+  const deps = engineDeps(config);
+  const s3 = createS3Client(config);
+  return {
+    ...deps,
+    engine: config.ICETIDE_SLOW_ENGINE ? new SlowEngine(deps.engine, config.ICETIDE_SLOW_ENGINE) : deps.engine,
+    staging: new StagingStore(config.ICETIDE_SLOW_S3 ? slowS3(s3, config.ICETIDE_SLOW_S3) : s3),
+  };
+}
+
+function engineDeps(config: RuntimeConfig): Omit<ActivityDeps, 'staging'> {
   const minRetentionMs = durationMillis(config.ICETIDE_MIN_RETENTION);
   const quota = engineQuota(config);
   if (config.ICETIDE_ENGINE === 'athena') {
@@ -58,7 +72,6 @@ export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
         database: 'default',
       }),
       dialect: athenaDialect(config.ICETIDE_ATHENA_CATALOG),
-      staging,
       minRetentionMs,
       // Athena's GetQueryExecution answers at once: poll less eagerly than Trino's long-poll.
       poll: { initialMs: 250, maxMs: 5000 },
@@ -71,7 +84,6 @@ export function createActivityDeps(config: RuntimeConfig): ActivityDeps {
       catalog: config.ICETIDE_TRINO_ICEBERG_CATALOG,
     }),
     dialect: trinoDialect({ iceberg: config.ICETIDE_TRINO_ICEBERG_CATALOG, hive: config.ICETIDE_TRINO_HIVE_CATALOG }),
-    staging,
     minRetentionMs,
     quota,
     warehouse: config.ICETIDE_WAREHOUSE,

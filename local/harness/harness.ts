@@ -1,5 +1,6 @@
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { workerOptions } from '../../src/worker';
 import { createActivities, type ActivityDeps } from '../../src/activities';
@@ -79,8 +80,9 @@ export function tableFor(database: string, overrides: Partial<TableDefinitionInp
   });
 }
 
-export async function createTable(h: Harness, def: TableDefinition): Promise<void> {
-  await createActivities(h.deps).ensureTable(def);
+/** Creates the table or brings it to its definition, as the `ensureTable` activity does (inside an activity context). */
+export function createTable(h: Harness, def: TableDefinition): Promise<{ schemaChanges: string[] }> {
+  return new MockActivityEnvironment().run(createActivities(h.deps).ensureTable, def);
 }
 
 /** Writes a change file (events in the table's format, or raw content) under staging; returns its s3:// URI. */

@@ -16,7 +16,7 @@ import { tableName, type BatchPlan, type QuarantinedFile } from '../shared';
 import { failFastOnPermanent } from './failures';
 import type { StagedFile } from '../storage/staging';
 import type { ActivityDeps } from './deps';
-import { submitStatement } from './query';
+import { submitStatement, whileWaiting } from './query';
 
 /** Change files read at once while planning. */
 const READ_CONCURRENCY = 4;
@@ -163,10 +163,9 @@ export function createIngestActivities(deps: ActivityDeps) {
     }): Promise<PartitionSlice[]> {
       const def = input.table;
       const source = renderMergeSource(def, dialect, input.files, { exportTime: input.exportTime });
-      return failFastOnPermanent(`table ${tableName(def)}: cutting the batch into partition slices`, async () => {
-        const { rows } = await deps.engine.read(renderPartitionSlices(def, source, input.budget));
-        return rows.map((row) => ({ first: String(row.first), last: String(row.last), partitions: Number(row.partitions) }));
-      });
+      const what = `table ${tableName(def)}: cutting the batch into partition slices`;
+      const { rows } = await whileWaiting(what, (signal) => deps.engine.read(renderPartitionSlices(def, source, input.budget), signal));
+      return rows.map((row) => ({ first: String(row.first), last: String(row.last), partitions: Number(row.partitions) }));
     },
 
     /** Called only after the MERGE succeeded: delete (or archive) exactly the merged files. Safe to repeat. */
@@ -237,8 +236,10 @@ async function accountForEveryFile(
         .flat()
         .map((f) => ({ uri: f.uri, size: f.size, records: partRecords[f.uri] }))
     : listed;
-  const { rows } = await deps.engine.read(renderFileAccounting(def, deps.dialect, renderBatchFilter(def, batch)));
-  Context.current().heartbeat();
+  const accounting = renderFileAccounting(def, deps.dialect, renderBatchFilter(def, batch));
+  const { rows } = await whileWaiting(`table ${tableName(def)}: accounting for the batch's files`, (signal) =>
+    deps.engine.read(accounting, signal),
+  );
   const read = rows.map((r) => ({ path: String(r.path), size: Number(r.size), rows: Number(r.rows) }));
   const problems = unaccountedFiles(expected, read);
   if (problems.length === 0) return;
@@ -255,8 +256,8 @@ async function accountForEveryFile(
 
 /** A batch where changes of one key tie (see renderOrderingTies) is bad input: it names the files, never the keys. */
 async function refuseOrderingTies(deps: ActivityDeps, def: TableDefinition, batch: ChangeBatch): Promise<void> {
-  const { rows } = await deps.engine.read(renderOrderingTies(def, deps.dialect, batch));
-  Context.current().heartbeat();
+  const ties = renderOrderingTies(def, deps.dialect, batch);
+  const { rows } = await whileWaiting(`table ${tableName(def)}: looking for ordering ties`, (signal) => deps.engine.read(ties, signal));
   if (rows.length === 0) return;
   const where = rows.map((r) => `${String(r.path)} at ${String(r.commit_time)}: ${Number(r.keys)} key(s)`).join('; ');
   throw ApplicationFailure.nonRetryable(

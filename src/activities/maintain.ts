@@ -15,9 +15,8 @@ import {
   renderSnapshotsKept,
 } from '../sql/maintenance';
 import { ingestScheduleId, tableName, type FileStats, type IngestInput, type MaintenanceStep, type SnapshotStats } from '../shared';
-import { failFastOnPermanent } from './failures';
 import type { ActivityDeps } from './deps';
-import { submitStatement } from './query';
+import { submitStatement, whileWaiting } from './query';
 
 /** Expired snapshots whose files are checked after expiry: enough to tell "deletes" from "cannot delete". */
 const EXPIRY_SAMPLE = 20;
@@ -127,10 +126,8 @@ export function createMaintainActivities(deps: ActivityDeps) {
     },
 
     async fileStats(def: TableDefinition): Promise<FileStats> {
-      const rows = await failFastOnPermanent(
-        `table ${tableName(def)}: reading $files`,
-        async () => (await engine.read(renderFileStats(def, dialect))).rows,
-      );
+      const what = `table ${tableName(def)}: reading $files`;
+      const { rows } = await whileWaiting(what, (signal) => engine.read(renderFileStats(def, dialect), signal));
       const partitions = new Map<string, { data: number; deletes: number }>();
       const stats: FileStats = { dataFiles: 0, deleteFiles: 0, bytes: 0, partitions: 0, partitionsToCompact: 0 };
       for (const row of rows) {
@@ -151,18 +148,16 @@ export function createMaintainActivities(deps: ActivityDeps) {
     },
 
     async snapshotStats(def: TableDefinition): Promise<SnapshotStats> {
-      const { rows } = await failFastOnPermanent(`table ${tableName(def)}: reading $snapshots`, () =>
-        engine.read(renderSnapshotStats(def, dialect)),
-      );
+      const what = `table ${tableName(def)}: reading $snapshots`;
+      const { rows } = await whileWaiting(what, (signal) => engine.read(renderSnapshotStats(def, dialect), signal));
       const [row] = rows;
       return { snapshots: Number(row?.snapshots ?? 0), expirable: Number(row?.expirable ?? 0) };
     },
 
     /** The oldest snapshots expiry should remove (at most EXPIRY_SAMPLE), each with its manifest list. */
     async expirySample(def: TableDefinition): Promise<ExpirySample> {
-      const { rows } = await failFastOnPermanent(`table ${tableName(def)}: reading $snapshots`, () =>
-        engine.read(renderExpirySample(def, dialect, EXPIRY_SAMPLE)),
-      );
+      const what = `table ${tableName(def)}: reading $snapshots`;
+      const { rows } = await whileWaiting(what, (signal) => engine.read(renderExpirySample(def, dialect, EXPIRY_SAMPLE), signal));
       return rows.map((row) => ({ snapshot: String(row.snapshot), manifestList: String(row.manifest_list) }));
     },
 
@@ -173,14 +168,13 @@ export function createMaintainActivities(deps: ActivityDeps) {
     async expiredFilesLeft(input: { table: TableDefinition; sample: ExpirySample }): Promise<{ expired: number; left: number }> {
       const def = input.table;
       if (!input.sample.length) return { expired: 0, left: 0 };
-      return failFastOnPermanent(`table ${tableName(def)}: checking the files of expired snapshots`, async () => {
-        const { rows } = await engine.read(
-          renderSnapshotsKept(
-            def,
-            dialect,
-            input.sample.map((s) => s.snapshot),
-          ),
+      return whileWaiting(`table ${tableName(def)}: checking the files of expired snapshots`, async (signal) => {
+        const sql = renderSnapshotsKept(
+          def,
+          dialect,
+          input.sample.map((s) => s.snapshot),
         );
+        const { rows } = await engine.read(sql, signal);
         const kept = new Set(rows.map((row) => String(row.snapshot)));
         const expired = input.sample.filter((s) => !kept.has(s.snapshot));
         const left = (await Promise.all(expired.map((s) => staging.exists(s.manifestList)))).filter(Boolean).length;
@@ -190,18 +184,19 @@ export function createMaintainActivities(deps: ActivityDeps) {
 
     /** Objects under the table's location (data, deletes, metadata, orphans): what expiry and orphan removal delete. */
     async countTableObjects(def: TableDefinition): Promise<number> {
-      return failFastOnPermanent(`table ${tableName(def)}: listing its location`, async () => {
-        const location = def.location ?? (await tableLocation());
+      const what = `table ${tableName(def)}: listing its location`;
+      return whileWaiting(what, async (signal) => {
+        const location = def.location ?? (await tableLocation(signal));
         return location ? (await staging.list(location)).length : 0;
-
-        async function tableLocation(): Promise<string | undefined> {
-          const {
-            rows: [row],
-          } = await engine.read(`SELECT file_path FROM ${dialect.metadataTable(def, 'files')} LIMIT 1`);
-          const path = row ? String(row.file_path) : undefined;
-          return path?.slice(0, path.lastIndexOf('/data/') + 1) || undefined;
-        }
       });
+
+      async function tableLocation(signal: AbortSignal): Promise<string | undefined> {
+        const {
+          rows: [row],
+        } = await engine.read(`SELECT file_path FROM ${dialect.metadataTable(def, 'files')} LIMIT 1`, signal);
+        const path = row ? String(row.file_path) : undefined;
+        return path?.slice(0, path.lastIndexOf('/data/') + 1) || undefined;
+      }
     },
   };
 }

@@ -17,8 +17,7 @@ import {
 } from '../sql/models';
 import { renderCreateSchema } from '../sql/ddl';
 import { renderScd2Create, renderScd2Merge } from '../sql/scd2';
-import { failFastOnPermanent } from './failures';
-import { followQuery, submitStatement } from './query';
+import { followQuery, submitStatement, whileWaiting } from './query';
 import type { ActivityDeps } from './deps';
 
 /** The statements a model's workflow runs; the SQL is rendered here, in the engine's dialect, never in history. */
@@ -139,14 +138,14 @@ export function createModelActivities(deps: ActivityDeps) {
     async readModel(input: { model: ModelDefinition; read: ModelRead }): Promise<ReadResult> {
       const { model, read } = input;
       const sql = renderRead(model, read);
-      return failFastOnPermanent(`model ${modelName(model)}: reading ${read.kind}`, () => engine.read(sql));
+      const what = `model ${modelName(model)}: reading ${read.kind}`;
+      return whileWaiting(what, (signal) => engine.read(sql, signal));
     },
 
     /** The newest data snapshot of each source table (see renderSourceVersions); a table with none maps to null. */
     async sourceVersions(input: { tables: string[] }): Promise<Record<string, string | null>> {
-      const { rows } = await failFastOnPermanent(`models: reading the snapshots of ${input.tables.join(', ')}`, () =>
-        engine.read(renderSourceVersions(input.tables, dialect)),
-      );
+      const what = `models: reading the snapshots of ${input.tables.join(', ')}`;
+      const { rows } = await whileWaiting(what, (signal) => engine.read(renderSourceVersions(input.tables, dialect), signal));
       return Object.fromEntries(rows.map((row) => [String(row.source), row.snapshot === null ? null : String(row.snapshot)]));
     },
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { isTerminal, TransientEngineError, type QueryError, type QueryHandle } from '../engines/engine';
+import { isTerminal, pollToEnd, TransientEngineError, type QueryError, type QueryHandle } from '../engines/engine';
 import { summarizeEngineMessage } from '../engines/redact';
 import type { QueryOutcome } from '../shared';
 import { failFastOnPermanent } from './failures';
@@ -84,15 +84,14 @@ export async function followQuery(deps: ActivityDeps, input: AwaitQueryInput): P
     } catch (err) {
       if (!(err instanceof CancelledFailure)) throw err;
       if (ctx.cancellationDetails?.cancelRequested) await engine.cancel(handle);
-      else if (ctx.cancellationDetails?.workerShutdown) {
-        // Not a cancellation of the run: fail this attempt so another worker resumes from the heartbeat.
-        throw ApplicationFailure.retryable(`worker shut down while awaiting query ${handle.queryId}`, 'WorkerShutdown');
-      }
-      throw err;
+      throw abandoned(ctx, err, `awaiting query ${handle.queryId}`);
     }
     if (unreachableSince === undefined) delay = Math.min(maxMs, Math.ceil(delay * 1.5));
   }
 }
+
+/** How often a waiting activity heartbeats; the SDK sends at most one per 80% of the heartbeat timeout (15 s). */
+const WAITING_HEARTBEAT_MS = 2000;
 
 /**
  * The outcome is the activity's result, kept in history: the engine's message goes there summarised (never a value
@@ -105,17 +104,42 @@ function summarized(error: QueryError | undefined): QueryError | undefined {
 }
 
 /**
- * Runs a short, idempotent statement (DDL, metadata reads) to its end inside one activity. A fresh token each time:
+ * Runs a wait on the engine or S3 (a read, DDL, a listing) inside an activity. It heartbeats while `work` runs, so a
+ * step's success never depends on how long the engine takes to answer, and hands `work` the attempt's signal, which
+ * aborts when the attempt is abandoned (the run cancelled, the server timed the attempt out, the worker shutting
+ * down): a read then cancels its query on the engine rather than run on outside the engine quota. Errors no retry
+ * can fix fail the step at once, naming `what`.
+ */
+export async function whileWaiting<T>(what: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), WAITING_HEARTBEAT_MS);
+  try {
+    return await failFastOnPermanent(what, () => work(ctx.cancellationSignal));
+  } catch (err) {
+    throw ctx.cancellationSignal.aborted ? abandoned(ctx, ctx.cancellationSignal.reason, what) : err;
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+/**
+ * What an abandoned attempt fails with. A worker shutting down is not a cancellation of the run: the attempt fails
+ * as retryable so that another worker runs it again.
+ */
+function abandoned(ctx: Context, reason: unknown, what: string): unknown {
+  if (!ctx.cancellationDetails?.workerShutdown) return reason;
+  return ApplicationFailure.retryable(`worker shut down while ${what}`, 'WorkerShutdown');
+}
+
+/**
+ * Runs a short, idempotent statement (DDL) to its end, inside whileWaiting's signal. A fresh token each time:
  * re-running DDL is harmless, while reusing a token could hand back an old execution (Athena) and skip re-creating a
  * table dropped since.
  */
-export async function runToEnd(deps: ActivityDeps, sql: string): Promise<void> {
-  let handle = await deps.engine.submit({ sql, idempotencyToken: `icetide-ddl-${randomUUID()}`, mayExist: false });
-  for (;;) {
-    const status = await deps.engine.poll(handle);
-    handle = status.handle;
-    if (status.state === 'SUCCEEDED') return;
-    if (isTerminal(status.state)) throw new Error(`query ${handle.queryId} ${status.state}: ${status.error?.message ?? ''}\n${sql}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+export async function runToEnd(deps: ActivityDeps, sql: string, signal: AbortSignal): Promise<void> {
+  const handle = await deps.engine.submit({ sql, idempotencyToken: `icetide-ddl-${randomUUID()}`, mayExist: false });
+  const status = await pollToEnd(deps.engine, handle, signal);
+  if (status.state !== 'SUCCEEDED') {
+    throw new Error(`query ${status.handle.queryId} ${status.state}: ${status.error?.message ?? ''}\n${sql}`);
   }
 }

@@ -1,7 +1,22 @@
 import { z } from 'zod';
 import { DURATION } from './duration';
 import { s3Location } from './schema';
+import { parseSlowEngine, parseSlowS3 } from './slow';
 import { temporalTarget, type TemporalSettings, type TemporalTarget } from './temporal';
+
+const slowSetting = <T>(parse: (text: string) => T) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return undefined;
+      try {
+        return parse(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
 
 /**
  * Where icetide's worker and CLI connect (Temporal itself: config/temporal.ts). Read once, at the edge, from the
@@ -47,6 +62,10 @@ const runtimeSchema = z
      * flight could lose files. Match the engine's own floor (Trino iceberg.*.min-retention, 7d by default).
      */
     ICETIDE_MIN_RETENTION: z.string().regex(DURATION, 'a duration such as 0s, 1h or 7d').default('1d'),
+    /** Testing only: the engine at Athena's pace, e.g. `queue=1-3s,statement=3s,read=20-60s` (config/slow.ts). */
+    ICETIDE_SLOW_ENGINE: slowSetting(parseSlowEngine),
+    /** Testing only: S3 with per-request latency and forced page size, e.g. `latency=20-80ms,page=1000`. */
+    ICETIDE_SLOW_S3: slowSetting(parseSlowS3),
   })
   .refine((env) => !env.ICETIDE_S3_ACCESS_KEY === !env.ICETIDE_S3_SECRET_KEY, {
     message: 'set both ICETIDE_S3_ACCESS_KEY and ICETIDE_S3_SECRET_KEY, or neither',

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-athena';
 import { randomUUID } from 'node:crypto';
 import {
-  isTerminal,
+  pollToEnd,
   TransientEngineError,
   type QueryEngine,
   type QueryError,
@@ -132,16 +132,11 @@ export class AthenaEngine implements QueryEngine {
     await send(() => this.options.client.send(new StopQueryExecutionCommand({ QueryExecutionId: handle.queryId })));
   }
 
-  /** A short read to its end: every value comes back as Athena's text (VarCharValue), the header row dropped. */
-  async read(sql: string): Promise<ReadResult> {
+  /** A read to its end: every value comes back as Athena's text (VarCharValue), the header row dropped. */
+  async read(sql: string, signal?: AbortSignal): Promise<ReadResult> {
     const handle = await this.submit({ sql, idempotencyToken: `icetide-read-${randomUUID()}`, mayExist: false });
-    let status: QueryStatus;
-    for (let delay = 200; ; delay = Math.min(2000, delay * 2)) {
-      status = await this.poll(handle);
-      if (status.state === 'SUCCEEDED') break;
-      if (isTerminal(status.state)) throw new Error(`Athena query ${handle.queryId} ${status.state}: ${status.error?.message ?? ''}`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
+    const status = await pollToEnd(this, handle, signal);
+    if (status.state !== 'SUCCEEDED') throw new Error(`Athena query ${handle.queryId} ${status.state}: ${status.error?.message ?? ''}`);
     const rows: Record<string, unknown>[] = [];
     let columns: string[] = [];
     let token: string | undefined;

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * The one interface both SQL engines implement. A query is submitted once, then observed through a `QueryHandle`
  * that is small and serializable: it travels in activity results and heartbeats, so polling resumes on any worker.
@@ -66,12 +68,34 @@ export interface QueryEngine {
   /** One observation; for Trino this also advances the protocol, which keeps the query alive. */
   poll(handle: QueryHandle): Promise<QueryStatus>;
   cancel(handle: QueryHandle): Promise<void>;
-  /** Runs a short read (metadata tables, lookups, tests) to its end: its rows, values as the engine sends them, and its cost. */
-  read(sql: string): Promise<ReadResult>;
+  /**
+   * Runs a read (metadata tables, lookups, tests) to its end: its rows, values as the engine sends them, and its cost.
+   * When `signal` aborts (the caller gave up on it), the query is cancelled on the engine and the read rejects.
+   */
+  read(sql: string, signal?: AbortSignal): Promise<ReadResult>;
 }
 
 export const isTerminal = (state: QueryState): state is TerminalState => state !== 'QUEUED' && state !== 'RUNNING';
 export type TerminalState = Exclude<QueryState, 'QUEUED' | 'RUNNING'>;
+
+/**
+ * Polls a submitted query until it ends, backing off from 100 ms to 2 s. When `signal` aborts, the query is cancelled
+ * on the engine (nobody will follow it any more) and the wait rejects with the signal's reason.
+ */
+export async function pollToEnd(engine: QueryEngine, handle: QueryHandle, signal?: AbortSignal): Promise<QueryStatus> {
+  try {
+    for (let delay = 100; ; delay = Math.min(2000, delay * 2)) {
+      signal?.throwIfAborted();
+      const status = await engine.poll(handle);
+      handle = status.handle;
+      if (isTerminal(status.state)) return status;
+      await sleep(delay, undefined, { signal });
+    }
+  } catch (err) {
+    if (signal?.aborted) await engine.cancel(handle).catch(() => undefined); // best effort: the caller is gone
+    throw signal?.aborted ? signal.reason : err;
+  }
+}
 
 /** Thrown by submit/poll for transport-level trouble the caller may retry (throttling, 5xx, resets). */
 export class TransientEngineError extends Error {

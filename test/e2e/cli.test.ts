@@ -13,7 +13,7 @@ import type { ChangeEvent } from '../../src/changes/producers';
 import type { TableDefinition } from '../../src/config/schema';
 import { ingestScheduleId, maintainScheduleId, tableName } from '../../src/shared';
 import type { TableStatus } from '../../src/starters/status';
-import { exited } from '../support/suite';
+import { atPace, exited } from '../support/suite';
 
 const ev = (op: 'I' | 'U' | 'D', second: number, id: number, name: string): ChangeEvent => ({
   op,
@@ -26,7 +26,7 @@ const ev = (op: 'I' | 'U' | 'D', second: number, id: number, name: string): Chan
  * `icetide worker`, connected by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE from the environment alone.
  */
 describe('the icetide command on a project file', function () {
-  this.timeout(300_000);
+  this.timeout(atPace(300_000));
   let h: Harness;
   let worker: ChildProcess;
   // An OTLP/HTTP receiver standing in for a collector: what the worker's tracing sends.

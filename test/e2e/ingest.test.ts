@@ -6,7 +6,7 @@ import type { TableDefinition } from '../../src/config/schema';
 import { quarantineLocation } from '../../src/activities';
 import type { IngestResult, Watermark } from '../../src/shared';
 import { createTable, currentRows, listUris, putChangeFile, tableFor, uniqueName } from '../../local/harness/harness';
-import { useStackWithWorker } from '../support/suite';
+import { atPace, useStackWithWorker } from '../support/suite';
 import { asStrings, ReferenceTable } from '../support/reference';
 import { seededRandom } from '../../local/harness/random';
 
@@ -28,7 +28,7 @@ const ev = (
 });
 
 describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
-  this.timeout(300_000);
+  this.timeout(atPace(300_000));
   const stack = useStackWithWorker('ingest_tq');
 
   const runBatch = (def: TableDefinition, watermark?: Watermark): Promise<IngestResult> =>

@@ -7,7 +7,7 @@ import { applyIngestSchedule } from '../../src/starters/schedule';
 import { ingestScheduleId, type IngestInput, type IngestResult, type MaintainResult } from '../../src/shared';
 import { parseS3Uri } from '../../src/storage/staging';
 import { createTable, currentRows, listUris, putChangeFile, startWorker, tableFor, uniqueName } from '../../local/harness/harness';
-import { useStackWithWorker } from '../support/suite';
+import { atPace, useStackWithWorker } from '../support/suite';
 import { asStrings, ReferenceTable } from '../support/reference';
 import { seededRandom } from '../../local/harness/random';
 
@@ -16,7 +16,7 @@ const DAY = 86_400_000;
 const text = (millis: number) => new Date(millis).toISOString().replace('T', ' ').replace('Z', '000');
 
 describe('maintenance on the local stack: compaction, tombstone purge, snapshot expiry, orphan files', function () {
-  this.timeout(600_000);
+  this.timeout(atPace(600_000));
   const stack = useStackWithWorker('maintain_tq');
 
   const ingest = (def: TableDefinition, extra: Partial<IngestInput> = {}): Promise<IngestResult> =>
@@ -47,10 +47,12 @@ describe('maintenance on the local stack: compaction, tombstone purge, snapshot 
   }
 
   it('after 100 micro-batches: touched partitions compacted without deletes, others byte for byte; old snapshots, tombstones and orphans gone', async () => {
+    // Longer than maintenance takes from the last batch to its expiry step (minutes in slow mode): that snapshot stays.
+    const retainSnapshotsMs = atPace(30_000);
     const def = tableFor(uniqueName('maint'), {
       partitioning: ['truncate(id, 10)'],
       schedule: { every: '1h', lag: '0s' },
-      maintenance: { retain: { snapshots: '30s', orphans: '0s', tombstones: '10d' } },
+      maintenance: { retain: { snapshots: `${retainSnapshotsMs / 1000}s`, orphans: '0s', tombstones: '10d' } },
     });
     await createTable(stack.h, def);
     await applyIngestSchedule(stack.h.client, def, stack.taskQueue);
@@ -89,12 +91,12 @@ describe('maintenance on the local stack: compaction, tombstone purge, snapshot 
       [0, 10, 20].every((p) => before.get(p)!.deletes > 0 && before.get(p)!.data.length > 5),
       'batches left small files and deletes',
     );
-    // The oldest snapshot (by commit time; ids are random) must be past the 30 s retention when expiry runs.
+    // The oldest snapshot (by commit time; ids are random) must be past the retention when expiry runs.
     const [expired] = await stack.h.trino.query(
       `SELECT CAST(snapshot_id AS varchar) AS id, to_unixtime(committed_at) AS at FROM ${target(def, '$snapshots')} ORDER BY committed_at LIMIT 1`,
     );
     const age = Date.now() - Number(expired.at) * 1000;
-    if (age < 35_000) await new Promise((resolve) => setTimeout(resolve, 35_000 - age));
+    if (age < retainSnapshotsMs + 5000) await new Promise((resolve) => setTimeout(resolve, retainSnapshotsMs + 5000 - age));
     await deliver('101.csv', [change('U', 5)]);
     const [recent] = await stack.h.trino.query(
       `SELECT CAST(snapshot_id AS varchar) AS id FROM ${target(def, '$snapshots')} ORDER BY committed_at DESC LIMIT 1`,
@@ -214,7 +216,8 @@ describe('maintenance on the local stack: compaction, tombstone purge, snapshot 
       [maintained] = await Promise.all([maintain(def), produce(30)]);
       maintaining = false;
       assert.equal(maintained.outcome, 'maintained');
-      for (let i = 0; i < 120 && landed.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 500));
+      for (const until = Date.now() + atPace(60_000); Date.now() < until && landed.size > 0;)
+        await new Promise((resolve) => setTimeout(resolve, 500));
       assert.equal(landed.size, 0, 'every file was merged');
     } finally {
       watching = false;

@@ -9,7 +9,7 @@ import { startModels } from '../../src/starters/models';
 import type { RunModelsInput, RunModelsResult } from '../../src/workflows/models';
 import { applyModelsSchedule } from '../../src/starters/schedule';
 import { STAGING_BUCKET, startWorker, uniqueName } from '../../local/harness/harness';
-import { exited, spawnCrashingWorker, useStackWithWorker } from '../support/suite';
+import { atPace, exited, spawnCrashingWorker, useStackWithWorker } from '../support/suite';
 
 /**
  * Models on the local stack: a CTAS model over provider CSV files, audited and published; a failed audit that leaves
@@ -17,7 +17,7 @@ import { exited, spawnCrashingWorker, useStackWithWorker } from '../support/suit
  * source; a DAG with a failing model and its alert. Each result is compared with a reference computed here.
  */
 describe('models on the stack', function () {
-  this.timeout(600_000);
+  this.timeout(atPace(600_000));
   const context = useStackWithWorker('models_tq');
   const db = uniqueName('models');
   const q = (sql: string) => context.h.trino.query(sql);

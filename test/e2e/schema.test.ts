@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
-import { createActivities } from '../../src/activities';
 import type { ChangeEvent } from '../../src/changes/producers';
 import { parseTableDefinition, type TableDefinition } from '../../src/config/schema';
 import type { IngestResult } from '../../src/shared';
@@ -59,13 +58,9 @@ describe('schema changes on the local stack: a column added mid-stream', functio
       new RegExp(`change file ${wide} has bad rows, nothing was merged: line 1: found 8 fields, the definition has 7`),
     );
 
-    const { schemaChanges } = await createActivities(stack.h.deps).ensureTable(after);
+    const { schemaChanges } = await createTable(stack.h, after);
     assert.equal(schemaChanges.length, 3, schemaChanges.join('\n')); // widen amount, add email to the target and to staging
-    assert.deepEqual(
-      (await createActivities(stack.h.deps).ensureTable(after)).schemaChanges,
-      [],
-      'apply twice changes nothing the second time',
-    );
+    assert.deepEqual((await createTable(stack.h, after)).schemaChanges, [], 'apply twice changes nothing the second time');
     reference.deliver('f2.csv', [ev('U', 3, 1, 'one-v2', 'one@example.com'), ev('I', 4, 3, 'three', 'three@example.com')]);
     // A file of the old width that DMS wrote before the change, landing late.
     await land(before, 'f3.csv', [ev('U', 5, 2, 'two-v2'), ev('D', 6, 3, null)]);
@@ -86,9 +81,6 @@ describe('schema changes on the local stack: a column added mid-stream', functio
       ...after,
       columns: after.columns.map((c) => (c.name === 'amount' ? { ...c, type: 'string' } : c)),
     });
-    await assert.rejects(
-      createActivities(stack.h.deps).ensureTable(narrowed),
-      /column amount is decimal\(12,2\) in the table and string in the definition/,
-    );
+    await assert.rejects(createTable(stack.h, narrowed), /column amount is decimal\(12,2\) in the table and string in the definition/);
   });
 });

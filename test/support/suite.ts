@@ -7,6 +7,12 @@ import { openHarness, startWorker, uniqueName, type Harness } from '../../local/
 import { repoRoot } from '../../local/harness/stack';
 
 /**
+ * A time limit of the e2e suite, stretched in slow mode (ICETIDE_SLOW_ENGINE: `npm run test:slow`), where a read
+ * takes tens of seconds and every statement several.
+ */
+export const atPace = (ms: number): number => (process.env.ICETIDE_SLOW_ENGINE ? ms * 8 : ms);
+
+/**
  * Mocha hooks for a suite that needs the stack and an in-process worker on its own task queue. The returned object
  * is filled in `before`; read it inside tests.
  */
