@@ -237,7 +237,7 @@ async function accountForEveryFile(
         .map((f) => ({ uri: f.uri, size: f.size, records: partRecords[f.uri] }))
     : listed;
   const accounting = renderFileAccounting(def, deps.dialect, renderBatchFilter(def, batch));
-  const { rows } = await whileWaiting(`table ${tableName(def)}: accounting for the batch's files`, (signal) =>
+  const { rows } = await whileWaiting(`table ${tableName(def)}: accounting for the files of the batch`, (signal) =>
     deps.engine.read(accounting, signal),
   );
   const read = rows.map((r) => ({ path: String(r.path), size: Number(r.size), rows: Number(r.rows) }));

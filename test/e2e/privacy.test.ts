@@ -226,7 +226,18 @@ describe('customer data and secrets stay out of history and logs; odd locations 
         { op: 'I', ts: '2026-11-21 10:00:01.000000', values: { tenant: 't', id: 1, seq: 1, name: 'n', amount: '1.00' } },
       ]);
       const failure = await runBatch(def, secretQueue).then(() => assert.fail('Trino refuses a password over HTTP'), failureOf);
-      assert.match(failure, /submitting the MERGE: Trino answered 401 to POST http:\/\/127\.0\.0\.1:\d+\/v1\/statement/);
+      assert.match(failure, /accounting for the files of the batch: Trino answered 401 to POST http:\/\/127\.0\.0\.1:\d+\/v1\/statement/);
+      // A batch now fails in planning, before it asks for a permit: a statement asks, naming the quota by its engine.
+      await stack.h.client.workflow
+        .execute('runStatement', {
+          taskQueue: secretQueue,
+          workflowId: uniqueName('secret-statement'),
+          args: [{ sql: 'SELECT 1', label: 'secret' }],
+        })
+        .then(
+          () => assert.fail('Trino refuses a password over HTTP'),
+          () => undefined,
+        );
     } finally {
       await worker.stop();
       process.stdout.write = stdout;
