@@ -140,7 +140,7 @@ class BatchMerge {
 
   /** The whole batch in one MERGE. Tokens `icetide-<run>-<submission>`, as runs before slicing recorded them. */
   apply(): Promise<QueryOutcome> {
-    return this.submit(undefined, (submission) => `icetide-${workflowInfo().runId}-${submission}`);
+    return this.submit('MERGE', undefined, (submission) => `icetide-${workflowInfo().runId}-${submission}`);
   }
 
   /**
@@ -155,7 +155,9 @@ class BatchMerge {
       );
       let outcome: QueryOutcome | undefined;
       for (const [i, slice] of slices.entries()) {
-        outcome = await this.submit(slice, (submission) => `icetide-${workflowInfo().runId}-r${round}s${i + 1}-${submission}`);
+        // Named by its place, not its partition keys: an identity partition's key is a row's value.
+        const what = `MERGE of slice ${i + 1}/${slices.length} (${slice.partitions} partitions)`;
+        outcome = await this.submit(what, slice, (submission) => `icetide-${workflowInfo().runId}-r${round}s${i + 1}-${submission}`);
         if (outcome.state !== 'SUCCEEDED') break;
       }
       if (!outcome)
@@ -166,9 +168,8 @@ class BatchMerge {
   }
 
   /** Submits one MERGE until it succeeds, fails for good, or runs out of submissions (commit conflicts, lost queries). */
-  private async submit(slice: PartitionSlice | undefined, tokenOf: (submission: number) => string): Promise<QueryOutcome> {
+  private async submit(what: string, slice: PartitionSlice | undefined, tokenOf: (submission: number) => string): Promise<QueryOutcome> {
     const { def, plan, progress, act, name } = this;
-    const what = slice ? `MERGE of partitions ${slice.first} … ${slice.last} (${slice.partitions})` : 'MERGE';
     this.statements++;
     for (let submission = 1; ; submission++) {
       this.submissions++;
