@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { currentRows, listUris, openHarness, putChangeFile, tableFor, uniqueName, type Harness } from '../../local/harness/harness';
 import { repoRoot } from '../../local/harness/stack';
@@ -13,7 +12,7 @@ import type { ChangeEvent } from '../../src/changes/producers';
 import type { TableDefinition } from '../../src/config/schema';
 import { ingestScheduleId, maintainScheduleId, tableName } from '../../src/shared';
 import type { TableStatus } from '../../src/starters/status';
-import { atPace, exited } from '../support/suite';
+import { atPace, exited, runCommand } from '../support/suite';
 
 const ev = (op: 'I' | 'U' | 'D', second: number, id: number, name: string): ChangeEvent => ({
   op,
@@ -48,22 +47,8 @@ describe('the icetide command on a project file', function () {
     );
 
   /** Runs `icetide <args>` and returns its exit code and output; never throws on a non-zero exit. */
-  const icetide = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(
-        process.execPath,
-        [path.join(repoRoot, 'bin/icetide.js'), '--config', projectFile, ...args],
-        {
-          cwd: dir,
-          env: process.env,
-        },
-      );
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const icetide = (...args: string[]) =>
+    runCommand(process.execPath, [path.join(repoRoot, 'bin/icetide.js'), '--config', projectFile, ...args], { cwd: dir });
 
   before(async () => {
     h = await openHarness();

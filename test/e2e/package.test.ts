@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { currentRows, openHarness, putChangeFile, tableFor, uniqueName, type Harness } from '../../local/harness/harness';
 import { repoRoot } from '../../local/harness/stack';
 import { ingestScheduleId, maintainScheduleId, tableName } from '../../src/shared';
-import { exited } from '../support/suite';
+import { exited, runCommand } from '../support/suite';
 
 const run = promisify(execFile);
 
@@ -26,15 +26,7 @@ describe('the packed icetide package, installed into an empty folder', function 
   const taskQueue = uniqueName('pkg_tq');
   let packed: string[] = [];
 
-  const icetide = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    try {
-      const { stdout, stderr } = await run('npx', ['icetide', ...args], { cwd: app, env: process.env });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const icetide = (...args: string[]) => runCommand('npx', ['icetide', ...args], { cwd: app });
 
   before(async () => {
     h = await openHarness();

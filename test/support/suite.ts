@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import type { Failpoint } from '../../src/activities';
 import type { TableDefinition } from '../../src/config/schema';
@@ -27,6 +28,21 @@ export function useStackWithWorker(queuePrefix: string): { h: Harness; taskQueue
     await context.h?.close();
   });
   return context;
+}
+
+/** Runs a command to its end: its exit code and output, never a throw on a non-zero exit (what a CLI user sees). */
+export async function runCommand(
+  file: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(file, args, { cwd: options.cwd, env: options.env ?? process.env });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }
 
 /** One ingest batch of `def` on the suite's worker, to its result (a failure rejects with WorkflowFailedError). */
