@@ -1,11 +1,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { widenKeyRange, type KeyRange } from '../changes/validate';
-import { checkChangeFile, formatOf, renderBatchFilter } from '../formats/registry';
-import type { ChangeBatch } from '../formats/format';
-import { exportDataFolder } from '../formats/dynamodb-export';
-import { unaccountedFiles, type ListedFile } from '../changes/accounting';
-import { renderFileAccounting } from '../sql/accounting';
-import { changesCanTie, renderOrderingTies } from '../sql/ties';
+import { widenKeyRange, type FileCheck, type KeyRange } from '../changes/validate';
+import type { CheckedFile } from '../changes/engine-check';
+import { checkChangeFile, formatOf } from '../formats/registry';
+import { changesCanTie } from '../sql/ties';
 import { durationMillis } from '../config/duration';
 import { isChangeFile, retainOrder, selectBatch, type BatchBounds, type FilePosition } from '../changes/select';
 import type { TableDefinition } from '../config/schema';
@@ -17,6 +14,7 @@ import { failFastOnPermanent } from './failures';
 import type { StagedFile } from '../storage/staging';
 import type { ActivityDeps } from './deps';
 import { submitStatement, whileWaiting } from './query';
+import { checkBatch, engineRefusedCheck, refuseOrderingTies } from './batch-check';
 
 /** Change files read at once while planning. */
 const READ_CONCURRENCY = 4;
@@ -29,8 +27,9 @@ export function createIngestActivities(deps: ActivityDeps) {
 
   return {
     /**
-     * Picks the batch and reads every file in it first: a bad row fails the batch (naming file and line) or, in
-     * quarantine mode, sends its whole file aside, before anything is merged.
+     * Picks the batch and has the engine check it before anything is merged (see checkBatch): a file with bad records
+     * fails the batch (naming file, line where the worker can tell, and problem) or, in quarantine mode, is sent aside
+     * whole. Planning reads no file's bytes unless it has to explain one.
      */
     async planBatch(input: { table: TableDefinition; cutoff: number; after?: FilePosition; purgedThrough?: string }): Promise<BatchPlan> {
       const def = input.table;
@@ -74,24 +73,65 @@ export function createIngestActivities(deps: ActivityDeps) {
           at: new Date(Date.now() + durationMillis(def.limits.maxClockSkew)).toISOString().replace('T', ' ').replace('Z', '000'),
           skew: def.limits.maxClockSkew,
         };
-        // Several files at once, each streamed: memory stays bounded by READ_CONCURRENCY, not by file sizes.
-        const checks = await mapConcurrently(files, READ_CONCURRENCY, async (file) => {
-          deps.failpoint?.('plan-read');
-          const heartbeat = () => Context.current().heartbeat();
-          const source = formatOf(def).readsRanges ? staging.ranges(file.uri, file.size) : await staging.open(file.uri);
-          const check = await checkChangeFile(def, file.uri, source, {
-            purgedThrough: input.purgedThrough,
-            latestCommitTs,
-            open: (uri) => staging.open(uri),
-            onProgress: heartbeat, // a file of any size keeps the activity alive while it is read
+        // The worker reads a file's bytes only to explain it (naming lines), or for a folder format, whose summary holds
+        // the export's time and whose data files' records the accounting needs. Streamed, a few files at once: memory
+        // stays bounded by READ_CONCURRENCY, not by file sizes.
+        const read = new Map<string, FileCheck>();
+        const readAll = async (toRead: StagedFile[]) => {
+          const checks = await mapConcurrently(toRead, READ_CONCURRENCY, async (file) => {
+            deps.failpoint?.('plan-read');
+            const heartbeat = () => Context.current().heartbeat();
+            const source = formatOf(def).readsRanges ? staging.ranges(file.uri, file.size) : await staging.open(file.uri);
+            const check = await checkChangeFile(def, file.uri, source, {
+              purgedThrough: input.purgedThrough,
+              latestCommitTs,
+              open: (uri) => staging.open(uri),
+              onProgress: heartbeat, // a file of any size keeps the activity alive while it is read
+            });
+            heartbeat();
+            return check;
           });
-          heartbeat();
-          return check;
-        });
-        for (const [i, file] of files.entries()) {
-          const check = checks[i];
-          if (check.problems.length > 0) {
-            const detail = check.problems.map((p) => (p.line > 0 ? `line ${p.line}: ${p.problem}` : p.problem)).join('; ');
+          toRead.forEach((file, i) => read.set(file.uri, checks[i]));
+        };
+        if (formatOf(def).folder) await readAll(files);
+        const exportTime = files.map((f) => read.get(f.uri)?.exportTime).find((t) => t !== undefined);
+        const workerRefused = (uri: string) => (read.get(uri)?.problems.length ?? 0) > 0;
+        const toCheck = files.filter((f) => !workerRefused(f.uri));
+        let engine = new Map<string, CheckedFile>();
+        let engineChecked = true;
+        if (toCheck.length > 0) {
+          try {
+            const listed = toCheck.map((f) => ({ uri: f.uri, size: f.size, records: read.get(f.uri)?.rows }));
+            const partRecords = Object.assign({}, ...toCheck.map((f) => read.get(f.uri)?.partRecords ?? {})) as Record<string, number>;
+            const horizon = { latest: latestCommitTs.at, purgedThrough: input.purgedThrough };
+            engine = await checkBatch(deps, def, { files: toCheck.map((f) => f.uri), exportTime }, listed, partRecords, horizon);
+          } catch (err) {
+            if (!engineRefusedCheck(err)) throw err;
+            // The engine could not read the batch at all (a Parquet file of another schema): the worker reads every file
+            // to name the bad ones. What it finds nothing wrong with waits for the next batch, checked by the engine.
+            await readAll(toCheck.filter((f) => !read.has(f.uri)));
+            if (!files.some((f) => workerRefused(f.uri))) throw err;
+            engineChecked = false;
+          }
+        }
+        // The engine decides; the worker names the lines of the files it refused, when it can, and of those whose
+        // start shows what the engine cannot see.
+        const blindSpot = formatOf(def).blindSpot;
+        const unseen = new Set<string>();
+        if (blindSpot && engineChecked) {
+          await mapConcurrently(
+            toCheck,
+            READ_CONCURRENCY,
+            async (f) => (await blindSpot(def, await staging.open(f.uri))) && unseen.add(f.uri),
+          );
+        }
+        const refusedByEngine = (uri: string) => (engine.get(uri)?.problems.length ?? 0) > 0;
+        await readAll(files.filter((f) => !read.has(f.uri) && (refusedByEngine(f.uri) || unseen.has(f.uri))));
+        for (const file of files) {
+          const byEngine = (engine.get(file.uri)?.problems ?? []).map((problem) => ({ line: 0, problem }));
+          const problems = workerRefused(file.uri) ? read.get(file.uri)!.problems : byEngine;
+          if (problems.length > 0) {
+            const detail = problems.map((p) => (p.line > 0 ? `line ${p.line}: ${p.problem}` : p.problem)).join('; ');
             // A definition applied before retain mode refused quarantine still never moves a file of a raw zone.
             if (def.badInput === 'fail' || def.cleanup.mode === 'retain') {
               throw ApplicationFailure.nonRetryable(
@@ -104,7 +144,7 @@ export function createIngestActivities(deps: ActivityDeps) {
             for (const group of (await mergedObjects(staging, def, [file.uri])).reverse()) {
               await staging.move(group, def.staging.location, movedTo);
             }
-            const [first] = check.problems;
+            const [first] = problems;
             plan.quarantined.push({
               uri: file.uri,
               movedTo: movedTo + file.uri.slice(def.staging.location.length),
@@ -113,21 +153,20 @@ export function createIngestActivities(deps: ActivityDeps) {
             } satisfies QuarantinedFile);
             continue;
           }
+          if (!engineChecked) {
+            plan.deferredFiles++;
+            continue;
+          }
+          const checked = engine.get(file.uri) ?? { changes: 0, problems: [] };
           plan.files.push(file.uri);
           plan.bytes += file.size;
-          plan.rows += check.rows;
-          if (check.rows === 0) plan.emptyFiles++;
-          if (check.maxCommitTs && (!plan.maxCommitTs || check.maxCommitTs > plan.maxCommitTs)) plan.maxCommitTs = check.maxCommitTs;
-          plan.keyRange = widenKeyRange(plan.keyRange, check.keyRange);
-          if (formatOf(def).folder) plan.exportTime = check.exportTime;
+          plan.rows += checked.changes;
+          if (checked.changes === 0) plan.emptyFiles++;
+          if (checked.maxCommitTs && (!plan.maxCommitTs || checked.maxCommitTs > plan.maxCommitTs)) plan.maxCommitTs = checked.maxCommitTs;
+          plan.keyRange = widenKeyRange(plan.keyRange, checked.keyRange);
+          if (formatOf(def).folder) plan.exportTime = exportTime;
         }
-        if (plan.files.length > 0) {
-          const merged = new Set(plan.files);
-          const listed = files.flatMap((f, i) => (merged.has(f.uri) ? [{ uri: f.uri, size: f.size, records: checks[i].rows }] : []));
-          const partRecords = Object.assign({}, ...checks.map((c) => c.partRecords ?? {})) as Record<string, number>;
-          await accountForEveryFile(deps, def, { files: plan.files, exportTime: plan.exportTime }, listed, partRecords);
-          if (changesCanTie(def)) await refuseOrderingTies(deps, def, { files: plan.files });
-        }
+        if (plan.files.length > 0 && changesCanTie(def)) await refuseOrderingTies(deps, def, { files: plan.files });
         // Quarantined files count as passed: the retain mode's position moves over them too.
         const lastTaken = files.at(-1);
         if (lastTaken) plan.last = { lastModified: lastTaken.lastModified, uri: lastTaken.uri };
@@ -214,58 +253,6 @@ async function listForBatch(staging: ActivityDeps['staging'], bounds: BatchBound
     if (waiting >= enough || waitingBytes > bounds.maxBytes) break;
   }
   return listing;
-}
-
-/**
- * Before anything is merged (or deleted): one engine read over exactly what the MERGE will read (its staging table
- * and `"$path"` filter) must have seen every listed file, at its listed size. Otherwise the batch is bad input: the
- * MERGE would succeed without those changes and cleanup would delete them. A folder format's listed files are its
- * data files (the change file, a summary, is not read by the MERGE).
- */
-async function accountForEveryFile(
-  deps: ActivityDeps,
-  def: TableDefinition,
-  batch: ChangeBatch,
-  listed: ListedFile[],
-  partRecords: Record<string, number>,
-): Promise<void> {
-  const folder = formatOf(def).folder;
-  // An export's data files as listed, with the records the check found (DynamoDB writes an empty file per empty partition).
-  const expected = folder
-    ? (await Promise.all(batch.files.map((f) => deps.staging.list(exportDataFolder(f)))))
-        .flat()
-        .map((f) => ({ uri: f.uri, size: f.size, records: partRecords[f.uri] }))
-    : listed;
-  const accounting = renderFileAccounting(def, deps.dialect, renderBatchFilter(def, batch));
-  const { rows } = await whileWaiting(`table ${tableName(def)}: accounting for the files of the batch`, (signal) =>
-    deps.engine.read(accounting, signal),
-  );
-  const read = rows.map((r) => ({ path: String(r.path), size: Number(r.size), rows: Number(r.rows) }));
-  const problems = unaccountedFiles(expected, read);
-  if (problems.length === 0) return;
-  throw ApplicationFailure.nonRetryable(
-    `table ${tableName(def)}: the engine did not read every listed change file, nothing was merged or deleted: ` +
-      problems
-        .slice(0, 10)
-        .map((p) => `${p.uri}: ${p.problem}`)
-        .join('; ') +
-      (problems.length > 10 ? ` (and ${problems.length - 10} more)` : ''),
-    'UnreadChangeFile',
-  );
-}
-
-/** A batch where changes of one key tie (see renderOrderingTies) is bad input: it names the files, never the keys. */
-async function refuseOrderingTies(deps: ActivityDeps, def: TableDefinition, batch: ChangeBatch): Promise<void> {
-  const ties = renderOrderingTies(def, deps.dialect, batch);
-  const { rows } = await whileWaiting(`table ${tableName(def)}: looking for ordering ties`, (signal) => deps.engine.read(ties, signal));
-  if (rows.length === 0) return;
-  const where = rows.map((r) => `${String(r.path)} at ${String(r.commit_time)}: ${Number(r.keys)} key(s)`).join('; ');
-  throw ApplicationFailure.nonRetryable(
-    `table ${tableName(def)}: changes of one key share a commit time in one file and nothing orders them (${where}; key ` +
-      `values withheld), nothing was merged: set ordering.sequence to the AR_H_CHANGE_SEQ column of DMS ` +
-      `(add it in the task table mapping and to columns)`,
-    'AmbiguousOrder',
-  );
 }
 
 /**

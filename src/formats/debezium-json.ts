@@ -1,7 +1,7 @@
 import type { FileCheckRecorder } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
 import { quoteIdent } from '../sql/identifiers';
-import { renderChangesSelect, renderOpMapping, renderPathIn } from '../sql/changes';
+import { renderChangesSelect, renderOpMapping, renderPaddedDigits, renderPathIn } from '../sql/changes';
 import { isObject } from '../config/json';
 import { PATH_COLUMN } from '../sql/metadata';
 import type { ChangeFormat } from './format';
@@ -12,6 +12,7 @@ import {
   isJsonLinesFile,
   jsonLinesStagingTable,
   jsonPath,
+  jsonLinesMalformed,
   jsonRecords,
   jsonText,
   jsonValueProblem,
@@ -36,14 +37,15 @@ const ROW_WIDTH = 10;
 export const debeziumJson: ChangeFormat = {
   isChangeFile: isJsonLinesFile,
   stagingTable: jsonLinesStagingTable,
+  malformed: () => jsonLinesMalformed,
 
-  changes(def, dialect, { files }) {
+  changes(def, dialect, { files }, mode) {
     const q = quoteIdent;
     const e = 'e';
     const text = (...path: string[]) => jsonText(e, jsonPath(...path));
     const op = renderOpMapping(text('op'), OPS);
     const commitTs = `CAST(from_unixtime_nanos(CAST(${text('source', 'ts_ms')} AS bigint) * 1000000) AT TIME ZONE 'UTC' AS timestamp(6))`;
-    const padded = (path: string[], width: number) => `lpad(coalesce(${text(...path)}, ''), ${width}, '0')`;
+    const padded = (path: string[], width: number) => renderPaddedDigits(text(...path), width, true);
     const sequence = [
       padded(['source', 'lsn'], POSITION_WIDTH),
       `coalesce(${text('source', 'file')}, '')`,
@@ -53,12 +55,12 @@ export const debeziumJson: ChangeFormat = {
     const columns = def.columns.map((c) => {
       const after = jsonText(e, jsonPath('after', fieldOf(c)), c.type === 'string');
       // A delete carries its key in `before` only.
-      const value = def.primaryKey.includes(c.name)
+      const given = def.primaryKey.includes(c.name)
         ? `coalesce(${after}, ${jsonText(e, jsonPath('before', fieldOf(c)), c.type === 'string')})`
         : after;
-      return `${castJsonText(value, c.type, 'micros')} AS ${q(c.name)}`;
+      return { name: c.name, value: castJsonText(given, c.type, 'micros'), given };
     });
-    const envelopes = `SELECT ${q(PATH_COLUMN)}, coalesce(json_extract(j, '$.payload'), j) AS ${e} FROM (${jsonRecords(def, dialect, renderPathIn(files))}) AS records`;
+    const envelopes = `SELECT ${q(PATH_COLUMN)}, coalesce(json_extract(j, '$.payload'), j) AS ${e} FROM (${jsonRecords(def, dialect, renderPathIn(files), mode)}) AS records`;
     return renderChangesSelect({
       op,
       commitTs,
@@ -67,6 +69,7 @@ export const debeziumJson: ChangeFormat = {
       columns,
       from: `(${envelopes}) AS envelopes`,
       where: `${text('op')} IS NOT NULL`,
+      mode,
     });
   },
 

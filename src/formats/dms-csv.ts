@@ -39,10 +39,37 @@ export const dmsCsv: ChangeFormat = {
           `ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION ${dialect.ddlString(def.staging.location)}`;
   },
 
-  changes(def, dialect, { files }) {
+  malformed(def) {
+    // A field the row lacks reads as NULL (a field left empty reads as ''): rows short of the fields every file has.
+    const fields = dmsStagingFields(def);
+    const firstAdded = def.columns.findIndex((c) => c.added);
+    const required = firstAdded >= 0 ? 2 + firstAdded : fields.length;
+    return {
+      predicate: `${quoteIdent(fields[required - 1])} IS NULL`,
+      problem: `row(s) with fewer fields than the definition has (${fields.slice(0, required).join(', ')})`,
+    };
+  },
+
+  changes(def, dialect, { files }, mode) {
     const text = (c: Column) => quoteIdent(c.name);
-    const value = (c: Column) => `CAST(NULLIF(${text(c)}, ${quoteString(def.staging.nullValue)}) AS ${dmlType(c.type)})`;
-    return renderDmsChanges(def, dialect, files, { value, text });
+    const given = (c: Column) => `NULLIF(${text(c)}, ${quoteString(def.staging.nullValue)})`;
+    const value = (c: Column) => `CAST(${given(c)} AS ${dmlType(c.type)})`;
+    return renderDmsChanges(def, dialect, files, { given, value, text }, mode);
+  },
+
+  async blindSpot(def, head) {
+    // Only the first record: a source that gained a column writes every later row one field wider.
+    const records = parse({ relax_column_count: true, skip_empty_lines: true, to_line: 1 });
+    pipeline(head, records, () => undefined);
+    try {
+      for await (const record of records as AsyncIterable<string[]>) return record.length > dmsStagingFields(def).length;
+    } catch (err) {
+      if (!isBadContent(err)) throw err;
+    } finally {
+      records.destroy();
+      head.destroy();
+    }
+    return false;
   },
 
   check: checkCsv,

@@ -45,10 +45,11 @@ export const dmsParquet: ChangeFormat = {
       : `CREATE EXTERNAL TABLE IF NOT EXISTS ${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)} (${fields}) STORED AS PARQUET LOCATION ${dialect.ddlString(def.staging.location)}`;
   },
 
-  changes(def, dialect, { files }) {
-    const value = (c: Column) => `CAST(${quoteIdent(c.name)} AS ${dmlType(c.type)})`;
-    const text = (c: Column) => `CAST(${quoteIdent(c.name)} AS varchar)`;
-    return renderDmsChanges(def, dialect, files, { value, text });
+  changes(def, dialect, { files }, mode) {
+    const given = (c: Column) => quoteIdent(c.name);
+    const value = (c: Column) => `CAST(${given(c)} AS ${dmlType(c.type)})`;
+    const text = (c: Column) => `CAST(${given(c)} AS varchar)`;
+    return renderDmsChanges(def, dialect, files, { given, value, text }, mode);
   },
 
   check: checkParquet,

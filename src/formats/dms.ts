@@ -1,7 +1,7 @@
 import type { Column, TableDefinition } from '../config/schema';
 import type { Dialect } from '../sql/dialect';
 import { quoteIdent } from '../sql/identifiers';
-import { renderChangesSelect, renderPathIn } from '../sql/changes';
+import { renderChangesSelect, renderPaddedDigits, renderPathIn, type ChangesMode } from '../sql/changes';
 import { FILE_OP_COLUMN } from '../sql/metadata';
 
 /**
@@ -21,34 +21,33 @@ export const dmsStagingFields = (def: TableDefinition): string[] => [
 ];
 
 /**
- * The changes SELECT over a DMS staging table: `read.value` gives a column's typed value, `read.text` its value as
- * text (for the sequence).
+ * The changes SELECT over a DMS staging table: `read.given` gives a column's value as the file holds it (NULL when
+ * none), `read.value` its typed value, `read.text` its value as text (for the sequence).
  */
 export function renderDmsChanges(
   def: TableDefinition,
   dialect: Dialect,
   files: string[],
-  read: { value(column: Column): string; text(column: Column): string },
+  read: { given(column: Column): string; value(column: Column): string; text(column: Column): string },
+  mode: ChangesMode,
 ): string {
   const q = quoteIdent;
   const sequenceColumn = def.ordering.sequence ? def.columns.find((c) => c.name === def.ordering.sequence) : undefined;
-  // Validation guarantees a sequence is never null. Digits compare as numbers ("9" < "10"), also in a string column
-  // (AR_H_CHANGE_SEQ's 35 digits do not fit a bigint); other text as text.
+  // Digits compare as numbers ("9" < "10"), also in a string column (AR_H_CHANGE_SEQ's 35 digits do not fit a bigint);
+  // other text as text. A numeric column's sequence is NULL unless it is a non-negative integer: the check refuses it.
   const seqText = sequenceColumn ? read.text(sequenceColumn) : '';
-  const sequence = !sequenceColumn
-    ? `''`
-    : sequenceColumn.type === 'string'
-      ? `CASE WHEN regexp_like(${seqText}, '^[0-9]{1,${SEQUENCE_WIDTH}}$') THEN lpad(${seqText}, ${SEQUENCE_WIDTH}, '0') ELSE ${seqText} END`
-      : `lpad(${seqText}, ${SEQUENCE_WIDTH}, '0')`;
-  const typed = def.columns.map((c) => `${read.value(c)} AS ${q(c.name)}`);
+  const padded = renderPaddedDigits(seqText, SEQUENCE_WIDTH);
+  const sequence = !sequenceColumn ? `''` : sequenceColumn.type === 'string' ? `coalesce(${padded}, ${seqText})` : padded;
+  const columns = def.columns.map((c) => ({ name: c.name, value: read.value(c), given: read.given(c) }));
   return renderChangesSelect({
     path: '"$path"',
     op: q(FILE_OP_COLUMN),
     commitTs: `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6))`,
     sequence,
     initial: `regexp_like("$path", '/LOAD[^/]*$')`,
-    columns: typed,
+    columns,
     from: dialect.staging(def),
     where: renderPathIn(files),
+    mode,
   });
 }

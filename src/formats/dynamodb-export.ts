@@ -1,12 +1,21 @@
 import type { Readable } from 'node:stream';
 import { asStream, FileCheckRecorder, type ChangeSource, type CheckOptions, type FileCheck } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
-import { quoteIdent, quoteString } from '../sql/identifiers';
+import { quoteString } from '../sql/identifiers';
 import { renderChangesSelect } from '../sql/changes';
 import { isObject } from '../config/json';
 import { attributeText, checkAttribute } from './dynamodb-values';
 import type { ChangeFormat } from './format';
-import { castJsonText, fieldOf, jsonLinesStagingTable, jsonPath, jsonRecords, jsonText, readJsonLines } from './json-lines';
+import {
+  castJsonText,
+  fieldOf,
+  jsonLinesStagingTable,
+  jsonPath,
+  jsonLinesMalformed,
+  jsonRecords,
+  jsonText,
+  readJsonLines,
+} from './json-lines';
 
 const SUMMARY = 'manifest-summary.json';
 const FILES_MANIFEST = 'manifest-files.json';
@@ -28,10 +37,10 @@ export const dynamodbExport: ChangeFormat = {
     contains: (name) => EXPORT_FOLDER.test(name),
   },
   stagingTable: jsonLinesStagingTable,
+  malformed: () => jsonLinesMalformed,
 
-  changes(def, dialect, { files, exportTime }) {
+  changes(def, dialect, { files, exportTime }, mode) {
     if (!exportTime) throw new Error(`table ${def.database}.${def.table}: a DynamoDB export batch needs its export time`);
-    const q = quoteIdent;
     // A full export's line is {"Item"}: an insert at the export's time. An incremental export's line holds the
     // item's Keys, NewImage (absent: deleted) and OldImage (absent: new), written at Metadata.WriteTimestampMicros.
     const has = (member: string) => `json_extract(j, ${quoteString(jsonPath(member))}) IS NOT NULL`;
@@ -40,15 +49,16 @@ export const dynamodbExport: ChangeFormat = {
     const commitTs = `coalesce(CAST(from_unixtime_nanos(CAST(${written} AS bigint) * 1000) AT TIME ZONE 'UTC' AS timestamp(6)), TIMESTAMP ${quoteString(exportTime)})`;
     const columns = def.columns.map((c) => {
       const image = def.primaryKey.includes(c.name) ? 'Keys' : 'NewImage';
-      const value = `coalesce(${attributeText('j', ['Item', fieldOf(c)], c)}, ${attributeText('j', [image, fieldOf(c)], c)})`;
-      return `${castJsonText(value, c.type, 'seconds')} AS ${q(c.name)}`;
+      const given = `coalesce(${attributeText('j', ['Item', fieldOf(c)], c)}, ${attributeText('j', [image, fieldOf(c)], c)})`;
+      return { name: c.name, value: castJsonText(given, c.type, 'seconds'), given };
     });
     return renderChangesSelect({
       op,
       commitTs,
       sequence: `''`,
       columns,
-      from: `(${jsonRecords(def, dialect, exportData(files))}) AS records`,
+      from: `(${jsonRecords(def, dialect, exportData(files), mode)}) AS records`,
+      mode,
     });
   },
 

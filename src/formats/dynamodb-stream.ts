@@ -1,7 +1,6 @@
 import type { FileCheckRecorder } from '../changes/validate';
 import type { TableDefinition } from '../config/schema';
-import { quoteIdent } from '../sql/identifiers';
-import { renderChangesSelect, renderOpMapping, renderPathIn } from '../sql/changes';
+import { renderChangesSelect, renderOpMapping, renderPaddedDigits, renderPathIn } from '../sql/changes';
 import { SEQUENCE_WIDTH } from './dms';
 import { isObject } from '../config/json';
 import { attributeText, checkAttribute } from './dynamodb-values';
@@ -14,6 +13,7 @@ import {
   jsonLinesStagingTable,
   jsonPath,
   jsonText,
+  jsonLinesMalformed,
   jsonRecords,
 } from './json-lines';
 
@@ -33,25 +33,27 @@ const MILLIS_ABOVE = 100_000_000_000;
 export const dynamodbStream: ChangeFormat = {
   isChangeFile: isJsonLinesFile,
   stagingTable: jsonLinesStagingTable,
+  malformed: () => jsonLinesMalformed,
 
-  changes(def, dialect, { files }) {
-    const q = quoteIdent;
+  changes(def, dialect, { files }, mode) {
     const text = (...path: string[]) => jsonText('j', jsonPath(...path));
     const op = renderOpMapping(text('eventName'), OPS);
     const created = `CAST(${text('dynamodb', 'ApproximateCreationDateTime')} AS decimal(38, 9))`;
     const nanos = `CAST(${created} * CASE WHEN ${created} > ${MILLIS_ABOVE} THEN 1000000 ELSE 1000000000 END AS bigint)`;
     const commitTs = `CAST(from_unixtime_nanos(${nanos}) AT TIME ZONE 'UTC' AS timestamp(6))`;
-    const sequence = `lpad(${text('dynamodb', 'SequenceNumber')}, ${SEQUENCE_WIDTH}, '0')`;
+    const sequence = renderPaddedDigits(text('dynamodb', 'SequenceNumber'), SEQUENCE_WIDTH);
     const columns = def.columns.map((c) => {
       const image = def.primaryKey.includes(c.name) ? 'Keys' : 'NewImage';
-      return `${castJsonText(attributeText('j', ['dynamodb', image, fieldOf(c)], c), c.type, 'seconds')} AS ${q(c.name)}`;
+      const given = attributeText('j', ['dynamodb', image, fieldOf(c)], c);
+      return { name: c.name, value: castJsonText(given, c.type, 'seconds'), given };
     });
     return renderChangesSelect({
       op,
       commitTs,
       sequence,
       columns,
-      from: `(${jsonRecords(def, dialect, renderPathIn(files))}) AS records`,
+      from: `(${jsonRecords(def, dialect, renderPathIn(files), mode)}) AS records`,
+      mode,
     });
   },
 

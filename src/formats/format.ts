@@ -1,6 +1,8 @@
+import type { Readable } from 'node:stream';
 import type { ChangeSource, CheckOptions, FileCheck } from '../changes/validate';
 import type { ColumnType, TableDefinition } from '../config/schema';
 import type { Dialect } from '../sql/dialect';
+import type { ChangesMode } from '../sql/changes';
 
 /**
  * Everything icetide knows about one kind of change file: which objects are such files, how the engine reads them
@@ -32,12 +34,26 @@ export interface ChangeFormat {
    * A SELECT over the listed files giving one row per change: `"$path"`, the operation as OP_COLUMN ('I' | 'U' |
    * 'D'), the commit time as COMMIT_TS_COLUMN (timestamp(6), UTC), SEQUENCE_COLUMN (text that sorts like the
    * format's position; '' when it has none) and every column, typed. Records that are not changes (Debezium's delete
-   * tombstones) are left out. `check` has accepted every record it reads, so no cast fails.
+   * tombstones) are left out. In `check` mode nothing fails: what does not convert reads as NULL (see ChangesMode),
+   * and the engine's check of the batch (sql/check.ts) counts it before the MERGE reads the same in `merge` mode.
    */
-  changes(def: TableDefinition, dialect: Dialect, batch: ChangeBatch): string;
+  changes(def: TableDefinition, dialect: Dialect, batch: ChangeBatch, mode: ChangesMode): string;
+  /**
+   * Staging rows that are no record of the format at all (a CSV row short of fields, a line that is not JSON), as a
+   * predicate over the staging table, and what to call them: the file accounting counts them.
+   */
+  malformed?(def: TableDefinition): { predicate: string; problem: string };
+  /**
+   * Whether the start of a file shows what the engine cannot see (CSV fields beyond the staging table's, which the
+   * engine's reader drops): the worker reads the first record of each file, and explains a file where this holds.
+   */
+  blindSpot?(def: TableDefinition, head: Readable): Promise<boolean>;
   /** The staging rows `changes` reads, as a predicate on `"$path"`; by default the batch's files. */
   batchFilter?(batch: ChangeBatch): string;
-  /** Reads one file, streamed, and names every record the MERGE would refuse or misread (by line). */
+  /**
+   * Reads one file, streamed, and names records the MERGE would refuse or misread, by line: run only on a file the
+   * engine's check refused, to explain it (the engine decides).
+   */
   check(def: TableDefinition, uri: string, source: ChangeSource, options: CheckOptions): Promise<FileCheck>;
 }
 

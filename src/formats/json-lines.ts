@@ -16,6 +16,7 @@ import type { Column, ColumnType, TableDefinition } from '../config/schema';
 import { dmlType, STAGING_SUFFIX, type Dialect } from '../sql/dialect';
 import { backtick, quoteIdent, quoteString } from '../sql/identifiers';
 import { PATH_COLUMN } from '../sql/metadata';
+import type { ChangesMode } from '../sql/changes';
 
 /**
  * What the JSON-lines formats (Debezium, DynamoDB Streams) share: one record per line, read by the engine as a
@@ -34,9 +35,17 @@ export function jsonLinesStagingTable(def: TableDefinition, dialect: Dialect): s
         `STORED AS TEXTFILE LOCATION ${dialect.ddlString(def.staging.location)}`;
 }
 
-/** Records of the files `pathFilter` selects as JSON values `j`, with their file; blank lines are skipped, as the check skips them. */
-export const jsonRecords = (def: TableDefinition, dialect: Dialect, pathFilter: string): string =>
-  `SELECT "$path" AS ${quoteIdent(PATH_COLUMN)}, json_parse(line) AS j FROM ${dialect.staging(def)} WHERE ${pathFilter} AND trim(line) <> ''`;
+/**
+ * Records of the files `pathFilter` selects as JSON values `j`, with their file; blank lines are skipped, as the
+ * check skips them. A check skips lines that are not JSON too: the file accounting counts them (malformedRecords).
+ */
+export const jsonRecords = (def: TableDefinition, dialect: Dialect, pathFilter: string, mode: ChangesMode): string =>
+  mode === 'check'
+    ? `SELECT "$path" AS ${quoteIdent(PATH_COLUMN)}, try(json_parse(line)) AS j FROM ${dialect.staging(def)} WHERE ${pathFilter} AND try(json_parse(line)) IS NOT NULL`
+    : `SELECT "$path" AS ${quoteIdent(PATH_COLUMN)}, json_parse(line) AS j FROM ${dialect.staging(def)} WHERE ${pathFilter} AND trim(line) <> ''`;
+
+/** Lines the engine cannot parse as JSON (a blank line is no record). */
+export const jsonLinesMalformed = { predicate: `trim(line) <> '' AND try(json_parse(line)) IS NULL`, problem: 'line(s) that are not JSON' };
 
 /** A JSON path of object members, each quoted, so any field name is addressed literally. */
 export const jsonPath = (...members: string[]): string => `$${members.map((m) => `["${m}"]`).join('')}`;

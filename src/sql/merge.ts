@@ -175,7 +175,7 @@ export function renderDedupedSource(def: TableDefinition, dialect: Dialect, batc
   // The separator sorts below every character the fields can hold, so the string compares as the tuple would.
   const version = [time, q(SEQUENCE_COLUMN), tieBreak, opRank].join(` || ${VERSION_SEPARATOR} || `);
   const outputColumns = [...def.columns.map((c) => q(c.name)), q(OP_COLUMN), q(VERSION_COLUMN), q(COMMIT_TS_COLUMN)];
-  const changes = formatOf(def).changes(def, dialect, batch);
+  const changes = formatOf(def).changes(def, dialect, batch, 'merge');
   const versioned = `SELECT *, ${version} AS ${q(VERSION_COLUMN)} FROM (${changes}) AS changes`;
   const ranked =
     `SELECT *, row_number() OVER (PARTITION BY ${def.primaryKey.map(q).join(', ')} ORDER BY ${q(VERSION_COLUMN)} DESC) AS _icetide_rank ` +

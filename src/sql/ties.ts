@@ -16,7 +16,7 @@ export const changesCanTie = (def: TableDefinition): boolean => def.staging.form
  */
 export function renderOrderingTies(def: TableDefinition, dialect: Dialect, batch: ChangeBatch): string {
   const q = quoteIdent;
-  const changes = formatOf(def).changes(def, dialect, batch);
+  const changes = formatOf(def).changes(def, dialect, batch, 'merge');
   const nonKeys = def.columns.filter((c) => !def.primaryKey.includes(c.name));
   const content = [q(OP_COLUMN), ...nonKeys.map((c) => `coalesce(CAST(${q(c.name)} AS varchar), chr(2))`)].join(' || chr(1) || ');
   const tied =

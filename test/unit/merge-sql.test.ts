@@ -125,7 +125,7 @@ describe('renderMerge / renderDedupedSource', () => {
     // files (LOAD*) are initial copies.
     assert.ok(
       sql.includes(
-        `"op" AS "_icetide_op", CAST("commit_ts" AS timestamp(6)) AS "_icetide_commit_ts", lpad("seq", 40, '0') AS "_icetide_sequence", ` +
+        `"op" AS "_icetide_op", CAST("commit_ts" AS timestamp(6)) AS "_icetide_commit_ts", CASE WHEN regexp_like("seq", '^[0-9]{1,40}$') THEN lpad("seq", 40, '0') END AS "_icetide_sequence", ` +
           `regexp_like("$path", '/LOAD[^/]*$') AS "_icetide_initial"`,
       ),
       sql,
@@ -156,7 +156,7 @@ describe('renderMerge / renderDedupedSource', () => {
       { files: FILES },
     );
     assert.ok(
-      strSeq.includes(`CASE WHEN regexp_like("seq", '^[0-9]{1,40}$') THEN lpad("seq", 40, '0') ELSE "seq" END AS "_icetide_sequence"`),
+      strSeq.includes(`coalesce(CASE WHEN regexp_like("seq", '^[0-9]{1,40}$') THEN lpad("seq", 40, '0') END, "seq") AS "_icetide_sequence"`),
       strSeq,
     );
     const noSeq = renderDedupedSource(def({ ordering: {} }), trinoDialect(), { files: FILES });

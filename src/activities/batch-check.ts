@@ -1,0 +1,94 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { unaccountedFiles, type ListedFile } from '../changes/accounting';
+import { readBatchCheck, type CheckedFile } from '../changes/engine-check';
+import type { TableDefinition } from '../config/schema';
+import { exportDataFolder } from '../formats/dynamodb-export';
+import type { ChangeBatch } from '../formats/format';
+import { formatOf, renderBatchFilter } from '../formats/registry';
+import { tableName } from '../shared';
+import { renderFileAccounting } from '../sql/accounting';
+import { renderBatchCheck, type CommitHorizon } from '../sql/check';
+import { renderOrderingTies } from '../sql/ties';
+import type { ActivityDeps } from './deps';
+import { whileWaiting } from './query';
+
+/**
+ * The engine judges a batch before its MERGE, reading exactly what the MERGE will read: first every listed file must
+ * be read as listed (accountForEveryFile), then one check counts per file what the MERGE would refuse or misread
+ * (sql/check.ts). Files with problems are then explained by the worker (the only time it reads a file's bytes).
+ */
+export async function checkBatch(
+  deps: ActivityDeps,
+  def: TableDefinition,
+  batch: ChangeBatch,
+  listed: ListedFile[],
+  partRecords: Record<string, number>,
+  horizon: CommitHorizon,
+): Promise<Map<string, CheckedFile>> {
+  const malformed = await accountForEveryFile(deps, def, batch, listed, partRecords);
+  const check = renderBatchCheck(def, deps.dialect, batch, horizon);
+  const { rows } = await whileWaiting(`table ${tableName(def)}: checking the changes of the batch`, (signal) =>
+    deps.engine.read(check, signal),
+  );
+  return readBatchCheck(def, rows, malformed, def.limits.maxClockSkew);
+}
+
+/**
+ * One engine read over exactly what the MERGE will read (its staging table and `"$path"` filter) must have seen every
+ * listed file, at its listed size. Otherwise the batch is bad input: the MERGE would succeed without those changes
+ * and cleanup would delete them. A folder format's listed files are its data files (the change file, a summary, is
+ * not read by the MERGE), with the records the worker found in each. Returns the rows of each file that are no
+ * record of the format.
+ */
+async function accountForEveryFile(
+  deps: ActivityDeps,
+  def: TableDefinition,
+  batch: ChangeBatch,
+  listed: ListedFile[],
+  partRecords: Record<string, number>,
+): Promise<Map<string, number>> {
+  const folder = formatOf(def).folder;
+  // DynamoDB writes an empty file per empty partition: the worker read the export, so it knows which hold none.
+  const expected = folder
+    ? (await Promise.all(batch.files.map((f) => deps.staging.list(exportDataFolder(f)))))
+        .flat()
+        .map((f) => ({ uri: f.uri, size: f.size, records: partRecords[f.uri] }))
+    : listed;
+  const accounting = renderFileAccounting(def, deps.dialect, renderBatchFilter(def, batch));
+  const { rows } = await whileWaiting(`table ${tableName(def)}: accounting for the files of the batch`, (signal) =>
+    deps.engine.read(accounting, signal),
+  );
+  const read = rows.map((r) => ({ path: String(r.path), size: Number(r.size), rows: Number(r.rows) }));
+  const problems = unaccountedFiles(expected, read);
+  if (problems.length === 0) return new Map(rows.map((r) => [String(r.path), Number(r.malformed ?? 0)]));
+  throw ApplicationFailure.nonRetryable(
+    `table ${tableName(def)}: the engine did not read every listed change file, nothing was merged or deleted: ` +
+      problems
+        .slice(0, 10)
+        .map((p) => `${p.uri}: ${p.problem}`)
+        .join('; ') +
+      (problems.length > 10 ? ` (and ${problems.length - 10} more)` : ''),
+    'UnreadChangeFile',
+  );
+}
+
+/** A batch where changes of one key tie (see renderOrderingTies) is bad input: it names the files, never the keys. */
+export async function refuseOrderingTies(deps: ActivityDeps, def: TableDefinition, batch: ChangeBatch): Promise<void> {
+  const ties = renderOrderingTies(def, deps.dialect, batch);
+  const { rows } = await whileWaiting(`table ${tableName(def)}: looking for ordering ties`, (signal) => deps.engine.read(ties, signal));
+  if (rows.length === 0) return;
+  const where = rows.map((r) => `${String(r.path)} at ${String(r.commit_time)}: ${Number(r.keys)} key(s)`).join('; ');
+  throw ApplicationFailure.nonRetryable(
+    `table ${tableName(def)}: changes of one key share a commit time in one file and nothing orders them (${where}; key ` +
+      `values withheld), nothing was merged: set ordering.sequence to the AR_H_CHANGE_SEQ column of DMS ` +
+      `(add it in the task table mapping and to columns)`,
+    'AmbiguousOrder',
+  );
+}
+
+/** Whether a failed check is the engine refusing what it read (to explain by reading the files), not a lost attempt. */
+export const engineRefusedCheck = (err: unknown): boolean =>
+  err instanceof ApplicationFailure &&
+  err.nonRetryable === true &&
+  !['UnreadChangeFile', 'AmbiguousOrder'].includes(err.type ?? '') &&
+  !Context.current().cancellationSignal.aborted;
