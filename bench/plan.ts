@@ -1,17 +1,22 @@
 /**
- * planBatch throughput and the worker's peak memory for batches of 10 MB and 1 GB of change files (5 GB with
- * BENCH_LARGE=1), DMS CSV plain and gzipped and Debezium JSON gzipped. Files are landed by this process; each batch
- * is then planned in a child process of its own, whose peak RSS (getrusage maxrss) is the worker's cost alone.
+ * Planning a batch against merging it, for batches of 10 MB and 1 GB of change files (5 GB with BENCH_LARGE=1), DMS
+ * CSV plain and gzipped and Debezium JSON gzipped: planBatch's wall time, the worker's CPU seconds and peak RSS, the
+ * engine's check reads (bytes scanned), then the batch's MERGE (time, bytes scanned). Files are landed by this
+ * process; each batch is planned and merged in a child process of its own, whose CPU and peak RSS (getrusage) are
+ * the worker's cost alone. BENCH_SIZES_MB=10,1024 picks sizes.
  *   npm run bench:plan
  */
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../src/activities';
 import { renderChangeFile, type ChangeEvent } from '../src/changes/producers';
 import type { TableDefinition } from '../src/config/schema';
 import type { BatchPlan } from '../src/shared';
-import { openHarness, putChangeFile, tableFor, uniqueName, type Harness } from '../local/harness/harness';
+import { pollToEnd } from '../src/engines/engine';
+import { renderMerge } from '../src/sql/merge';
+import { createTable, openHarness, putChangeFile, tableFor, uniqueName, type Harness } from '../local/harness/harness';
 import { runBench } from './run';
 
 const MB = 2 ** 20;
@@ -49,6 +54,7 @@ async function land(h: Harness, c: Case, totalBytes: number): Promise<{ def: Tab
     ordering: c.format === 'dms-csv' ? { commitTimestamp: 'commit_ts', sequence: 'seq' } : {},
     batch: { maxFiles: 5000, maxBytes: 8 * 1024 * MB },
   });
+  await createTable(h, def);
   const fileBytes = Math.min(FILE_BYTES, totalBytes);
   const text = changeFile(def, fileBytes);
   const body = c.gzip ? gzipSync(text) : Buffer.from(text);
@@ -68,7 +74,28 @@ async function planInThisProcess(def: TableDefinition): Promise<void> {
       cutoff: Date.now() + 60_000,
     });
     const seconds = (performance.now() - started) / 1000;
-    console.log(JSON.stringify({ seconds, rows: plan.rows, files: plan.files.length, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
+    const usage = process.resourceUsage();
+    const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+    const mergeStarted = performance.now();
+    const handle = await h.deps.engine.submit({
+      sql: renderMerge(def, h.deps.dialect, plan.files, plan),
+      idempotencyToken: randomUUID(),
+      mayExist: false,
+    });
+    const merge = await pollToEnd(h.deps.engine, handle);
+    if (merge.state !== 'SUCCEEDED') throw new Error(`MERGE ${merge.state}: ${merge.error?.message}`);
+    console.log(
+      JSON.stringify({
+        seconds,
+        cpuSeconds,
+        rows: plan.rows,
+        files: plan.files.length,
+        maxRssMB: usage.maxRSS / 1024,
+        checkMB: (plan.checkScannedBytes ?? []).reduce((a, b) => a + b, 0) / MB,
+        mergeSeconds: (performance.now() - mergeStarted) / 1000,
+        mergeMB: (merge.stats?.scannedBytes ?? 0) / MB,
+      }),
+    );
   } finally {
     await h.close();
   }
@@ -78,8 +105,10 @@ async function main() {
   if (process.env.BENCH_PLAN_TABLE) return planInThisProcess(JSON.parse(process.env.BENCH_PLAN_TABLE) as TableDefinition);
   const h = await openHarness();
   try {
-    const sizes = [10 * MB, 1024 * MB, ...(process.env.BENCH_LARGE ? [5 * 1024 * MB] : [])];
-    console.log('batch of change files (text size) → planBatch time, throughput of text checked, peak RSS of the planning process');
+    const sizes = process.env.BENCH_SIZES_MB
+      ? process.env.BENCH_SIZES_MB.split(',').map((m) => Number(m) * MB)
+      : [10 * MB, 1024 * MB, ...(process.env.BENCH_LARGE ? [5 * 1024 * MB] : [])];
+    console.log('batch of change files (text size) → planning (wall, worker CPU, peak RSS, check reads scanned) | MERGE (wall, scanned)');
     for (const size of sizes) {
       for (const c of CASES) {
         const { def, textBytes, files } = await land(h, c, size);
@@ -88,12 +117,23 @@ async function main() {
           encoding: 'utf8',
           maxBuffer: 16 * MB,
         });
-        const result = JSON.parse(output.trim().split('\n').at(-1)!) as { seconds: number; rows: number; files: number; maxRssMB: number };
+        const r = JSON.parse(output.trim().split('\n').at(-1)!) as {
+          seconds: number;
+          cpuSeconds: number;
+          rows: number;
+          files: number;
+          maxRssMB: number;
+          checkMB: number;
+          mergeSeconds: number;
+          mergeMB: number;
+        };
         const textMB = textBytes / MB;
         console.log(
           `${(textMB >= 1024 ? `${(textMB / 1024).toFixed(1)} GB` : `${textMB.toFixed(0)} MB`).padStart(7)} ${c.label.padEnd(14)} ` +
-            `(${files} file(s), ${(result.rows / 1e6).toFixed(2)}M rows): ${result.seconds.toFixed(1)} s, ` +
-            `${(textMB / result.seconds).toFixed(1)} MB/s, peak RSS ${result.maxRssMB.toFixed(0)} MB`,
+            `(${files} file(s), ${(r.rows / 1e6).toFixed(2)}M rows): plan ${r.seconds.toFixed(1)} s, worker CPU ${r.cpuSeconds.toFixed(2)} s, ` +
+            `peak RSS ${r.maxRssMB.toFixed(0)} MB, check scanned ${r.checkMB.toFixed(1)} MB | MERGE ${r.mergeSeconds.toFixed(1)} s, ` +
+            `scanned ${r.mergeMB.toFixed(1)} MB → plan/MERGE ${(r.seconds / r.mergeSeconds).toFixed(2)}, ` +
+            `(check+MERGE)/MERGE scanned ${((r.checkMB + r.mergeMB) / r.mergeMB).toFixed(2)}`,
         );
       }
     }

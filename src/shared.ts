@@ -117,6 +117,8 @@ export interface BatchPlan {
   oldestDeferred?: number;
   ignoredFiles: string[];
   quarantined: QuarantinedFile[];
+  /** What each of the engine's reads that checked the batch scanned (Athena bills each, at least 10 MB). */
+  checkScannedBytes?: number[];
 }
 
 export interface QueryOutcome {
@@ -139,6 +141,8 @@ export interface IngestResult {
   /** MERGEs the batch took: more than one when its changes span more partitions than one statement may write. */
   statements?: number;
   stats?: QueryStats;
+  /** What each read that checked the batch before its MERGE scanned. */
+  checkScannedBytes?: number[];
   updatedRows?: number;
   ignoredFiles: number;
   quarantined: QuarantinedFile[];

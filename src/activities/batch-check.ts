@@ -24,21 +24,26 @@ export async function checkBatch(
   listed: ListedFile[],
   partRecords: Record<string, number>,
   horizon: CommitHorizon,
-): Promise<Map<string, CheckedFile>> {
-  const malformed = await accountForEveryFile(deps, def, batch, listed, partRecords);
+  countRecords: (uri: string) => Promise<number | undefined>,
+): Promise<{ files: Map<string, CheckedFile>; scannedBytes: number[] }> {
+  const accounting = await accountForEveryFile(deps, def, batch, listed, partRecords, countRecords);
   const check = renderBatchCheck(def, deps.dialect, batch, horizon);
-  const { rows } = await whileWaiting(`table ${tableName(def)}: checking the changes of the batch`, (signal) =>
+  const { rows, stats } = await whileWaiting(`table ${tableName(def)}: checking the changes of the batch`, (signal) =>
     deps.engine.read(check, signal),
   );
-  return readBatchCheck(def, rows, malformed, def.limits.maxClockSkew);
+  return {
+    files: readBatchCheck(def, rows, accounting.malformed, def.limits.maxClockSkew),
+    scannedBytes: [accounting.scannedBytes, stats.scannedBytes],
+  };
 }
 
 /**
  * One engine read over exactly what the MERGE will read (its staging table and `"$path"` filter) must have seen every
  * listed file, at its listed size. Otherwise the batch is bad input: the MERGE would succeed without those changes
  * and cleanup would delete them. A folder format's listed files are its data files (the change file, a summary, is
- * not read by the MERGE), with the records the worker found in each. Returns the rows of each file that are no
- * record of the format.
+ * not read by the MERGE), with the records the worker found in each. A file the engine read nothing of is counted by
+ * the worker (`countRecords`): a gzip of nothing is fine. Returns the rows of each file that are no record of the
+ * format.
  */
 async function accountForEveryFile(
   deps: ActivityDeps,
@@ -46,7 +51,8 @@ async function accountForEveryFile(
   batch: ChangeBatch,
   listed: ListedFile[],
   partRecords: Record<string, number>,
-): Promise<Map<string, number>> {
+  countRecords: (uri: string) => Promise<number | undefined>,
+): Promise<{ malformed: Map<string, number>; scannedBytes: number }> {
   const folder = formatOf(def).folder;
   // DynamoDB writes an empty file per empty partition: the worker read the export, so it knows which hold none.
   const expected = folder
@@ -55,12 +61,20 @@ async function accountForEveryFile(
         .map((f) => ({ uri: f.uri, size: f.size, records: partRecords[f.uri] }))
     : listed;
   const accounting = renderFileAccounting(def, deps.dialect, renderBatchFilter(def, batch));
-  const { rows } = await whileWaiting(`table ${tableName(def)}: accounting for the files of the batch`, (signal) =>
+  const { rows, stats } = await whileWaiting(`table ${tableName(def)}: accounting for the files of the batch`, (signal) =>
     deps.engine.read(accounting, signal),
   );
   const read = rows.map((r) => ({ path: String(r.path), size: Number(r.size), rows: Number(r.rows) }));
-  const problems = unaccountedFiles(expected, read);
-  if (problems.length === 0) return new Map(rows.map((r) => [String(r.path), Number(r.malformed ?? 0)]));
+  const seen = new Set(read.map((r) => r.path));
+  const counted = await Promise.all(
+    expected.map(async (f) =>
+      seen.has(f.uri) || f.records !== undefined || f.size === 0 ? f : { ...f, records: await countRecords(f.uri) },
+    ),
+  );
+  const problems = unaccountedFiles(counted, read);
+  if (problems.length === 0) {
+    return { malformed: new Map(rows.map((r) => [String(r.path), Number(r.malformed ?? 0)])), scannedBytes: stats.scannedBytes };
+  }
   throw ApplicationFailure.nonRetryable(
     `table ${tableName(def)}: the engine did not read every listed change file, nothing was merged or deleted: ` +
       problems
@@ -72,11 +86,16 @@ async function accountForEveryFile(
   );
 }
 
-/** A batch where changes of one key tie (see renderOrderingTies) is bad input: it names the files, never the keys. */
-export async function refuseOrderingTies(deps: ActivityDeps, def: TableDefinition, batch: ChangeBatch): Promise<void> {
+/**
+ * A batch where changes of one key tie (see renderOrderingTies) is bad input: it names the files, never the keys.
+ * Returns what the read scanned.
+ */
+export async function refuseOrderingTies(deps: ActivityDeps, def: TableDefinition, batch: ChangeBatch): Promise<number> {
   const ties = renderOrderingTies(def, deps.dialect, batch);
-  const { rows } = await whileWaiting(`table ${tableName(def)}: looking for ordering ties`, (signal) => deps.engine.read(ties, signal));
-  if (rows.length === 0) return;
+  const { rows, stats } = await whileWaiting(`table ${tableName(def)}: looking for ordering ties`, (signal) =>
+    deps.engine.read(ties, signal),
+  );
+  if (rows.length === 0) return stats.scannedBytes;
   const where = rows.map((r) => `${String(r.path)} at ${String(r.commit_time)}: ${Number(r.keys)} key(s)`).join('; ');
   throw ApplicationFailure.nonRetryable(
     `table ${tableName(def)}: changes of one key share a commit time in one file and nothing orders them (${where}; key ` +

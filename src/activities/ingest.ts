@@ -104,7 +104,14 @@ export function createIngestActivities(deps: ActivityDeps) {
             const listed = toCheck.map((f) => ({ uri: f.uri, size: f.size, records: read.get(f.uri)?.rows }));
             const partRecords = Object.assign({}, ...toCheck.map((f) => read.get(f.uri)?.partRecords ?? {})) as Record<string, number>;
             const horizon = { latest: latestCommitTs.at, purgedThrough: input.purgedThrough };
-            engine = await checkBatch(deps, def, { files: toCheck.map((f) => f.uri), exportTime }, listed, partRecords, horizon);
+            const countRecords = async (uri: string) => {
+              await readAll(toCheck.filter((f) => f.uri === uri));
+              return read.get(uri)?.rows;
+            };
+            const batch = { files: toCheck.map((f) => f.uri), exportTime };
+            const checked = await checkBatch(deps, def, batch, listed, partRecords, horizon, countRecords);
+            engine = checked.files;
+            plan.checkScannedBytes = checked.scannedBytes;
           } catch (err) {
             if (!engineRefusedCheck(err)) throw err;
             // The engine could not read the batch at all (a Parquet file of another schema): the worker reads every file
@@ -166,7 +173,9 @@ export function createIngestActivities(deps: ActivityDeps) {
           plan.keyRange = widenKeyRange(plan.keyRange, checked.keyRange);
           if (formatOf(def).folder) plan.exportTime = exportTime;
         }
-        if (plan.files.length > 0 && changesCanTie(def)) await refuseOrderingTies(deps, def, { files: plan.files });
+        if (plan.files.length > 0 && changesCanTie(def)) {
+          plan.checkScannedBytes = [...(plan.checkScannedBytes ?? []), await refuseOrderingTies(deps, def, { files: plan.files })];
+        }
         // Quarantined files count as passed: the retain mode's position moves over them too.
         const lastTaken = files.at(-1);
         if (lastTaken) plan.last = { lastModified: lastTaken.lastModified, uri: lastTaken.uri };

@@ -5,7 +5,7 @@ import type { TableDefinition } from '../config/schema';
 import { ingestScheduleId, tableName, type IngestResult } from '../shared';
 import { runLink } from './context';
 import { findSchedule, requestRetry } from './schedule';
-import { athenaCostUsd, formatBytes, formatDuration, formatUsd } from './text';
+import { batchScan, formatBytes, formatDuration, formatUsd, sum } from './text';
 
 /**
  * `icetide run <table>`: one batch now, through the table's schedule (so it continues from the schedule's watermark and
@@ -71,10 +71,11 @@ export function describeBatch(result: IngestResult, project: Project, millis?: n
   const took = millis === undefined ? '' : `, ${formatDuration(millis)}`;
   const quarantined = result.quarantined.length ? `, ${result.quarantined.length} file(s) quarantined` : '';
   if (result.outcome === 'idle') return `${result.table}: nothing to merge${quarantined}${took}`;
-  const scanned = result.stats?.scannedBytes ?? 0;
-  const cost = project.runtime.ICETIDE_ENGINE === 'athena' ? ` (~${formatUsd(athenaCostUsd(scanned))})` : '';
+  const { scannedBytes, costUsd } = batchScan(result);
+  const check = result.checkScannedBytes?.length ? ` (${formatBytes(sum(result.checkScannedBytes))} by the check)` : '';
+  const cost = project.runtime.ICETIDE_ENGINE === 'athena' ? `, ~${formatUsd(costUsd)} on Athena` : '';
   return (
     `${result.table}: merged ${result.rows} change(s) from ${result.files} file(s): ${result.updatedRows ?? '?'} row(s) written, ` +
-    `${formatBytes(scanned)} scanned${cost}${took}, query ${result.queryId}; applied through ${result.watermark.appliedThrough ?? '-'}${quarantined}`
+    `${formatBytes(scannedBytes)} scanned${check}${cost}${took}, query ${result.queryId}; applied through ${result.watermark.appliedThrough ?? '-'}${quarantined}`
   );
 }

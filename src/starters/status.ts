@@ -15,7 +15,7 @@ import {
 } from '../shared';
 import type { StagingStore } from '../storage/staging';
 import { findSchedule } from './schedule';
-import { athenaCostUsd, formatBytes, formatDuration, formatUsd } from './text';
+import { batchScan, formatBytes, formatDuration, formatUsd } from './text';
 
 /** `icetide status`: what a table's operator looks at first. Times are ISO strings, durations milliseconds. */
 export interface TableStatus {
@@ -64,16 +64,15 @@ export async function tableStatus(client: Client, staging: StagingStore, project
         if (status.lastBatch) continue;
         const result: IngestResult = await run.result();
         const durationMs = (description.closeTime?.getTime() ?? Date.now()) - description.startTime.getTime();
-        const bytesScanned = result.stats?.scannedBytes;
+        const scan = result.stats ? batchScan(result) : undefined;
         status.lastBatch = {
           at,
           outcome: result.outcome,
           changes: result.rows,
           files: result.files,
           rowsWritten: result.updatedRows,
-          bytesScanned,
-          athenaCostUsd:
-            project.runtime.ICETIDE_ENGINE === 'athena' && bytesScanned !== undefined ? athenaCostUsd(bytesScanned) : undefined,
+          bytesScanned: scan?.scannedBytes,
+          athenaCostUsd: project.runtime.ICETIDE_ENGINE === 'athena' ? scan?.costUsd : undefined,
           durationMs,
           queryId: result.queryId,
         };

@@ -1,3 +1,4 @@
+import type { IngestResult } from '../shared';
 /** How the CLI writes sizes, durations and money. */
 
 export function formatBytes(bytes: number): string {
@@ -18,5 +19,13 @@ export function formatDuration(millis: number): string {
 
 /** Athena bills $5 per TB scanned, at least 10 MB per query. */
 export const athenaCostUsd = (scannedBytes: number): number => (Math.max(scannedBytes, 10_000_000) / 1e12) * 5;
+
+export const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+/** What a batch read on the engine, its MERGE and the reads that checked it, and what Athena bills for each. */
+export function batchScan(result: IngestResult): { scannedBytes: number; costUsd: number } {
+  const reads = [result.stats?.scannedBytes ?? 0, ...(result.checkScannedBytes ?? [])];
+  return { scannedBytes: sum(reads), costUsd: sum(reads.map(athenaCostUsd)) };
+}
 
 export const formatUsd = (usd: number): string => `$${usd < 0.01 ? usd.toPrecision(2) : usd.toFixed(2)}`;

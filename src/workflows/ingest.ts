@@ -113,6 +113,7 @@ async function runBatch(input: IngestInput, progress: RunProgress, started: numb
     submissions: merge.submissions,
     ...(merge.statements > 1 && { statements: merge.statements }),
     stats: merge.stats,
+    checkScannedBytes: plan.checkScannedBytes,
     updatedRows: merge.updatedRows,
   };
 }

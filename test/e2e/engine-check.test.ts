@@ -41,7 +41,7 @@ describe('the engine accounts for every file of a batch (Trino + MinIO + Tempora
     await assert.rejects(runBatch(def), (err: unknown) => {
       const message = failureMessage(err);
       assert.match(message, new RegExp(`table ${def.database}\\.orders: the engine did not read every listed change file`));
-      assert.match(message, new RegExp(`${file}: listed with \\d+ bytes, but the engine read nothing of it`));
+      assert.ok(message.includes(`${file}: listed with 1 record, but the engine read nothing of it`), message);
       assert.match(message, /hive\.recursive-directories=true/);
       return true;
     });

@@ -156,7 +156,9 @@ describe('renderMerge / renderDedupedSource', () => {
       { files: FILES },
     );
     assert.ok(
-      strSeq.includes(`coalesce(CASE WHEN regexp_like("seq", '^[0-9]{1,40}$') THEN lpad("seq", 40, '0') END, "seq") AS "_icetide_sequence"`),
+      strSeq.includes(
+        `coalesce(CASE WHEN regexp_like("seq", '^[0-9]{1,40}$') THEN lpad("seq", 40, '0') END, "seq") AS "_icetide_sequence"`,
+      ),
       strSeq,
     );
     const noSeq = renderDedupedSource(def({ ordering: {} }), trinoDialect(), { files: FILES });
