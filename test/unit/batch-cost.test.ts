@@ -26,10 +26,7 @@ describe('what a batch costs', () => {
     assert.equal(scannedBytes, 3e9);
     assert.ok(Math.abs(costUsd - (0.01 + 0.005 + 0.00005)) < 1e-12, String(costUsd));
     const athena = { runtime: { ICETIDE_ENGINE: 'athena' } } as unknown as Project;
-    assert.match(
-      describeBatch(merged, athena),
-      /: 1100 row\(s\) written, 3\.0 GB scanned \(1\.0 GB by the check\), ~\$0\.02 on Athena,/,
-    );
+    assert.match(describeBatch(merged, athena), /: 1100 row\(s\) written, 3\.0 GB scanned \(1\.0 GB by the check\), ~\$0\.02 on Athena,/);
     const trino = { runtime: { ICETIDE_ENGINE: 'trino' } } as unknown as Project;
     assert.doesNotMatch(describeBatch(merged, trino), /Athena/);
   });
