@@ -117,7 +117,12 @@ export function createIngestActivities(deps: ActivityDeps) {
             // The engine could not read the batch at all (a Parquet file of another schema): the worker reads every file
             // to name the bad ones. What it finds nothing wrong with waits for the next batch, checked by the engine.
             await readAll(toCheck.filter((f) => !read.has(f.uri)));
-            if (!files.some((f) => workerRefused(f.uri))) throw err;
+            // Nothing wrong in the files: the engine could not reach them (storage down), or its staging table no
+            // longer matches them. Retried as transient, so an outage does not block the table; the workflow bounds it.
+            if (!files.some((f) => workerRefused(f.uri))) {
+              const message = `table ${tableName(def)}: the engine could not check the batch: ${(err as Error).message}`;
+              throw ApplicationFailure.retryable(message, 'CheckUnread');
+            }
             engineChecked = false;
           }
         }
@@ -126,11 +131,10 @@ export function createIngestActivities(deps: ActivityDeps) {
         const blindSpot = formatOf(def).blindSpot;
         const unseen = new Set<string>();
         if (blindSpot && engineChecked) {
-          await mapConcurrently(
-            toCheck,
-            READ_CONCURRENCY,
-            async (f) => (await blindSpot(def, await staging.open(f.uri))) && unseen.add(f.uri),
-          );
+          await mapConcurrently(toCheck, READ_CONCURRENCY, async (f) => {
+            deps.failpoint?.('plan-read');
+            if (await blindSpot(def, await staging.open(f.uri))) unseen.add(f.uri);
+          });
         }
         const refusedByEngine = (uri: string) => (engine.get(uri)?.problems.length ?? 0) > 0;
         await readAll(files.filter((f) => !read.has(f.uri) && (refusedByEngine(f.uri) || unseen.has(f.uri))));
