@@ -105,9 +105,10 @@ export async function refuseOrderingTies(deps: ActivityDeps, def: TableDefinitio
   );
 }
 
-/** Whether a failed check is the engine refusing what it read (to explain by reading the files), not a lost attempt. */
+/**
+ * Whether the check failed as a query the engine ran over the files (engines throw a plain Error for a failed query:
+ * a Parquet file of another schema, storage it could not reach), to be explained by reading the files, rather than a
+ * refused request (credentials, permissions) or a lost attempt.
+ */
 export const engineRefusedCheck = (err: unknown): boolean =>
-  err instanceof ApplicationFailure &&
-  err.nonRetryable === true &&
-  !['UnreadChangeFile', 'AmbiguousOrder'].includes(err.type ?? '') &&
-  !Context.current().cancellationSignal.aborted;
+  err instanceof ApplicationFailure && err.nonRetryable === true && err.type === 'Error' && !Context.current().cancellationSignal.aborted;

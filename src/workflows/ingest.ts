@@ -60,7 +60,7 @@ async function runBatch(input: IngestInput, progress: RunProgress, started: numb
   const cutoff = Date.now() - durationMillis(def.schedule.lag);
 
   const plan = await progress.run('plan', () =>
-    act.step.planBatch({ table: def, cutoff, after: previous.position, purgedThrough: input.purgedThrough }),
+    act.planBatch({ table: def, cutoff, after: previous.position, purgedThrough: input.purgedThrough }),
   );
   const late = await noticeLateness(def, plan);
   const base = { version: 1 as const, table: name, ignoredFiles: plan.ignoredFiles.length, quarantined: plan.quarantined, late };

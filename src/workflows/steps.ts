@@ -32,8 +32,17 @@ export function boundedActivities(transientRetry: string, subject: string) {
     startToCloseTimeout: '5m',
     // Every attempt and the pauses between them: the step's whole budget.
     scheduleToCloseTimeout: retryForMs,
-    // planBatch heartbeats every 10,000 records it reads, cleanup per chunk; a submit is one request.
+    // Cleanup heartbeats per chunk; a submit is one request.
     heartbeatTimeout: '15s',
+    retry,
+  });
+  // Planning waits on the engine's check of the batch, as long as the batch's bytes take to read (minutes on Athena for
+  // a full load), heartbeating meanwhile: an hour per attempt, and the transient budget on top for retries.
+  const planning = proxyActivities<Activities>({
+    heartbeatTimeout: '15s',
+    startToCloseTimeout: '1h',
+    scheduleToCloseTimeout: 3_600_000 + retryForMs,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry,
   });
   const waiting = proxyActivities<Activities>({
@@ -47,6 +56,8 @@ export function boundedActivities(transientRetry: string, subject: string) {
   return {
     /** Every short activity, each call bounded by the table's transientRetry. */
     step: summarized(short, subject),
+    planBatch: (input: Parameters<Activities['planBatch']>[0]) =>
+      planning.planBatch.executeWithOptions({ summary: `${subject}: planBatch` }, [input]),
     awaitQuery: (label: string, handle: QueryOutcome['handle']) =>
       waiting.awaitQuery.executeWithOptions({ summary: `${label}: query ${handle.queryId}` }, [
         { label, handle, transientRetryMs: retryForMs },
