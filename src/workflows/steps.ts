@@ -37,13 +37,13 @@ export function boundedActivities(transientRetry: string, subject: string) {
     retry,
   });
   // Planning waits on the engine's check of the batch, as long as the batch's bytes take to read (minutes on Athena for
-  // a full load), heartbeating meanwhile: an hour per attempt, and the transient budget on top for retries.
+  // a full load), heartbeating meanwhile: an hour per attempt. Its transient trouble is bounded by attempts, as many as
+  // the backoff spends in transientRetry, since a time bound on the whole step would also cut a long check short.
   const planning = proxyActivities<Activities>({
     heartbeatTimeout: '15s',
     startToCloseTimeout: '1h',
-    scheduleToCloseTimeout: 3_600_000 + retryForMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry,
+    retry: { ...retry, maximumAttempts: attemptsWithin(retryForMs) },
   });
   const waiting = proxyActivities<Activities>({
     // Heartbeats carry the query handle: a dead worker is noticed in seconds and another resumes the polling.
@@ -66,6 +66,13 @@ export function boundedActivities(transientRetry: string, subject: string) {
     runModelStatement: (label: string, input: ModelStatementInput) =>
       waiting.runModelStatement.executeWithOptions({ summary: label }, [{ ...input, transientRetryMs: retryForMs }]),
   };
+}
+
+/** How many attempts the retry backoff (250 ms doubling to 30 s) starts within `ms`: the first, and one per pause. */
+export function attemptsWithin(ms: number): number {
+  let attempts = 1;
+  for (let pause = 250, spent = 0; spent + pause <= ms; spent += pause, pause = Math.min(30_000, pause * 2)) attempts++;
+  return attempts;
 }
 
 /** Each call's UI summary says what it is for: `shop.orders: planBatch`. */
