@@ -36,5 +36,8 @@ export function createTracing(config: RuntimeConfig): Tracing | undefined {
   const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter());
   const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
   provider.register();
-  return { plugins: [new OpenTelemetryPlugin({ resource, spanProcessor }), tracingBundle(!!config.encryption)], shutdown: () => provider.shutdown() };
+  return {
+    plugins: [new OpenTelemetryPlugin({ resource, spanProcessor }), tracingBundle(!!config.encryption)],
+    shutdown: () => provider.shutdown(),
+  };
 }

@@ -63,7 +63,11 @@ export class EncryptionCodec implements PayloadCodec {
           );
         }
         const data = payload.data ?? new Uint8Array();
-        const decipher = createDecipheriv('aes-256-gcm', await key.forDecryption(metadata[WRAPPED_KEY] ?? undefined), data.subarray(0, IV_BYTES))
+        const decipher = createDecipheriv(
+          'aes-256-gcm',
+          await key.forDecryption(metadata[WRAPPED_KEY] ?? undefined),
+          data.subarray(0, IV_BYTES),
+        )
           .setAAD(encoder.encode(id))
           .setAuthTag(data.subarray(data.length - TAG_BYTES));
         let plain: Buffer;

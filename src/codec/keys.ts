@@ -35,7 +35,9 @@ export function parseKeyMaterial(text: string, where: string): Buffer {
 
 /** A key whose material the deployment holds (an environment variable or a file), read once when the codec is built. */
 export function localKey(settings: KeySettings, env: NodeJS.ProcessEnv = process.env): PayloadKey {
-  const where = settings.env ? `encryption key ${settings.id}: environment variable ${settings.env}` : `encryption key ${settings.id}: file ${settings.file}`;
+  const where = settings.env
+    ? `encryption key ${settings.id}: environment variable ${settings.env}`
+    : `encryption key ${settings.id}: file ${settings.file}`;
   let text: string | undefined;
   if (settings.env) text = env[settings.env];
   else {

@@ -33,7 +33,9 @@ export function kmsKey(id: string, arn: string, client: KMSClient = kmsClientFor
     return { key: Buffer.from(out.Plaintext), wrapped: out.CiphertextBlob };
   };
   const unwrap = async (wrapped: Uint8Array): Promise<Buffer> => {
-    const out = await call('Decrypt', () => client.send(new DecryptCommand({ CiphertextBlob: wrapped, KeyId: arn, EncryptionContext: context })));
+    const out = await call('Decrypt', () =>
+      client.send(new DecryptCommand({ CiphertextBlob: wrapped, KeyId: arn, EncryptionContext: context })),
+    );
     if (!out.Plaintext) throw new KeyError(`encryption key ${id}: KMS Decrypt returned no key`);
     return Buffer.from(out.Plaintext);
   };
@@ -67,5 +69,4 @@ export function kmsKey(id: string, arn: string, client: KMSClient = kmsClientFor
 }
 
 /** A KMS client in the key's own region, on AWS's standard credential chain. */
-const kmsClientFor = (arn: string): KMSClient =>
-  new KMSClient({ region: KMS_ARN.exec(arn)?.[1], credentials: awsCredentialChain() });
+const kmsClientFor = (arn: string): KMSClient => new KMSClient({ region: KMS_ARN.exec(arn)?.[1], credentials: awsCredentialChain() });

@@ -5,7 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { decodeOptionalFailureToOptionalError, encodeErrorToFailure, loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
+import {
+  decodeOptionalFailureToOptionalError,
+  encodeErrorToFailure,
+  loadDataConverter,
+} from '@temporalio/common/lib/internal-non-workflow';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ENCRYPTED_ENCODING, encryptionCodec, EncryptionCodec, KEY_ID, WRAPPED_KEY } from '../../src/codec/codec';
 import { projectDataConverter } from '../../src/codec/converter';
@@ -88,13 +92,22 @@ describe('payload encryption (codec/)', () => {
     assert.equal(fromPayload((await fromEnv.decode(await fromFile.encode([toPayload(MARKER)])))[0]), MARKER);
 
     const short = randomBytes(16).toString('base64');
-    assert.throws(() => encryptionCodec({ keys: [{ id: 'k', env: 'SHORT' }] }, { SHORT: short }), (err: Error) => {
-      assert.match(err.message, /encryption key k: environment variable SHORT does not hold an AES-256 key: 32 bytes/);
-      assert.ok(!err.message.includes(short), 'the material is not in the message');
-      return true;
-    });
-    assert.throws(() => encryptionCodec({ keys: [{ id: 'k', env: 'UNSET' }] }, {}), /encryption key k: environment variable UNSET is not set/);
-    assert.throws(() => encryptionCodec({ keys: [{ id: 'k', file: join(dir, 'short') }] }, {}), /file .*short does not hold an AES-256 key/);
+    assert.throws(
+      () => encryptionCodec({ keys: [{ id: 'k', env: 'SHORT' }] }, { SHORT: short }),
+      (err: Error) => {
+        assert.match(err.message, /encryption key k: environment variable SHORT does not hold an AES-256 key: 32 bytes/);
+        assert.ok(!err.message.includes(short), 'the material is not in the message');
+        return true;
+      },
+    );
+    assert.throws(
+      () => encryptionCodec({ keys: [{ id: 'k', env: 'UNSET' }] }, {}),
+      /encryption key k: environment variable UNSET is not set/,
+    );
+    assert.throws(
+      () => encryptionCodec({ keys: [{ id: 'k', file: join(dir, 'short') }] }, {}),
+      /file .*short does not hold an AES-256 key/,
+    );
     assert.throws(() => encryptionCodec({ keys: [{ id: 'k', file: join(dir, 'none') }] }, {}), /file .*none cannot be read \(ENOENT\)/);
   });
 
@@ -108,7 +121,9 @@ describe('payload encryption (codec/)', () => {
       const key = dataKeys[generated++];
       return { Plaintext: key, CiphertextBlob: wrap(key), KeyId: arn };
     });
-    kms.on(DecryptCommand).callsFake((input: { CiphertextBlob: Uint8Array }) => ({ Plaintext: Buffer.from(input.CiphertextBlob).subarray(8) }));
+    kms
+      .on(DecryptCommand)
+      .callsFake((input: { CiphertextBlob: Uint8Array }) => ({ Plaintext: Buffer.from(input.CiphertextBlob).subarray(8) }));
     let clock = 0;
     const writer = new EncryptionCodec([kmsKey('prod', arn, new KMSClient({ region: 'eu-west-1' }), () => clock)]);
     const first = await writer.encode([toPayload(MARKER), toPayload('second')]);
@@ -120,7 +135,11 @@ describe('payload encryption (codec/)', () => {
       KeySpec: 'AES_256',
       EncryptionContext: { 'icetide:key': 'prod' },
     });
-    assert.deepEqual(Buffer.from(first[0].metadata?.[WRAPPED_KEY] ?? []), wrap(dataKeys[0]), 'the wrapped data key travels with the payload');
+    assert.deepEqual(
+      Buffer.from(first[0].metadata?.[WRAPPED_KEY] ?? []),
+      wrap(dataKeys[0]),
+      'the wrapped data key travels with the payload',
+    );
     assert.ok(!visible(first[0]).includes(MARKER));
 
     // Another process (a CLI) reads them: KMS unwraps each data key once, with the same encryption context.
@@ -149,7 +168,10 @@ describe('payload encryption (codec/)', () => {
     const converter = projectDataConverter({ keys: [{ id: 'a', env: 'KEY_A' }] }, env);
     assert.ok(converter);
     const loaded = loadDataConverter(converter);
-    const failure = await encodeErrorToFailure(loaded, ApplicationFailure.nonRetryable(`table shop.${MARKER}: step plan failed`, 'Refused'));
+    const failure = await encodeErrorToFailure(
+      loaded,
+      ApplicationFailure.nonRetryable(`table shop.${MARKER}: step plan failed`, 'Refused'),
+    );
     assert.equal(failure.message, 'Encoded failure');
     assert.ok(!JSON.stringify(failure).includes(MARKER));
     assert.ok(!text(failure.encodedAttributes?.data).includes(MARKER));
