@@ -228,6 +228,20 @@ command(
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => server.close());
   });
 
+command(
+  'iam-policy',
+  'print the IAM policy (JSON) the worker and CLI need for this project: its S3 prefixes only, Athena, Glue, KMS',
+  'icetide iam-policy --account 123456789012 > icetide-policy.json',
+)
+  .option('--account <id>', 'the AWS account of the Athena workgroup and Glue catalog (default: any, *)')
+  .action(async (options: { account?: string }) => {
+    if (options.account !== undefined && !/^\d{12}$/.test(options.account))
+      throw new CommanderError(EXIT_USAGE, 'icetide.usage', `--account: a 12-digit AWS account id, not ${options.account}`);
+    const p = await project();
+    const { iamPolicy } = await import('./iam-policy');
+    console.log(JSON.stringify(iamPolicy(p, { account: options.account }), null, 2));
+  });
+
 const models = program.command('models').description('downstream models: SELECTs materialised on the engine, audited by data tests');
 models
   .command('run')
