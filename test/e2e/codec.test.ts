@@ -74,6 +74,7 @@ describe('payload encryption and the codec server (own dev server, headless Chro
   let ui: string;
   let codecUrl: string;
   let browser: Browser | undefined;
+  let temporalBin: string;
 
   before(async () => {
     exportStackEnv(); // only for the cached temporal binary: ICETIDE_TEMPORAL_BIN
@@ -102,7 +103,7 @@ describe('payload encryption and the codec server (own dev server, headless Chro
     children.push(codec);
     await outputOf(codec, new RegExp(`codec server on ${codecUrl} for ${ui}`), 30_000);
 
-    const temporalBin = process.env.ICETIDE_TEMPORAL_BIN;
+    temporalBin = process.env.ICETIDE_TEMPORAL_BIN ?? '';
     assert.ok(temporalBin, 'ICETIDE_TEMPORAL_BIN (local/stack.sh env) names the cached temporal CLI');
     // In memory, on free ports; the UI asks the codec server to decode.
     const server = spawn(
@@ -189,6 +190,28 @@ describe('payload encryption and the codec server (own dev server, headless Chro
     // The reference the search above would have failed against: the same history, decoded with the key.
     const [decoded] = await encryptionCodec({ keys: [{ id: 'e2e-2026', env: 'ICETIDE_E2E_KEY' }] }, env).decode([input]);
     assert.ok(readable(decoded).includes(marker));
+
+    // The temporal CLI decodes through the codec server too (`--codec-endpoint`); without it, ciphertext.
+    const inputShown = (...extra: string[]) => {
+      const args = [
+        'workflow',
+        'show',
+        '--workflow-id',
+        workflowId,
+        '--address',
+        runtime.temporal.connectionOptions.address ?? '',
+        '-o',
+        'json',
+      ];
+      const shown = JSON.parse(execFileSync(temporalBin, [...args, ...extra], { encoding: 'utf8' })) as {
+        events: { workflowExecutionStartedEventAttributes?: { input: { payloads: { data: string }[] } } }[];
+      };
+      return Buffer.from(shown.events[0].workflowExecutionStartedEventAttributes?.input.payloads[0].data ?? '', 'base64').toString(
+        'latin1',
+      );
+    };
+    assert.ok(inputShown('--codec-endpoint', codecUrl).includes(marker), 'temporal workflow show --codec-endpoint reads the marker');
+    assert.ok(!inputShown().includes(marker));
 
     // The UI (its browser code calls the codec server, across origins) shows the input in clear.
     assert.ok(browser);
