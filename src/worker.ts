@@ -66,7 +66,8 @@ export async function runWorker(config: RuntimeConfig, deps: ActivityDeps = crea
     const worker = await Worker.create({ ...workerOptions(config, deps, connection), plugins: tracing?.plugins });
     const metrics =
       (config.ICETIDE_METRICS_PORT === undefined ? '' : `, metrics on :${config.ICETIDE_METRICS_PORT}/metrics`) +
-      (tracing ? `, traces to ${withoutUserInfo(config.OTEL_EXPORTER_OTLP_ENDPOINT ?? '')}` : '');
+      (tracing ? `, traces to ${withoutUserInfo(config.OTEL_EXPORTER_OTLP_ENDPOINT ?? '')}` : '') +
+      (config.encryption ? `, payloads encrypted with key ${config.encryption.keys[0].id}` : '');
     Runtime.instance().logger.info(
       `icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.temporal.connectionOptions.address} ` +
         `(namespace ${config.temporal.namespace}, engine ${config.ICETIDE_ENGINE}${metrics})`,
