@@ -4,7 +4,7 @@ import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trac
 import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
 import type { WorkerOptions, WorkerPlugin } from '@temporalio/worker';
 import type { RuntimeConfig } from './config/runtime';
-import { prebuiltWorkflowBundle } from './workflow-bundle';
+import { prebuiltWorkflowBundle, workflowBundleKind } from './workflow-bundle';
 
 export interface Tracing {
   plugins: NonNullable<WorkerOptions['plugins']>;
@@ -16,14 +16,14 @@ export interface Tracing {
  * Runs the workflow bundle built with OpenTelemetry's workflow interceptors in it; the plugin's own list of them is
  * dropped, or the worker would warn that a prebuilt bundle ignores it.
  */
-const tracingBundle: WorkerPlugin = {
+const tracingBundle = (encrypted: boolean): WorkerPlugin => ({
   name: 'icetide-tracing-bundle',
   configureWorker: (options) => ({
     ...options,
-    workflowBundle: prebuiltWorkflowBundle('tracing'),
+    workflowBundle: prebuiltWorkflowBundle(workflowBundleKind({ tracing: true, encrypted })),
     interceptors: { ...options.interceptors, workflowModules: [] },
   }),
-};
+});
 
 /**
  * OpenTelemetry tracing of runs and activities (Temporal's interceptors: a span per workflow run, per activity, linked
@@ -36,5 +36,8 @@ export function createTracing(config: RuntimeConfig): Tracing | undefined {
   const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter());
   const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
   provider.register();
-  return { plugins: [new OpenTelemetryPlugin({ resource, spanProcessor }), tracingBundle], shutdown: () => provider.shutdown() };
+  return {
+    plugins: [new OpenTelemetryPlugin({ resource, spanProcessor }), tracingBundle(!!config.encryption)],
+    shutdown: () => provider.shutdown(),
+  };
 }

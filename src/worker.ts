@@ -1,18 +1,21 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
+import { projectDataConverter } from './codec/converter';
 import { redactActivityErrors } from './activities/redaction';
 import type { RuntimeConfig } from './config/runtime';
 import { withoutUserInfo } from './config/urls';
 import { createActivityDeps } from './deps';
 import { createTracing } from './tracing';
-import { prebuiltWorkflowBundle } from './workflow-bundle';
+import { prebuiltWorkflowBundle, workflowBundleKind } from './workflow-bundle';
 
 export function workerOptions(config: RuntimeConfig, deps: ActivityDeps, connection: NativeConnection): WorkerOptions {
   return {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.ICETIDE_TASK_QUEUE,
-    workflowBundle: prebuiltWorkflowBundle('plain'),
+    workflowBundle: prebuiltWorkflowBundle(workflowBundleKind({ tracing: false, encrypted: !!config.encryption })),
+    // With `encryption`, every payload and failure message this worker writes is ciphertext in history.
+    dataConverter: projectDataConverter(config.encryption),
     activities: createActivities(deps),
     // Failures enter history summarised: never a value an engine or a parser quoted.
     interceptors: { activity: [redactActivityErrors] },
@@ -63,7 +66,8 @@ export async function runWorker(config: RuntimeConfig, deps: ActivityDeps = crea
     const worker = await Worker.create({ ...workerOptions(config, deps, connection), plugins: tracing?.plugins });
     const metrics =
       (config.ICETIDE_METRICS_PORT === undefined ? '' : `, metrics on :${config.ICETIDE_METRICS_PORT}/metrics`) +
-      (tracing ? `, traces to ${withoutUserInfo(config.OTEL_EXPORTER_OTLP_ENDPOINT ?? '')}` : '');
+      (tracing ? `, traces to ${withoutUserInfo(config.OTEL_EXPORTER_OTLP_ENDPOINT ?? '')}` : '') +
+      (config.encryption ? `, payloads encrypted with key ${config.encryption.keys[0].id}` : '');
     Runtime.instance().logger.info(
       `icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.temporal.connectionOptions.address} ` +
         `(namespace ${config.temporal.namespace}, engine ${config.ICETIDE_ENGINE}${metrics})`,

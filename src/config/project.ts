@@ -4,6 +4,7 @@ import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { athenaDialect, trinoDialect } from '../sql/dialect';
 import { filesThatFit } from '../sql/merge';
+import { encryptionSchema } from './encryption';
 import { isObject } from './json';
 import { modelName, tableName } from '../shared';
 import { loadRuntimeConfig, type RuntimeConfig } from './runtime';
@@ -57,6 +58,8 @@ const projectSchema = z.strictObject({
     })
     .optional(),
   metrics: z.strictObject({ port: z.number().int().min(0).max(65535), host: z.string().default('0.0.0.0') }).optional(),
+  /** Payload encryption (codec/): workflow inputs, results and failures are ciphertext in Temporal's history. */
+  encryption: encryptionSchema.optional(),
   /** Settings every table starts from (any table key but database, table and columns); a table's own keys win. */
   defaults: z.record(z.string(), z.unknown()).default({}),
   /** Each entry is a table definition, or `{ include: folder }`: every .yaml/.yml file in the folder is one. */
@@ -252,10 +255,14 @@ export async function loadProject(file: string = DEFAULT_PROJECT_FILE, env: Node
     temporal: parsed.data.temporal,
     metrics: parsed.data.metrics,
     modelRuns: parsed.data.modelRuns,
+    // A key file is named relative to the project file, like an include.
+    encryption: parsed.data.encryption && {
+      keys: parsed.data.encryption.keys.map((key) => (key.file ? { ...key, file: resolve(dirname(file), key.file) } : key)),
+    },
   };
   let runtime: RuntimeConfig;
   try {
-    runtime = loadRuntimeConfig({ ...runtimeFromSettings(settings), ...env }, settings.temporal);
+    runtime = { ...loadRuntimeConfig({ ...runtimeFromSettings(settings), ...env }, settings.temporal), encryption: settings.encryption };
   } catch (err) {
     throw new ProjectError([`${file}: ${(err as Error).message}`]);
   }

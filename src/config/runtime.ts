@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DURATION } from './duration';
+import type { EncryptionSettings } from './encryption';
 import { s3Location } from './schema';
 import { parseSlowEngine, parseSlowS3 } from './slow';
 import { temporalTarget, type TemporalSettings, type TemporalTarget } from './temporal';
@@ -71,7 +72,8 @@ const runtimeSchema = z
     message: 'set both ICETIDE_S3_ACCESS_KEY and ICETIDE_S3_SECRET_KEY, or neither',
   });
 
-export type RuntimeConfig = z.infer<typeof runtimeSchema> & { temporal: TemporalTarget };
+/** `encryption` comes from the project file only (config/project.ts): keys are named there, never their material. */
+export type RuntimeConfig = z.infer<typeof runtimeSchema> & { temporal: TemporalTarget; encryption?: EncryptionSettings };
 
 export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env, temporal: TemporalSettings = {}): RuntimeConfig {
   const result = runtimeSchema.safeParse(env);

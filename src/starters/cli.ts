@@ -195,6 +195,53 @@ command(
     console.log(`${tableName(def)}: moved ${files.length} file(s) from ${options.from} back into ${def.staging.location}`);
   });
 
+command(
+  'codec-server',
+  "serve Temporal's codec endpoints (POST /encode, /decode) with the project's encryption keys, for the Temporal UI and CLI",
+  'ICETIDE_CODEC_TOKEN=... icetide codec-server --port 8888 --ui-origin https://temporal.example.com',
+)
+  .option('--port <port>', 'the port to listen on', '8888')
+  .option('--host <host>', 'the address to listen on', '127.0.0.1')
+  .option('--ui-origin <origins...>', "origins of the Temporal UI allowed to call it (CORS); default: the project's temporal.ui")
+  .addHelpText('after', 'With ICETIDE_CODEC_TOKEN set, every request must carry `Authorization: Bearer <that token>`.')
+  .action(async (options: { port: string; host: string; uiOrigin?: string[] }) => {
+    const p = await project();
+    if (!p.runtime.encryption)
+      throw new CommanderError(EXIT_USAGE, 'icetide.usage', `${p.file} has no encryption: there is nothing to encode or decode`);
+    const port = Number(options.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new CommanderError(EXIT_USAGE, 'icetide.usage', `--port: a port number, not ${options.port}`);
+    const [{ encryptionCodec }, { createCodecServer }] = await Promise.all([import('../codec/codec'), import('./codec-server')]);
+    const origins = options.uiOrigin ?? [p.runtime.ICETIDE_TEMPORAL_UI];
+    for (const origin of origins.filter((o) => !URL.canParse(o)))
+      throw new CommanderError(EXIT_USAGE, 'icetide.usage', `--ui-origin: a URL such as https://temporal.example.com, not ${origin}`);
+    const server = createCodecServer({
+      codec: encryptionCodec(p.runtime.encryption),
+      origins,
+      token: process.env.ICETIDE_CODEC_TOKEN || undefined,
+    });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, options.host, resolve));
+    const { port: bound } = server.address() as { port: number };
+    console.log(
+      `codec server on http://${options.host}:${bound} for ${origins.join(', ')}${process.env.ICETIDE_CODEC_TOKEN ? ' (bearer token required)' : ''}`,
+    );
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => server.close());
+  });
+
+command(
+  'iam-policy',
+  'print the IAM policy (JSON) the worker and CLI need for this project: its S3 prefixes only, Athena, Glue, KMS',
+  'icetide iam-policy --account 123456789012 > icetide-policy.json',
+)
+  .option('--account <id>', 'the AWS account of the Athena workgroup and Glue catalog (default: any, *)')
+  .action(async (options: { account?: string }) => {
+    if (options.account !== undefined && !/^\d{12}$/.test(options.account))
+      throw new CommanderError(EXIT_USAGE, 'icetide.usage', `--account: a 12-digit AWS account id, not ${options.account}`);
+    const p = await project();
+    const { iamPolicy } = await import('./iam-policy');
+    console.log(JSON.stringify(iamPolicy(p, { account: options.account }), null, 2));
+  });
+
 const models = program.command('models').description('downstream models: SELECTs materialised on the engine, audited by data tests');
 models
   .command('run')

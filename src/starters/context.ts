@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
+import { projectDataConverter } from '../codec/converter';
 import { DEFAULT_PROJECT_FILE, loadProject, type Project } from '../config/project';
 import { loadRuntimeConfig } from '../config/runtime';
 
@@ -18,12 +19,16 @@ export async function openProject(file: string | undefined): Promise<Project> {
   };
 }
 
-/** Runs `fn` with a Temporal client for the project's namespace; the connection is closed after. */
+/**
+ * Runs `fn` with a Temporal client for the project's namespace, encrypting and decrypting payloads as its workers do;
+ * the connection is closed after.
+ */
 export async function withClient<T>(project: Project, fn: (client: Client) => Promise<T>): Promise<T> {
   const { connectionOptions, namespace } = project.runtime.temporal;
+  const dataConverter = projectDataConverter(project.runtime.encryption);
   const connection = await Connection.connect(connectionOptions);
   try {
-    return await fn(new Client({ connection, namespace }));
+    return await fn(new Client({ connection, namespace, dataConverter }));
   } finally {
     await connection.close();
   }

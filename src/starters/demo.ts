@@ -5,6 +5,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { stringify } from 'yaml';
+import { projectDataConverter } from '../codec/converter';
 import { renderDmsCsv, type ChangeEvent } from '../changes/producers';
 import { loadProject, type Project } from '../config/project';
 import type { TableDefinition } from '../config/schema';
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
   const worker = await createWorker(runtime);
   const running = worker.run();
   const connection = await Connection.connect(runtime.temporal.connectionOptions);
-  const client = new Client({ connection, namespace: runtime.temporal.namespace });
+  const client = new Client({ connection, namespace: runtime.temporal.namespace, dataConverter: projectDataConverter(runtime.encryption) });
   let stopping = false;
   process.once('SIGINT', () => (stopping = true));
   try {

@@ -5,9 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { WORKFLOW_BUNDLE_KINDS } from '../../build/workflow-bundles';
 import { currentRows, openHarness, putChangeFile, tableFor, uniqueName, type Harness } from '../../local/harness/harness';
 import { repoRoot } from '../../local/harness/stack';
 import { ingestScheduleId, maintainScheduleId, tableName } from '../../src/shared';
+import { workflowBundlePath } from '../../src/workflow-bundle';
 import { exited, runCommand } from '../support/suite';
 
 const run = promisify(execFile);
@@ -54,7 +56,11 @@ describe('the packed icetide package, installed into an empty folder', function 
   });
 
   it('holds compiled code, the workflow bundles, the README and examples; no sources, tests or local stack', () => {
-    for (const file of ['bin/icetide.js', 'dist/starters/cli.js', 'dist/bundles/workflows.js', 'dist/bundles/workflows-tracing.js'])
+    for (const file of [
+      'bin/icetide.js',
+      'dist/starters/cli.js',
+      ...WORKFLOW_BUNDLE_KINDS.map((kind) => path.relative(repoRoot, workflowBundlePath(kind))),
+    ])
       assert.ok(packed.includes(file), `${file} is in the package`);
     assert.ok(packed.includes('README.md') && packed.includes('examples/icetide.yaml'));
     assert.deepEqual(

@@ -131,6 +131,46 @@ describe('project file (icetide.yaml)', () => {
     for (const problem of problems) assert.doesNotMatch(problem, /\/\^|\$\//, `a raw regular expression: ${problem}`);
   });
 
+  it('reads encryption keys (a key file relative to the project file) and names each bad key by line', async () => {
+    const arn = 'arn:aws:kms:eu-west-1:123456789012:alias/icetide';
+    const good = await projectFile(
+      `encryption:\n  keys:\n    - { id: k2, kms: '${arn}' }\n    - { id: k1, file: keys/k1 }\n    - { id: k0, env: ICETIDE_KEY_0 }\ntables:${TABLE}`,
+    );
+    assert.deepEqual((await loadProject(good, {})).runtime.encryption, {
+      keys: [
+        { id: 'k2', kms: arn },
+        { id: 'k1', file: join(good, '..', 'keys/k1') },
+        { id: 'k0', env: 'ICETIDE_KEY_0' },
+      ],
+    });
+    const problems = await problemsOf(
+      await projectFile(
+        [
+          'encryption:',
+          '  keys:',
+          '    - { id: a, env: KEY, file: /k }',
+          '    - { id: a, kms: alias/icetide }',
+          '    - { id: "with space", env: 1KEY }',
+          '    - { id: b, env: KEY, secret: x }',
+        ].join('\n'),
+      ),
+    );
+    const expected: [number, string, RegExp][] = [
+      [3, 'encryption.keys[0]', /name one source of the key: env, file or kms/],
+      [4, 'encryption.keys[1].kms', /a KMS key ARN/],
+      [4, 'encryption.keys[1].id', /key id a is used twice/],
+      [5, 'encryption.keys[2].id', /letters, digits/],
+      [5, 'encryption.keys[2].env', /the name of an environment variable/],
+      [6, 'encryption.keys[3]', /unknown key secret/],
+    ];
+    for (const [line, path, words] of expected) {
+      const found = problems.find((p) => p.includes(`icetide.yaml:${line}: ${path}:`));
+      assert.ok(found, `no problem for ${path} at line ${line} in:\n${problems.join('\n')}`);
+      assert.match(found, words);
+    }
+    assert.match((await problemsOf(await projectFile('encryption: { keys: [] }')))[0], /encryption\.keys: at least one key/);
+  });
+
   it('names a YAML syntax error with its line', async () => {
     const [problem] = await problemsOf(await projectFile('tables:\n  - database: shop\n    table: [orders\n'));
     assert.match(problem, /icetide\.yaml:\d+: /);
