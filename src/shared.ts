@@ -11,6 +11,8 @@ import type { QueryHandle, QueryStats, TerminalState } from './engines/engine';
 export const TASK_QUEUE = 'icetide';
 
 export const modelName = (model: { database: string; name: string }): string => `${model.database}.${model.name}`;
+/** One build per model at a time: every run (scheduled or by hand) builds a model under this id. */
+export const modelBuildId = (model: { database: string; name: string }): string => `icetide:model:${modelName(model)}`;
 export const tableName = (def: Pick<TableDefinition, 'database' | 'table'>): string => `${def.database}.${def.table}`;
 export const ingestScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string => `icetide:ingest:${tableName(def)}`;
 export const maintainScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string => `icetide:maintain:${tableName(def)}`;
