@@ -169,6 +169,61 @@ describe('renderSchemaChanges', () => {
     );
   });
 
+  it('widens a typed (Parquet) staging column with the target; text (CSV) staging columns stay text', () => {
+    const parquet = (qty: string, price: string) =>
+      def({
+        staging: { location: 's3://bucket/cdc/orders/', format: 'dms-parquet' },
+        columns: [
+          { name: 'id', type: 'bigint' },
+          { name: 'qty', type: qty },
+          { name: 'price', type: price },
+          { name: 'updated_at', type: 'timestamp' },
+          { name: 'note', type: 'string' },
+        ],
+      });
+    const typed = existing({
+      op: 'varchar',
+      commit_ts: 'varchar',
+      id: 'bigint',
+      qty: 'integer',
+      price: 'decimal(10,2)',
+      updated_at: 'timestamp(6)',
+      note: 'varchar',
+    });
+    assert.deepEqual(renderSchemaChanges(parquet('int', 'decimal(10,2)'), trinoDialect(), { target, staging: typed }), []);
+    assert.deepEqual(renderSchemaChanges(parquet('bigint', 'decimal(12,2)'), trinoDialect(), { target, staging: typed }), [
+      'ALTER TABLE "iceberg"."shop"."orders" ALTER COLUMN "qty" SET DATA TYPE bigint',
+      'ALTER TABLE "iceberg"."shop"."orders" ALTER COLUMN "price" SET DATA TYPE decimal(12,2)',
+      'ALTER TABLE "hive"."shop"."orders__cdc" ALTER COLUMN "qty" SET DATA TYPE bigint',
+      'ALTER TABLE "hive"."shop"."orders__cdc" ALTER COLUMN "price" SET DATA TYPE decimal(12,2)',
+    ]);
+    assert.deepEqual(
+      renderSchemaChanges(parquet('bigint', 'decimal(12,2)'), athenaDialect(), {
+        target: existing({ id: 'bigint', qty: 'int', price: 'decimal(10,2)', updated_at: 'timestamp', note: 'string' }),
+        staging: existing({ op: 'string', commit_ts: 'string', id: 'bigint', qty: 'int', price: 'decimal(10,2)', updated_at: 'timestamp', note: 'string' }),
+      }),
+      [
+        'ALTER TABLE `shop`.`orders` CHANGE COLUMN `qty` `qty` bigint',
+        'ALTER TABLE `shop`.`orders` CHANGE COLUMN `price` `price` decimal(12,2)',
+        'ALTER TABLE `shop`.`orders__cdc` CHANGE COLUMN `qty` `qty` bigint',
+        'ALTER TABLE `shop`.`orders__cdc` CHANGE COLUMN `price` `price` decimal(12,2)',
+      ],
+    );
+    // CSV: the staging table reads text and the MERGE casts, so only the target widens.
+    const csv = def({
+      columns: [
+        { name: 'id', type: 'bigint' },
+        { name: 'qty', type: 'bigint' },
+        { name: 'price', type: 'decimal(10,2)' },
+        { name: 'updated_at', type: 'timestamp' },
+        { name: 'note', type: 'string' },
+      ],
+    });
+    assert.deepEqual(renderSchemaChanges(csv, trinoDialect(), { target, staging }), [
+      'ALTER TABLE "iceberg"."shop"."orders" ALTER COLUMN "qty" SET DATA TYPE bigint',
+    ]);
+  });
+
   it('refuses what Iceberg cannot change in place, and a new column that is not last in a positional format', () => {
     const narrowed = def({
       columns: [
