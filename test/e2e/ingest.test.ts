@@ -2,8 +2,15 @@ import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { renderDmsCsv, type ChangeEvent } from '../../src/changes/producers';
 import { gzipSync } from 'node:zlib';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  ListObjectsV2Command,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import type { TableDefinition } from '../../src/config/schema';
 import { quarantineLocation } from '../../src/activities';
+import { parseS3Uri } from '../../src/storage/staging';
 import type { IngestResult, Watermark } from '../../src/shared';
 import { createTable, currentRows, listUris, putChangeFile, tableFor, uniqueName } from '../../local/harness/harness';
 import { atPace, useStackWithWorker } from '../support/suite';
@@ -259,6 +266,38 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
     await runBatch(def);
     assert.deepEqual(await listUris(stack.h, def.staging.location), []);
     assert.deepEqual(await listUris(stack.h, archive), [`${archive}2026/11/21/f1.csv`]);
+  });
+
+  it('retain mode by arrival merges a multipart upload that completes after a later single-part file moved the position', async () => {
+    const def = tableFor(uniqueName('retain_mp'), { cleanup: { mode: 'retain', order: 'arrival' } });
+    await createTable(stack.h, def);
+    const { bucket, key } = parseS3Uri(`${def.staging.location}big.csv`);
+    // A large file's upload starts (S3 and MinIO give it this LastModified) ...
+    const { UploadId } = await stack.h.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // ... a smaller file lands after it, and a batch takes it: the position moves past the upload's start.
+    const small = await putChangeFile(stack.h, def, 'small.csv', [ev('I', 1, 'a', 1, 1, 'small', '1.00')]);
+    const first = await runBatch(def);
+    assert.equal(first.files, 1);
+    assert.equal(first.watermark.position?.uri, small);
+    // The upload completes now, behind the position.
+    const body = renderDmsCsv(def, [ev('I', 2, 'a', 2, 2, 'big', '2.00')]);
+    const { ETag } = await stack.h.s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: body }));
+    await stack.h.s3.send(
+      new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ ETag, PartNumber: 1 }] } }),
+    );
+    const { Contents = [] } = await stack.h.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
+    assert.ok(Contents[0].LastModified!.getTime() < first.watermark.position!.lastModified, 'the multipart file lands behind the position');
+
+    const second = await runBatch(def, first.watermark);
+    assert.equal(second.outcome, 'merged');
+    assert.equal(second.files, 1);
+    assert.deepEqual(asStrings(await currentRows(stack.h, def), ['name']), [{ name: 'small' }, { name: 'big' }]);
+    // Taken once: the next run finds nothing, and both files stay where they are.
+    const third = await runBatch(def, second.watermark);
+    assert.equal(third.outcome, 'idle');
+    assert.deepEqual(third.watermark, second.watermark);
+    assert.deepEqual(await listUris(stack.h, def.staging.location), [`s3://${bucket}/${key}`, small]);
   });
 
   it('retain mode leaves the files in place and moves on by arrival position', async () => {

@@ -202,7 +202,9 @@ describe('models on the stack', function () {
     })();
     // The first build's run is COMPLETED; the rebuild's is RUNNING once the rebuild started it.
     const building = context.h.client.workflow.getHandle(modelBuildId(visits));
-    while ((await building.describe().then((d) => d.status.name)) !== 'RUNNING') await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 100 && (await building.describe().then((d) => d.status.name)) !== 'RUNNING'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const [second] = (await run([visits])).models;
     const [rebuilt] = ((await rebuild.handle.result()) as RunModelsResult).models;
     done = true;
