@@ -170,6 +170,7 @@ describe('models on the stack', function () {
 
   it('an incremental period is replaced in one commit: a reader never sees it empty, a failing rebuild leaves its rows, a second run is skipped', async () => {
     const days = Array.from({ length: 10 }, (_, i) => `2026-09-${String(i + 1).padStart(2, '0')}`);
+    await q(`CREATE SCHEMA IF NOT EXISTS iceberg.${db}`);
     await q(`CREATE TABLE iceberg.${db}.visits (id bigint, day date, v varchar)`);
     const rows = (from: number, n: number) =>
       Array.from({ length: n }, (_, i) => `(${from + i}, DATE '${days[(from + i) % days.length]}', '${from + i}')`).join(', ');
@@ -202,7 +203,8 @@ describe('models on the stack', function () {
     })();
     // The first build's run is COMPLETED; the rebuild's is RUNNING once the rebuild started it.
     const building = context.h.client.workflow.getHandle(modelBuildId(visits));
-    for (let i = 0; i < 100 && (await building.describe().then((d) => d.status.name)) !== 'RUNNING'; i++) {
+    const status = () => building.describe().then((d) => d.status.name, () => 'NOT_FOUND');
+    for (let i = 0; i < 100 && (await status()) !== 'RUNNING'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const [second] = (await run([visits])).models;
