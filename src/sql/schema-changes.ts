@@ -41,7 +41,7 @@ function widens(from: string, to: ColumnType): boolean {
 /**
  * The ALTER statements that bring an existing table to its definition without rewriting data: columns added to the
  * definition are added to the Iceberg table (and, for a positional format, appended to the staging table), and a
- * widened type is widened, in the staging table too where its columns are typed (Parquet). Anything else is refused, naming the table and the column; a column the definition no
+ * widened type is widened, in the staging table too where its columns are typed (Parquet: created again). Anything else is refused, naming the table and the column; a column the definition no
  * longer has is left in the table (icetide never drops data) and leaves the current view.
  */
 export function renderSchemaChanges(
@@ -62,7 +62,7 @@ export function renderSchemaChanges(
             'in place only from int to bigint or to a larger decimal precision; add a new column instead',
         );
       }
-      statements.push(widenColumn(def, dialect, 'target', column));
+      statements.push(widenColumn(def, dialect, column));
     }
   }
   const format = formatOf(def);
@@ -77,16 +77,21 @@ export function renderSchemaChanges(
       );
     }
   }
-  for (const c of missing) statements.push(addColumn(def, dialect, 'staging', c.name, c.type));
   // A typed staging column (Parquet) is widened with the target: files written after the change carry the wider type,
-  // which the narrower column cannot read.
+  // which the narrower column cannot read. Trino's Hive connector cannot change a column's type, so the staging table
+  // (external: dropping it keeps its files) is created again from the definition, added columns included.
   const stagedTypes = new Map(existing.staging.map((c) => [c.name.toLowerCase(), normalize(c.type)]));
-  for (const c of wanted) {
+  const narrower = wanted.some((c) => {
     const type = stagedTypes.get(c.name.toLowerCase());
-    if (type !== undefined && type !== normalize(c.type) && widens(type, c.type)) statements.push(widenColumn(def, dialect, 'staging', c));
-  }
+    return type !== undefined && type !== normalize(c.type) && widens(type, c.type);
+  });
+  if (narrower) statements.push(dropStaging(def, dialect), format.stagingTable(def, dialect));
+  else for (const c of missing) statements.push(addColumn(def, dialect, 'staging', c.name, c.type));
   return statements;
 }
+
+const dropStaging = (def: TableDefinition, dialect: Dialect): string =>
+  `DROP TABLE IF EXISTS ${dialect.kind === 'trino' ? dialect.staging(def) : `${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)}`}`;
 
 function addColumn(def: TableDefinition, dialect: Dialect, table: 'target' | 'staging', name: string, type: ColumnType): string {
   if (dialect.kind === 'trino') {
@@ -96,11 +101,8 @@ function addColumn(def: TableDefinition, dialect: Dialect, table: 'target' | 'st
   return `ALTER TABLE ${tableName} ADD COLUMNS (${backtick(name)} ${dialect.ddlType(type)})`;
 }
 
-function widenColumn(def: TableDefinition, dialect: Dialect, table: 'target' | 'staging', column: Pick<Column, 'name' | 'type'>): string {
-  if (dialect.kind === 'trino') {
-    const name = table === 'target' ? dialect.target(def) : dialect.staging(def);
-    return `ALTER TABLE ${name} ALTER COLUMN ${quoteIdent(column.name)} SET DATA TYPE ${dmlType(column.type)}`;
-  }
-  const name = `${backtick(def.database)}.${backtick(table === 'target' ? def.table : def.table + STAGING_SUFFIX)}`;
-  return `ALTER TABLE ${name} CHANGE COLUMN ${backtick(column.name)} ${backtick(column.name)} ${dialect.ddlType(column.type)}`;
+function widenColumn(def: TableDefinition, dialect: Dialect, column: Column): string {
+  return dialect.kind === 'trino'
+    ? `ALTER TABLE ${dialect.target(def)} ALTER COLUMN ${quoteIdent(column.name)} SET DATA TYPE ${dmlType(column.type)}`
+    : `ALTER TABLE ${backtick(def.database)}.${backtick(def.table)} CHANGE COLUMN ${backtick(column.name)} ${backtick(column.name)} ${dialect.ddlType(column.type)}`;
 }

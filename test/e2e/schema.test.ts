@@ -109,14 +109,15 @@ describe('schema changes on the local stack: a column added mid-stream', functio
     };
     await land(before, 'f1.parquet', [change('I', 1, 1, '10.25', 7), change('I', 2, 2, '20.25', 8)]);
     assert.equal((await runBatch(before)).outcome, 'merged');
+    // An old-typed file waiting in staging while the definition changes: the staging table is created again, not its files.
+    await land(before, 'f2.parquet', [change('U', 3, 2, '21.25', 10)]);
 
     const { schemaChanges } = await createTable(stack.h, after);
-    // amount and qty widened in the target and in the staging table
+    // amount and qty widened in the target; the staging table dropped and created with the wider types
     assert.equal(schemaChanges.length, 4, schemaChanges.join('\n'));
     assert.deepEqual((await createTable(stack.h, after)).schemaChanges, [], 'apply twice changes nothing the second time');
-    // The source now writes INT64 and DECIMAL(14,2) with values only the wider types hold; an old-typed file lands late.
-    await land(after, 'f2.parquet', [change('U', 3, 1, '123456789012.25', 3_000_000_000), change('I', 4, 3, '30.25', 9)]);
-    await land(before, 'f3.parquet', [change('U', 5, 2, '21.25', 10)]);
+    // The source now writes INT64 and DECIMAL(14,2), with values only the wider types hold.
+    await land(after, 'f3.parquet', [change('U', 5, 1, '123456789012.25', 3_000_000_000), change('I', 6, 3, '30.25', 9)]);
     const result = await runBatch(after);
     assert.equal(result.outcome, 'merged');
     assert.equal(result.files, 2);
