@@ -131,7 +131,9 @@ async function buildPeriods(
       if (!(await survey(steps)).includes(model.name)) await execute('create table', { kind: 'create-empty' }, false);
     });
   }
-  const columns = atomic ? (await read('read columns', { kind: 'columns', table: model.name })).map((row) => String(row.column_name)) : undefined;
+  const columns = atomic
+    ? (await read('read columns', { kind: 'columns', table: model.name })).map((row) => String(row.column_name))
+    : undefined;
   const today = input.resume?.today ?? new Date(Date.now()).toISOString().slice(0, 10);
   const periods = periodsOf(model, today);
   let next = input.resume?.next ?? 0;

@@ -249,5 +249,6 @@ function advance(
     .at(-1);
   const after =
     !position || (previous.position && comparePosition(previous.position, position, retainOrder(def)) > 0) ? previous.position : position;
-  return { version: 1, appliedThrough: through, position: after, ...((recent ?? previous.recent) && { recent: recent ?? previous.recent }) };
+  const window = recent ?? previous.recent;
+  return { version: 1, appliedThrough: through, position: after, ...(window && { recent: window }) };
 }

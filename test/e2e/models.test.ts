@@ -203,7 +203,11 @@ describe('models on the stack', function () {
     })();
     // The first build's run is COMPLETED; the rebuild's is RUNNING once the rebuild started it.
     const building = context.h.client.workflow.getHandle(modelBuildId(visits));
-    const status = () => building.describe().then((d) => d.status.name, () => 'NOT_FOUND');
+    const status = () =>
+      building.describe().then(
+        (d) => d.status.name,
+        () => 'NOT_FOUND',
+      );
     for (let i = 0; i < 100 && (await status()) !== 'RUNNING'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

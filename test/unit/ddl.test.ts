@@ -204,7 +204,15 @@ describe('renderSchemaChanges', () => {
     assert.deepEqual(
       renderSchemaChanges(widened, athenaDialect(), {
         target: existing({ id: 'bigint', qty: 'int', price: 'decimal(10,2)', updated_at: 'timestamp', note: 'string' }),
-        staging: existing({ op: 'string', commit_ts: 'string', id: 'bigint', qty: 'int', price: 'decimal(10,2)', updated_at: 'timestamp', note: 'string' }),
+        staging: existing({
+          op: 'string',
+          commit_ts: 'string',
+          id: 'bigint',
+          qty: 'int',
+          price: 'decimal(10,2)',
+          updated_at: 'timestamp',
+          note: 'string',
+        }),
       }),
       [
         'ALTER TABLE `shop`.`orders` CHANGE COLUMN `qty` `qty` bigint',

@@ -59,7 +59,10 @@ describe('buildModel decisions (scripted activities)', function () {
     const replaced = statements.flatMap((s) => (s.kind === 'chunk-replace' ? [s] : []));
     const days = Array.from({ length: 10 }, (_, i) => `2026-10-${String(i + 1).padStart(2, '0')}`);
     assert.deepEqual(replaced.map((s) => s.period.from).sort(), days, 'every period replaced exactly once');
-    assert.ok(replaced.every((s) => s.columns.join() === 'id,day'), 'each MERGE names the columns read from the table');
+    assert.ok(
+      replaced.every((s) => s.columns.join() === 'id,day'),
+      'each MERGE names the columns read from the table',
+    );
     assert.ok(!statements.some((s) => s.kind === 'chunk-remove' || s.kind === 'chunk-insert'), 'no period deleted apart');
     assert.equal(statements.filter((s) => s.kind === 'create-empty').length, 1, 'the table is created by the first run only');
     assert.equal(runIds.size, 3, '10 chunks at 4 per run: three runs');
