@@ -4,13 +4,15 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { TableDefinition } from './config/schema';
-import type { FilePosition } from './changes/select';
+import type { FilePosition, RecentFiles } from './changes/select';
 import type { KeyRange } from './changes/validate';
 import type { QueryHandle, QueryStats, TerminalState } from './engines/engine';
 
 export const TASK_QUEUE = 'icetide';
 
 export const modelName = (model: { database: string; name: string }): string => `${model.database}.${model.name}`;
+/** One build per model at a time: every run (scheduled or by hand) builds a model under this id. */
+export const modelBuildId = (model: { database: string; name: string }): string => `icetide:model:${modelName(model)}`;
 export const tableName = (def: Pick<TableDefinition, 'database' | 'table'>): string => `${def.database}.${def.table}`;
 export const ingestScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string => `icetide:ingest:${tableName(def)}`;
 export const maintainScheduleId = (def: Pick<TableDefinition, 'database' | 'table'>): string => `icetide:maintain:${tableName(def)}`;
@@ -28,6 +30,8 @@ export interface Watermark {
   appliedThrough?: string;
   /** Retain mode: the last file taken, in arrival order; the next batch starts after it. */
   position?: FilePosition;
+  /** Retain mode by arrival: the settle window behind the position, looked at again for files not taken yet. */
+  recent?: RecentFiles;
 }
 
 /** A watermark's `appliedThrough` (UTC) as epoch milliseconds. */
@@ -112,6 +116,8 @@ export interface BatchPlan {
   /** A folder format's batch (one DynamoDB export): the export's time, which its rows carry. */
   exportTime?: string;
   last?: FilePosition;
+  /** Retain mode by arrival: the settle window once this batch is merged. */
+  recent?: RecentFiles;
   deferredFiles: number;
   /** When the longest-waiting change file left for later landed (ms since epoch): how late the table is. */
   oldestDeferred?: number;

@@ -4,7 +4,16 @@ import type { CheckedFile } from '../changes/engine-check';
 import { checkChangeFile, formatOf } from '../formats/registry';
 import { changesCanTie } from '../sql/ties';
 import { durationMillis } from '../config/duration';
-import { isChangeFile, retainOrder, selectBatch, type BatchBounds, type FilePosition } from '../changes/select';
+import {
+  isChangeFile,
+  retainOrder,
+  retainSettleMillis,
+  selectBatch,
+  settleWindow,
+  type BatchBounds,
+  type FilePosition,
+  type RecentFiles,
+} from '../changes/select';
 import type { TableDefinition } from '../config/schema';
 import type { QueryHandle } from '../engines/engine';
 import { filesThatFit, renderMerge, renderMergeSource } from '../sql/merge';
@@ -31,7 +40,13 @@ export function createIngestActivities(deps: ActivityDeps) {
      * fails the batch (naming file, line where the worker can tell, and problem) or, in quarantine mode, is sent aside
      * whole. Planning reads no file's bytes unless it has to explain one.
      */
-    async planBatch(input: { table: TableDefinition; cutoff: number; after?: FilePosition; purgedThrough?: string }): Promise<BatchPlan> {
+    async planBatch(input: {
+      table: TableDefinition;
+      cutoff: number;
+      after?: FilePosition;
+      recent?: RecentFiles;
+      purgedThrough?: string;
+    }): Promise<BatchPlan> {
       const def = input.table;
       return failFastOnPermanent(`table ${tableName(def)}: planning a batch`, async () => {
         const bounds: BatchBounds = {
@@ -39,13 +54,15 @@ export function createIngestActivities(deps: ActivityDeps) {
           format: formatOf(def),
           cutoff: input.cutoff,
           after: def.cleanup.mode === 'retain' ? input.after : undefined,
+          recent: def.cleanup.mode === 'retain' ? input.recent : undefined,
           order: retainOrder(def),
           maxFiles: def.batch.maxFiles,
           maxBytes: def.batch.maxBytes,
           // A first cut; filesThatFit then sizes the whole rendered MERGE.
           maxListBytes: dialect.maxStatementBytes,
         };
-        const selection = selectBatch(await listForBatch(staging, bounds), bounds);
+        const listing = await listForBatch(staging, bounds);
+        const selection = selectBatch(listing, bounds);
         const fitting = filesThatFit(
           def,
           dialect,
@@ -183,6 +200,9 @@ export function createIngestActivities(deps: ActivityDeps) {
         // Quarantined files count as passed: the retain mode's position moves over them too.
         const lastTaken = files.at(-1);
         if (lastTaken) plan.last = { lastModified: lastTaken.lastModified, uri: lastTaken.uri };
+        const settle = retainSettleMillis(def);
+        const recent = settle === undefined ? undefined : settleWindow(listing, files, bounds, settle);
+        if (recent) plan.recent = recent;
         return plan;
       });
     },

@@ -3,7 +3,7 @@ import type { DataTest, ModelDefinition } from '../config/models';
 import { modelName } from '../shared';
 import { TransientEngineError, type QueryHandle, type ReadResult } from '../engines/engine';
 import type { QueryOutcome } from '../shared';
-import { renderChunk, renderPeriodCheck, type Period } from '../sql/chunks';
+import { renderChunk, renderPeriodCheck, renderPeriodReplace, type Period } from '../sql/chunks';
 import { renderTestCounts, renderTestQuery } from '../sql/data-tests';
 import {
   renderBuild,
@@ -27,6 +27,9 @@ export type ModelStatement =
   | { kind: 'publish'; version: string }
   | { kind: 'drop'; table: string }
   | { kind: 'create-empty' }
+  /** A period replaced in one MERGE; `columns` are the model table's, in order. */
+  | { kind: 'chunk-replace'; period: Period; columns: string[] }
+  /** Runs recorded before chunk-replace: a period deleted, then inserted. */
   | { kind: 'chunk-remove'; period: Period }
   | { kind: 'chunk-insert'; period: Period }
   | { kind: 'scd2-merge'; columns: string[]; at: string };
@@ -67,6 +70,9 @@ export function createModelActivities(deps: ActivityDeps) {
               warehouse: deps.warehouse,
               noData: true,
             });
+      case 'chunk-replace':
+        if (model.materialization !== 'incremental_by_period') throw new Error(`${statement.kind} is for incremental models`);
+        return renderPeriodReplace(model, statement.period, statement.columns, dialect);
       case 'chunk-remove':
       case 'chunk-insert': {
         if (model.materialization !== 'incremental_by_period') throw new Error(`${statement.kind} is for incremental models`);
@@ -81,7 +87,7 @@ export function createModelActivities(deps: ActivityDeps) {
 
   async function submit(input: ModelStatementInput): Promise<QueryHandle> {
     const sql = render(input.model, input.statement);
-    if (input.statement.kind === 'chunk-insert') deps.failpoint?.('submit-chunk');
+    if (input.statement.kind === 'chunk-insert' || input.statement.kind === 'chunk-replace') deps.failpoint?.('submit-chunk');
     return submitStatement(deps, `model ${modelName(input.model)}: submitting ${input.statement.kind}`, sql, input.token);
   }
 

@@ -1,3 +1,4 @@
+import { durationMillis } from '../config/duration';
 import type { TableDefinition } from '../config/schema';
 import type { ChangeFormat } from '../formats/format';
 import type { StagedFile } from '../storage/staging';
@@ -34,6 +35,25 @@ export const comparePosition = (a: FilePosition, b: FilePosition, order: FileOrd
 export const retainOrder = (def: TableDefinition): FileOrder | undefined =>
   def.cleanup.mode !== 'retain' ? undefined : (def.cleanup.order ?? (def.staging.format.startsWith('dms-') ? 'key' : 'arrival'));
 
+/**
+ * Retain mode by arrival: a file's LastModified is when its upload started (a multipart upload's initiation), not
+ * when it became visible, so a large file can appear behind the position after a smaller one moved it on. Each run
+ * therefore looks again at the settle window behind the position and takes what it has not taken there, by name.
+ */
+export interface RecentFiles {
+  /** Where the window starts: every file at or before it was taken, or landed a whole window before the position. */
+  from: FilePosition;
+  /** The files taken after `from`, sorted. */
+  names: string[];
+}
+
+/** How far behind the position retain mode by arrival looks again (cleanup.settle; default 1h). */
+export const retainSettleMillis = (def: TableDefinition): number | undefined =>
+  retainOrder(def) === 'arrival' && def.cleanup.mode === 'retain' ? durationMillis(def.cleanup.settle ?? '1h') : undefined;
+
+const later = (a: FilePosition | undefined, b: FilePosition, order: FileOrder): FilePosition =>
+  a && comparePosition(a, b, order) > 0 ? a : b;
+
 export interface BatchBounds {
   /** The table's staging location (s3://bucket/prefix/). */
   location: string;
@@ -43,6 +63,8 @@ export interface BatchBounds {
   cutoff: number;
   /** Retain mode: only files after this position. */
   after?: FilePosition;
+  /** Retain mode by arrival: also the files of the settle window behind the position not taken yet. */
+  recent?: RecentFiles;
   /** arrival (default): oldest first. key: in name order, stopping at the first file newer than the cutoff. */
   order?: FileOrder;
   maxFiles: number;
@@ -72,8 +94,11 @@ export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selecti
   const ignored = listing.filter((f) => !changeFile(f) && !inFolder(f)).map((f) => f.uri);
   // A folder format's change is a whole export: one per batch, however small.
   const maxFiles = bounds.format.folder ? 1 : bounds.maxFiles;
+  // A watermark from before the settle window has none yet: it starts at the position.
+  const from = order === 'arrival' && bounds.recent ? bounds.recent.from : bounds.after;
+  const alreadyTaken = new Set(bounds.recent?.names);
   const waiting = listing
-    .filter((f) => changeFile(f) && (!bounds.after || comparePosition(f, bounds.after, order) > 0))
+    .filter((f) => changeFile(f) && (!from || comparePosition(f, from, order) > 0) && !alreadyTaken.has(f.uri))
     .sort((a, b) => comparePosition(a, b, order));
   const files: StagedFile[] = [];
   let bytes = 0;
@@ -99,4 +124,26 @@ export function selectBatch(listing: StagedFile[], bounds: BatchBounds): Selecti
     undefined,
   );
   return { files, deferred: left.length, ...(oldestDeferred !== undefined && { oldestDeferred }), ignored };
+}
+
+/**
+ * The settle window after `files` are merged: it ends at the new position and starts a settle period before it (never
+ * earlier than it started before); it names the files taken in it that are still listed.
+ */
+export function settleWindow(
+  listing: StagedFile[],
+  files: StagedFile[],
+  bounds: Pick<BatchBounds, 'after' | 'recent'>,
+  settleMillis: number,
+): RecentFiles | undefined {
+  const position = files.reduce<FilePosition | undefined>((p, f) => later(p, f, 'arrival'), bounds.after);
+  if (!position) return undefined;
+  const start = { lastModified: position.lastModified - settleMillis, uri: '' };
+  const from = later(bounds.recent?.from ?? bounds.after, start, 'arrival');
+  const taken = new Set([...(bounds.recent?.names ?? []), ...files.map((f) => f.uri)]);
+  const names = listing
+    .filter((f) => taken.has(f.uri) && comparePosition(f, from) > 0)
+    .map((f) => f.uri)
+    .sort();
+  return { from: { lastModified: from.lastModified, uri: from.uri }, names };
 }

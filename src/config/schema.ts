@@ -135,6 +135,12 @@ export const tableDefinitionSchema = z
            * DMS formats, arrival otherwise.
            */
           order: z.enum(['key', 'arrival']).optional(),
+          /**
+           * arrival only: how far behind the position each run looks again for files it has not taken. A multipart
+           * upload's LastModified is when it started, so a file that took longer than this (plus schedule.lag) to
+           * upload could land behind the window. Default 1h.
+           */
+          settle: duration.optional(),
         }),
       ])
       .default({ mode: 'delete' }),

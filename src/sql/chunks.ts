@@ -33,8 +33,8 @@ const inPeriod = (column: string, { from, to }: Period): string =>
   `${column} >= DATE ${quoteString(from)} AND ${column} < DATE ${quoteString(to)}`;
 
 /**
- * A chunk replaces its period whole, so running it again (a retry, a resubmission of a lost query, a resumed run)
- * leaves the same rows: first the period's rows go, then the SELECT's rows of the period are inserted.
+ * Runs recorded before a period was replaced in one commit: first the period's rows go, then the SELECT's rows of the
+ * period are inserted (two commits; readers see the period empty between them).
  */
 export function renderChunk(model: IncrementalModel, period: Period, dialect: Dialect): { remove: string; insert: string } {
   const target = dialect.relation(model.database, model.name);
@@ -43,6 +43,32 @@ export function renderChunk(model: IncrementalModel, period: Period, dialect: Di
     remove: `DELETE FROM ${target} WHERE ${inPeriod(column, period)}`,
     insert: `INSERT INTO ${target}\nSELECT * FROM ${modelQuery(model)}\nWHERE ${inPeriod(`model.${column}`, period)}`,
   };
+}
+
+/** The source's flag on the one row that matches, and so deletes, every row the period holds. */
+const DELETES_PERIOD = quoteIdent('_icetide_period_delete');
+
+/**
+ * A chunk replaces its period whole in one MERGE, one commit: readers see the old rows or the new ones, never an
+ * empty period, and a MERGE that fails leaves the old rows. Its source is the SELECT's rows of the period plus one
+ * row flagged DELETES_PERIOD (typed by the table's columns, all NULL) that the ON clause matches with every existing
+ * row of the period: each target row matches at most that one source row, as MERGE requires. Running it again (a
+ * retry, a resubmission of a lost query, a resumed run) leaves the same rows. `columns` are the table's, in order.
+ */
+export function renderPeriodReplace(model: IncrementalModel, period: Period, columns: readonly string[], dialect: Dialect): string {
+  const target = dialect.relation(model.database, model.name);
+  const column = quoteIdent(model.incremental.column);
+  const names = columns.map(quoteIdent);
+  const of = (alias: string) => names.map((name) => `${alias}.${name}`).join(', ');
+  return (
+    `MERGE INTO ${target} AS t\nUSING (\n` +
+    `SELECT ${of('model')}, false AS ${DELETES_PERIOD} FROM ${modelQuery(model)}\nWHERE ${inPeriod(`model.${column}`, period)}\n` +
+    `UNION ALL\n` +
+    `SELECT ${of('existing')}, true FROM (VALUES 1) AS one (x) LEFT JOIN (SELECT * FROM ${target} WHERE false) AS existing ON true\n` +
+    `) AS s\nON s.${DELETES_PERIOD} AND ${inPeriod(`t.${column}`, period)}\n` +
+    `WHEN MATCHED THEN DELETE\n` +
+    `WHEN NOT MATCHED AND NOT s.${DELETES_PERIOD} THEN INSERT (${names.join(', ')}) VALUES (${of('s')})`
+  );
 }
 
 /** Periods whose row count in the table differs from the SELECT's over the whole range: empty when all match. */

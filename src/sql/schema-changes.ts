@@ -41,7 +41,7 @@ function widens(from: string, to: ColumnType): boolean {
 /**
  * The ALTER statements that bring an existing table to its definition without rewriting data: columns added to the
  * definition are added to the Iceberg table (and, for a positional format, appended to the staging table), and a
- * widened type is widened. Anything else is refused, naming the table and the column; a column the definition no
+ * widened type is widened, in the staging table too where its columns are typed (Parquet: created again). Anything else is refused, naming the table and the column; a column the definition no
  * longer has is left in the table (icetide never drops data) and leaves the current view.
  */
 export function renderSchemaChanges(
@@ -77,9 +77,21 @@ export function renderSchemaChanges(
       );
     }
   }
-  for (const c of missing) statements.push(addColumn(def, dialect, 'staging', c.name, c.type));
+  // A typed staging column (Parquet) is widened with the target: files written after the change carry the wider type,
+  // which the narrower column cannot read. Trino's Hive connector cannot change a column's type, so the staging table
+  // (external: dropping it keeps its files) is created again from the definition, added columns included.
+  const stagedTypes = new Map(existing.staging.map((c) => [c.name.toLowerCase(), normalize(c.type)]));
+  const narrower = wanted.some((c) => {
+    const type = stagedTypes.get(c.name.toLowerCase());
+    return type !== undefined && type !== normalize(c.type) && widens(type, c.type);
+  });
+  if (narrower) statements.push(dropStaging(def, dialect), format.stagingTable(def, dialect));
+  else for (const c of missing) statements.push(addColumn(def, dialect, 'staging', c.name, c.type));
   return statements;
 }
+
+const dropStaging = (def: TableDefinition, dialect: Dialect): string =>
+  `DROP TABLE IF EXISTS ${dialect.kind === 'trino' ? dialect.staging(def) : `${backtick(def.database)}.${backtick(def.table + STAGING_SUFFIX)}`}`;
 
 function addColumn(def: TableDefinition, dialect: Dialect, table: 'target' | 'staging', name: string, type: ColumnType): string {
   if (dialect.kind === 'trino') {

@@ -31,8 +31,9 @@ export interface BuildModelInput {
  * Builds one model by its materialisation, each statement a durable submit → await holding an engine permit:
  * - `table`: CTAS into a new version, the data tests on it (audit), then publish by replacing the model's view and
  *   drop older versions. A failed audit leaves the published view as it was and names the tests with sample rows.
- * - `incremental_by_period`: each period one chunk (delete then insert, so it can run again), `parallelism` at a time;
- *   a resumed run redoes no finished chunk (they are in its history); then row counts per period are checked.
+ * - `incremental_by_period`: each period one chunk (one MERGE replacing the period in one commit, so it can run
+ *   again), `parallelism` at a time; a resumed run redoes no finished chunk (they are in its history); then row counts
+ *   per period are checked.
  * - `scd2`: one MERGE closing changed and vanished rows' versions and opening new ones; a rerun changes nothing.
  */
 export async function buildModel(input: BuildModelInput): Promise<ModelReport> {
@@ -123,18 +124,23 @@ async function buildPeriods(
   started: number,
 ): Promise<BuildModelInput | undefined> {
   const { report, current, execute, read, fail } = steps;
+  // Runs recorded before a period was replaced by one MERGE delete, then insert, each period.
+  const atomic = patched('atomic-periods');
   if (!input.resume) {
     await steps.oneAtATime(async () => {
       if (!(await survey(steps)).includes(model.name)) await execute('create table', { kind: 'create-empty' }, false);
     });
   }
+  const columns = atomic
+    ? (await read('read columns', { kind: 'columns', table: model.name })).map((row) => String(row.column_name))
+    : undefined;
   const today = input.resume?.today ?? new Date(Date.now()).toISOString().slice(0, 10);
   const periods = periodsOf(model, today);
   let next = input.resume?.next ?? 0;
   // Runs recorded before continue-as-new took every chunk in one run.
   const until = current ? Math.min(periods.length, next + (input.chunksPerRun ?? CHUNKS_PER_RUN)) : periods.length;
   const chunkRunner = async () => {
-    while (next < until && !(current && workflowInfo().continueAsNewSuggested)) await chunk(steps, periods[next++]);
+    while (next < until && !(current && workflowInfo().continueAsNewSuggested)) await chunk(steps, periods[next++], columns);
   };
   await Promise.all(Array.from({ length: Math.min(model.incremental.parallelism, until - next) }, chunkRunner));
   if (next < periods.length) return { ...input, resume: { today, next, startedAt: started, report } };
@@ -154,9 +160,16 @@ async function buildPeriods(
   return undefined;
 }
 
-/** One period, replaced whole: delete then insert, both again if the insert was lost or in conflict. */
-async function chunk(steps: ModelSteps, period: Period): Promise<void> {
+/**
+ * One period, replaced whole by one MERGE given the table's columns (submitted again if lost or in conflict); in runs
+ * recorded before, delete then insert, both again if the insert was lost or in conflict.
+ */
+async function chunk(steps: ModelSteps, period: Period, columns?: string[]): Promise<void> {
   const label = `chunk ${period.from}`;
+  if (columns) {
+    await steps.execute(label, { kind: 'chunk-replace', period, columns });
+    return;
+  }
   for (let submission = 1; ; submission++) {
     await steps.execute(`${label} delete`, { kind: 'chunk-remove', period });
     const outcome = await steps.runOnce(`${label} insert`, { kind: 'chunk-insert', period });

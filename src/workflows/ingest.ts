@@ -60,12 +60,12 @@ async function runBatch(input: IngestInput, progress: RunProgress, started: numb
   const cutoff = Date.now() - durationMillis(def.schedule.lag);
 
   const plan = await progress.run('plan', () =>
-    act.planBatch({ table: def, cutoff, after: previous.position, purgedThrough: input.purgedThrough }),
+    act.planBatch({ table: def, cutoff, after: previous.position, recent: previous.recent, purgedThrough: input.purgedThrough }),
   );
   const late = await noticeLateness(def, plan);
   const base = { version: 1 as const, table: name, ignoredFiles: plan.ignoredFiles.length, quarantined: plan.quarantined, late };
   if (plan.files.length === 0) {
-    const watermark = advance(def, previous, plan.last, undefined);
+    const watermark = advance(def, previous, plan, undefined);
     progress.finish(
       'idle',
       `${name}: nothing to merge${plan.quarantined.length ? `, ${plan.quarantined.length} file(s) quarantined` : ''}`,
@@ -76,7 +76,7 @@ async function runBatch(input: IngestInput, progress: RunProgress, started: numb
   if (supersededExport(def, plan, previous) && patched('superseded-export')) {
     // Rows an export leaves unchanged keep their older versions, so only the watermark knows a newer one was merged.
     await progress.run('cleanup of a superseded export', () => act.step.cleanupBatch({ table: def, files: plan.files }));
-    const watermark = advance(def, previous, plan.last, undefined);
+    const watermark = advance(def, previous, plan, undefined);
     progress.finish(
       'idle',
       `${name}: export ${plan.files[0]} (${plan.exportTime}) is older than one merged (${previous.appliedThrough}): not applied`,
@@ -95,7 +95,7 @@ async function runBatch(input: IngestInput, progress: RunProgress, started: numb
   }
 
   await progress.run(`cleanup of ${plan.files.length} merged file(s)`, () => act.step.cleanupBatch({ table: def, files: plan.files }));
-  const watermark = advance(def, previous, plan.last, plan.maxCommitTs);
+  const watermark = advance(def, previous, plan, plan.maxCommitTs);
   const statements = merge.statements > 1 ? ` in ${merge.statements} MERGEs` : '';
   progress.finish(
     'merged',
@@ -236,11 +236,11 @@ function lastWatermark(): Watermark {
   return last?.version === 1 ? last.watermark : { version: 1 };
 }
 
-/** The watermark only moves forward. */
+/** The watermark only moves forward; retain mode by arrival takes the settle window the plan computed for after it. */
 function advance(
   def: TableDefinition,
   previous: Watermark,
-  position: Watermark['position'],
+  { last: position, recent }: Pick<BatchPlan, 'last' | 'recent'>,
   appliedThrough: string | undefined,
 ): Watermark {
   const through = [previous.appliedThrough, appliedThrough]
@@ -249,5 +249,6 @@ function advance(
     .at(-1);
   const after =
     !position || (previous.position && comparePosition(previous.position, position, retainOrder(def)) > 0) ? previous.position : position;
-  return { version: 1, appliedThrough: through, position: after };
+  const window = recent ?? previous.recent;
+  return { version: 1, appliedThrough: through, position: after, ...(window && { recent: window }) };
 }

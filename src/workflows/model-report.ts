@@ -5,7 +5,7 @@ import { modelName } from '../shared';
 export interface ModelReport {
   model: string;
   materialization: ModelDefinition['materialization'];
-  /** `unchanged`: its sources did not advance since its last build (onlyWhenSourcesAdvance); `skipped`: a parent failed. */
+  /** `unchanged`: its sources did not advance since its last build (onlyWhenSourcesAdvance); `skipped`: a parent failed, or another run was building it. */
   outcome: 'built' | 'unchanged' | 'failed' | 'skipped';
   /** Rows the model's statements wrote (CTAS, inserts, MERGE), as the engine reports them. */
   rows: number;

@@ -13,7 +13,7 @@ export const TRANSIENT_RETRY = '10m';
 /** Submissions of an idempotent statement the engine lost or could not commit. */
 export const MAX_SUBMISSIONS = 5;
 /** The statements whose row count is rows written. */
-const WRITING = new Set<ModelStatement['kind']>(['build', 'chunk-insert', 'scd2-merge']);
+const WRITING = new Set<ModelStatement['kind']>(['build', 'chunk-replace', 'chunk-insert', 'scd2-merge']);
 
 export type ModelSteps = ReturnType<typeof modelSteps>;
 

@@ -1,6 +1,7 @@
-import { executeChild, workflowInfo } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import type { ModelDefinition } from '../config/models';
-import { modelName } from '../shared';
+import { modelBuildId, modelName } from '../shared';
 import { buildModel } from './build-model';
 import { emptyReport, type ModelReport } from './model-report';
 import { sourcesSinceLastRun } from './model-sources';
@@ -32,10 +33,13 @@ export interface RunModelsResult {
 
 /**
  * Runs models as a DAG: each once all the models it waits for are built, `parallelism` at a time, each a child run
- * retried with backoff (`retries`); a model whose parent failed is skipped, the others go on. Failures are posted
- * to the alert webhook. The result reports every model.
+ * retried with backoff (`retries`); a model whose parent failed is skipped, the others go on. A model another run is
+ * building (its build's id is taken) is skipped, saying so, with its children: two builds of one model would write
+ * the same periods at once. Failures are posted to the alert webhook. The result reports every model.
  */
 export async function runModels(input: RunModelsInput): Promise<RunModelsResult> {
+  // Runs recorded before one build per model named each build after the run.
+  const buildIdPerModel = patched('one-build-per-model');
   const reports = new Map<string, ModelReport>();
   const running = new Map<string, Promise<void>>();
   const inRun = new Set(input.models.map(({ model }) => modelName(model)));
@@ -56,15 +60,21 @@ export async function runModels(input: RunModelsInput): Promise<RunModelsResult>
         continue;
       }
       if (running.size >= input.parallelism) continue;
+      const workflowId = buildIdPerModel ? modelBuildId(model) : `${workflowInfo().workflowId}:${name}`;
       const child = executeChild(buildModel, {
-        workflowId: `${workflowInfo().workflowId}:${name}`,
+        workflowId,
         args: [{ version: 1, model }],
         retry: { maximumAttempts: model.retries + 1, initialInterval: '10s', backoffCoefficient: 2 },
         staticSummary: `model ${name} (${model.materialization})`,
       }).then(
         (report) => void reports.set(name, report),
         (err: Error) =>
-          void reports.set(name, { ...emptyReport(model, 'failed'), error: (err.cause as Error | undefined)?.message ?? err.message }),
+          void reports.set(
+            name,
+            err instanceof WorkflowExecutionAlreadyStartedError
+              ? { ...emptyReport(model, 'skipped'), error: `not built: another run is building it now (${workflowId})` }
+              : { ...emptyReport(model, 'failed'), error: (err.cause as Error | undefined)?.message ?? err.message },
+          ),
       );
       running.set(
         name,

@@ -2,10 +2,18 @@ import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { renderDmsCsv, type ChangeEvent } from '../../src/changes/producers';
 import { gzipSync } from 'node:zlib';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  type ListObjectsV2CommandOutput,
+} from '@aws-sdk/client-s3';
+import { createS3Client } from '../../src/deps';
 import type { TableDefinition } from '../../src/config/schema';
 import { quarantineLocation } from '../../src/activities';
+import { parseS3Uri, StagingStore } from '../../src/storage/staging';
 import type { IngestResult, Watermark } from '../../src/shared';
-import { createTable, currentRows, listUris, putChangeFile, tableFor, uniqueName } from '../../local/harness/harness';
+import { createTable, currentRows, listUris, putChangeFile, startWorker, tableFor, uniqueName } from '../../local/harness/harness';
 import { atPace, useStackWithWorker } from '../support/suite';
 import { asStrings, ReferenceTable } from '../support/reference';
 import { seededRandom } from '../../local/harness/random';
@@ -259,6 +267,69 @@ describe('ingest on the local stack (Trino + MinIO + Temporal)', function () {
     await runBatch(def);
     assert.deepEqual(await listUris(stack.h, def.staging.location), []);
     assert.deepEqual(await listUris(stack.h, archive), [`${archive}2026/11/21/f1.csv`]);
+  });
+
+  it('retain mode by arrival merges a multipart upload that completes after a later single-part file moved the position', async () => {
+    // S3 gives a multipart object the time its upload was initiated as LastModified ("for multipart uploads, the object
+    // creation date is the date of initiation of the multipart upload", S3 User Guide, object metadata); MinIO gives
+    // the time it completed. The upload below is a real one on MinIO; the worker lists it through a client that
+    // reports its LastModified as S3 does.
+    const initiated = new Map<string, Date>();
+    const s3 = createS3Client(stack.h.config);
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === 'ListObjectsV2Command') {
+          for (const object of (result.output as ListObjectsV2CommandOutput).Contents ?? []) {
+            object.LastModified = initiated.get(object.Key!) ?? object.LastModified;
+          }
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'lastModifiedAsS3' },
+    );
+    const taskQueue = uniqueName('retain_mp_tq');
+    const worker = await startWorker(stack.h, taskQueue, { ...stack.h.deps, staging: new StagingStore(s3) });
+    const run = (def: TableDefinition, watermark?: Watermark): Promise<IngestResult> =>
+      stack.h.client.workflow.execute('ingestBatch', {
+        taskQueue,
+        workflowId: uniqueName('retain_mp'),
+        args: [{ version: 1, table: def, watermark }],
+      });
+    try {
+      const def = tableFor(uniqueName('retain_mp'), { cleanup: { mode: 'retain', order: 'arrival' } });
+      await createTable(stack.h, def);
+      const { bucket, key } = parseS3Uri(`${def.staging.location}big.csv`);
+      // A large file's upload starts ...
+      initiated.set(key, new Date(Math.floor(Date.now() / 1000) * 1000));
+      const { UploadId } = await stack.h.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // ... a smaller file lands after it, and a batch takes it: the position moves past the upload's start.
+      const small = await putChangeFile(stack.h, def, 'small.csv', [ev('I', 1, 'a', 1, 1, 'small', '1.00')]);
+      const first = await run(def);
+      assert.equal(first.files, 1);
+      assert.equal(first.watermark.position?.uri, small);
+      // The upload completes now, behind the position.
+      const body = renderDmsCsv(def, [ev('I', 2, 'a', 2, 2, 'big', '2.00')]);
+      const { ETag } = await stack.h.s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: body }));
+      await stack.h.s3.send(
+        new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ ETag, PartNumber: 1 }] } }),
+      );
+      const [big] = await new StagingStore(s3).list(`s3://${bucket}/${key}`);
+      assert.ok(big.lastModified < first.watermark.position!.lastModified, 'the multipart file lands behind the position');
+
+      const second = await run(def, first.watermark);
+      assert.equal(second.outcome, 'merged');
+      assert.equal(second.files, 1);
+      assert.deepEqual(asStrings(await currentRows(stack.h, def), ['name']), [{ name: 'small' }, { name: 'big' }]);
+      // Taken once: the next run finds nothing, and both files stay where they are.
+      const third = await run(def, second.watermark);
+      assert.equal(third.outcome, 'idle');
+      assert.deepEqual(third.watermark, second.watermark);
+      assert.deepEqual(await listUris(stack.h, def.staging.location), [`s3://${bucket}/${key}`, small]);
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('retain mode leaves the files in place and moves on by arrival position', async () => {

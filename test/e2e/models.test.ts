@@ -8,6 +8,7 @@ import type { Project } from '../../src/config/project';
 import { startModels } from '../../src/starters/models';
 import type { RunModelsInput, RunModelsResult } from '../../src/workflows/models';
 import { applyModelsSchedule } from '../../src/starters/schedule';
+import { modelBuildId } from '../../src/shared';
 import { STAGING_BUCKET, startWorker, uniqueName } from '../../local/harness/harness';
 import { atPace, exited, spawnCrashingWorker, useStackWithWorker } from '../support/suite';
 
@@ -146,15 +147,15 @@ describe('models on the stack', function () {
       const result = (await handle.result()) as RunModelsResult;
       assert.equal(result.models[0].outcome, 'built', result.models[0].error);
       assert.equal(result.models[0].chunks, 30);
-      // Each chunk's insert was scheduled once: the 13th was retried as the same activity, none redone.
-      const history = await context.h.client.workflow.getHandle(`${handle.workflowId}:${db}.daily_events`).fetchHistory();
-      const inserts = (history.events ?? []).filter((e) => {
+      // Each chunk's MERGE was scheduled once: the 13th was retried as the same activity, none redone.
+      const history = await context.h.client.workflow.getHandle(modelBuildId(daily)).fetchHistory();
+      const merges = (history.events ?? []).filter((e) => {
         const attributes = e.activityTaskScheduledEventAttributes;
         if (attributes?.activityType?.name !== 'runModelStatement') return false;
         const [input] = attributes.input!.payloads!.map((p) => JSON.parse(Buffer.from(p.data!).toString()));
-        return input.statement.kind === 'chunk-insert';
+        return input.statement.kind === 'chunk-replace';
       });
-      assert.equal(inserts.length, 30);
+      assert.equal(merges.length, 30);
     } finally {
       await worker.stop();
     }
@@ -165,6 +166,69 @@ describe('models on the stack', function () {
     assert.equal(Number(difference[0].n), 0);
     const [count] = await q(`SELECT count(*) AS n FROM iceberg.${db}.daily_events`);
     assert.equal(Number(count.n), 600);
+  });
+
+  it('an incremental period is replaced in one commit: a reader never sees it empty, a failing rebuild leaves its rows, a second run is skipped', async () => {
+    const days = Array.from({ length: 10 }, (_, i) => `2026-09-${String(i + 1).padStart(2, '0')}`);
+    await q(`CREATE SCHEMA IF NOT EXISTS iceberg.${db}`);
+    await q(`CREATE TABLE iceberg.${db}.visits (id bigint, day date, v varchar)`);
+    const rows = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => `(${from + i}, DATE '${days[(from + i) % days.length]}', '${from + i}')`).join(', ');
+    await q(`INSERT INTO iceberg.${db}.visits VALUES ${rows(0, 500)}`);
+    const visits = model({
+      name: 'daily_visits',
+      sql: `SELECT id, day, CAST(v AS integer) AS v FROM ${db}.visits`,
+      materialization: 'incremental_by_period',
+      incremental: { column: 'day', period: 'day', start: days[0], end: days.at(-1), parallelism: 1 },
+      retries: 0,
+    });
+    const perDay = async () =>
+      Object.fromEntries(
+        (await q(`SELECT CAST(day AS varchar) AS day, count(*) AS n FROM iceberg.${db}.daily_visits GROUP BY 1`)).map((r) => [
+          String(r.day),
+          Number(r.n),
+        ]),
+      );
+    const [first] = (await run([visits])).models;
+    assert.equal(first.outcome, 'built', first.error);
+    assert.deepEqual(await perDay(), Object.fromEntries(days.map((d) => [d, 50])));
+
+    // A rebuild (10 new rows) read all along by another reader; a second run of the model while it builds.
+    await q(`INSERT INTO iceberg.${db}.visits VALUES ${rows(500, 10)}`);
+    const rebuild = await startModels(context.h.client, project([visits]), []);
+    let done = false;
+    const seen: Record<string, number>[] = [];
+    const reader = (async () => {
+      while (!done) seen.push(await perDay());
+    })();
+    // The first build's run is COMPLETED; the rebuild's is RUNNING once the rebuild started it.
+    const building = context.h.client.workflow.getHandle(modelBuildId(visits));
+    const status = () =>
+      building.describe().then(
+        (d) => d.status.name,
+        () => 'NOT_FOUND',
+      );
+    for (let i = 0; i < 100 && (await status()) !== 'RUNNING'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const [second] = (await run([visits])).models;
+    const [rebuilt] = ((await rebuild.handle.result()) as RunModelsResult).models;
+    done = true;
+    await reader;
+    assert.equal(rebuilt.outcome, 'built', rebuilt.error);
+    assert.ok(seen.length >= 5, `the reader read ${seen.length} time(s) during the rebuild`);
+    const emptied = seen.filter((counts) => days.some((d) => !(counts[d] >= 50)));
+    assert.equal(emptied.length, 0, `${emptied.length} of ${seen.length} reads saw a period emptied: ${JSON.stringify(emptied[0])}`);
+    assert.deepEqual(await perDay(), Object.fromEntries(days.map((d) => [d, 51])));
+    assert.equal(second.outcome, 'skipped', 'a second run of the model while it builds');
+    assert.equal(second.error, `not built: another run is building it now (icetide:model:${db}.daily_visits)`);
+
+    // A row the SELECT cannot convert fails its period's MERGE for good: that period keeps its rows.
+    await q(`INSERT INTO iceberg.${db}.visits VALUES (9999, DATE '${days[1]}', 'not a number')`);
+    const [failed] = (await run([visits])).models;
+    assert.equal(failed.outcome, 'failed');
+    assert.match(failed.error ?? '', new RegExp(`chunk ${days[1]}( insert)?, query \\S+ FAILED`));
+    assert.deepEqual(await perDay(), Object.fromEntries(days.map((d) => [d, 51])));
   });
 
   it('SCD2 over three successive states of a source equals an independent reference history; a rerun changes nothing', async () => {

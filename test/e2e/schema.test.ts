@@ -3,7 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { ChangeEvent } from '../../src/changes/producers';
 import { parseTableDefinition, type TableDefinition } from '../../src/config/schema';
 import type { IngestResult } from '../../src/shared';
-import { createTable, listUris, putChangeFile, tableFor, uniqueName } from '../../local/harness/harness';
+import { createTable, listUris, putChangeFile, STAGING_BUCKET, tableFor, uniqueName } from '../../local/harness/harness';
 import { useStackWithWorker } from '../support/suite';
 import { asStrings, ReferenceTable } from '../support/reference';
 
@@ -82,5 +82,52 @@ describe('schema changes on the local stack: a column added mid-stream', functio
       columns: after.columns.map((c) => (c.name === 'amount' ? { ...c, type: 'string' } : c)),
     });
     await assert.rejects(createTable(stack.h, narrowed), /column amount is decimal\(12,2\) in the table and string in the definition/);
+  });
+
+  it('DMS Parquet: int to bigint and a wider decimal widen the staging table too; files of both widths merge', async () => {
+    const columns = ['tenant', 'id', 'seq', 'name', 'amount', 'qty'];
+    const before = tableFor(uniqueName('schema_pq'), {
+      staging: { location: `s3://${STAGING_BUCKET}/${uniqueName('schema_pq')}/orders/`, format: 'dms-parquet' },
+      columns: [...tableFor('x').columns, { name: 'qty', type: 'int' }],
+    });
+    await createTable(stack.h, before);
+    const after = parseTableDefinition({
+      ...before,
+      columns: before.columns.map((c) =>
+        c.name === 'amount' ? { ...c, type: 'decimal(14,2)' } : c.name === 'qty' ? { ...c, type: 'bigint' } : c,
+      ),
+    });
+    const reference = new ReferenceTable(before.primaryKey);
+    const change = (op: ChangeEvent['op'], second: number, id: number, amount: string, qty: number): ChangeEvent => ({
+      op,
+      ts: `2026-11-24 10:00:${String(second).padStart(2, '0')}.000000`,
+      values: { tenant: 'acme', id, seq: second, name: `n${id}`, amount, qty },
+    });
+    const land = async (def: TableDefinition, name: string, events: ChangeEvent[]) => {
+      await putChangeFile(stack.h, def, name, events);
+      reference.deliver(name, events);
+    };
+    await land(before, 'f1.parquet', [change('I', 1, 1, '10.25', 7), change('I', 2, 2, '20.25', 8)]);
+    assert.equal((await runBatch(before)).outcome, 'merged');
+    // An old-typed file waiting in staging while the definition changes: the staging table is created again, not its files.
+    await land(before, 'f2.parquet', [change('U', 3, 2, '21.25', 10)]);
+
+    const { schemaChanges } = await createTable(stack.h, after);
+    // amount and qty widened in the target; the staging table dropped and created with the wider types
+    assert.equal(schemaChanges.length, 4, schemaChanges.join('\n'));
+    assert.deepEqual((await createTable(stack.h, after)).schemaChanges, [], 'apply twice changes nothing the second time');
+    // The source now writes INT64 and DECIMAL(14,2), with values only the wider types hold.
+    await land(after, 'f3.parquet', [change('U', 5, 1, '123456789012.25', 3_000_000_000), change('I', 6, 3, '30.25', 9)]);
+    const result = await runBatch(after);
+    assert.equal(result.outcome, 'merged');
+    assert.equal(result.files, 2);
+    const rows = asStrings(
+      await stack.h.trino.query(
+        `SELECT tenant, id, seq, name, CAST(amount AS varchar) AS amount, qty FROM iceberg."${after.database}".orders_current ORDER BY id`,
+      ),
+      columns,
+    );
+    assert.deepEqual(rows, reference.rows(columns));
+    assert.deepEqual(await listUris(stack.h, after.staging.location), []);
   });
 });

@@ -3,6 +3,7 @@ import { parseTableDefinition, type TableDefinitionInput } from '../../src/confi
 import { athenaPartitionSpec, renderCurrentView, renderTableDdl } from '../../src/sql/ddl';
 import { renderSchemaChanges } from '../../src/sql/schema-changes';
 import { athenaDialect, trinoDialect } from '../../src/sql/dialect';
+import { dmsParquet } from '../../src/formats/dms-parquet';
 
 const base: TableDefinitionInput = {
   database: 'shop',
@@ -167,6 +168,72 @@ describe('renderSchemaChanges', () => {
         'ALTER TABLE `shop`.`orders__cdc` ADD COLUMNS (`email` string)',
       ],
     );
+  });
+
+  it('widens a typed (Parquet) staging table with the target by creating it again (its files stay); text (CSV) staging stays', () => {
+    const parquet = (qty: string, price: string) =>
+      def({
+        staging: { location: 's3://bucket/cdc/orders/', format: 'dms-parquet' },
+        columns: [
+          { name: 'id', type: 'bigint' },
+          { name: 'qty', type: qty },
+          { name: 'price', type: price },
+          { name: 'updated_at', type: 'timestamp' },
+          { name: 'note', type: 'string' },
+        ],
+      });
+    const typed = existing({
+      op: 'varchar',
+      commit_ts: 'varchar',
+      id: 'bigint',
+      qty: 'integer',
+      price: 'decimal(10,2)',
+      updated_at: 'timestamp(6)',
+      note: 'varchar',
+    });
+    assert.deepEqual(renderSchemaChanges(parquet('int', 'decimal(10,2)'), trinoDialect(), { target, staging: typed }), []);
+    // Trino's Hive connector cannot change a column type: the external staging table is dropped and created again.
+    const widened = parquet('bigint', 'decimal(12,2)');
+    assert.deepEqual(renderSchemaChanges(widened, trinoDialect(), { target, staging: typed }), [
+      'ALTER TABLE "iceberg"."shop"."orders" ALTER COLUMN "qty" SET DATA TYPE bigint',
+      'ALTER TABLE "iceberg"."shop"."orders" ALTER COLUMN "price" SET DATA TYPE decimal(12,2)',
+      'DROP TABLE IF EXISTS "hive"."shop"."orders__cdc"',
+      dmsParquet.stagingTable(widened, trinoDialect()),
+    ]);
+    assert.match(dmsParquet.stagingTable(widened, trinoDialect()), /"qty" bigint, "price" decimal\(12,2\).*external_location/);
+    assert.deepEqual(
+      renderSchemaChanges(widened, athenaDialect(), {
+        target: existing({ id: 'bigint', qty: 'int', price: 'decimal(10,2)', updated_at: 'timestamp', note: 'string' }),
+        staging: existing({
+          op: 'string',
+          commit_ts: 'string',
+          id: 'bigint',
+          qty: 'int',
+          price: 'decimal(10,2)',
+          updated_at: 'timestamp',
+          note: 'string',
+        }),
+      }),
+      [
+        'ALTER TABLE `shop`.`orders` CHANGE COLUMN `qty` `qty` bigint',
+        'ALTER TABLE `shop`.`orders` CHANGE COLUMN `price` `price` decimal(12,2)',
+        'DROP TABLE IF EXISTS `shop`.`orders__cdc`',
+        dmsParquet.stagingTable(widened, athenaDialect()),
+      ],
+    );
+    // CSV: the staging table reads text and the MERGE casts, so only the target widens.
+    const csv = def({
+      columns: [
+        { name: 'id', type: 'bigint' },
+        { name: 'qty', type: 'bigint' },
+        { name: 'price', type: 'decimal(10,2)' },
+        { name: 'updated_at', type: 'timestamp' },
+        { name: 'note', type: 'string' },
+      ],
+    });
+    assert.deepEqual(renderSchemaChanges(csv, trinoDialect(), { target, staging }), [
+      'ALTER TABLE "iceberg"."shop"."orders" ALTER COLUMN "qty" SET DATA TYPE bigint',
+    ]);
   });
 
   it('refuses what Iceberg cannot change in place, and a new column that is not last in a positional format', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dependenciesOf, modelDefinitionSchema, selectModels, sourcesOf, type ModelDefinition } from '../../src/config/models';
 import { loadProject, ProjectError } from '../../src/config/project';
-import { periodsOf, renderChunk, renderPeriodCheck } from '../../src/sql/chunks';
+import { periodsOf, renderPeriodCheck, renderPeriodReplace } from '../../src/sql/chunks';
 import { renderFailingRows, renderTestCounts, renderTestQuery, rowCountFailure, testFailure } from '../../src/sql/data-tests';
 import { athenaDialect, trinoDialect } from '../../src/sql/dialect';
 import { renderBuild, renderDropTable, renderListTables, renderPublish, renderSourceVersions } from '../../src/sql/models';
@@ -193,12 +193,28 @@ describe('models: SQL', () => {
       { from: '2026-02-01', to: '2026-03-01' },
       { from: '2026-03-01', to: '2026-04-01' },
     ]);
-    const { remove, insert } = renderChunk(daily, { from: '2026-02-01', to: '2026-03-01' }, trino);
-    assert.equal(remove, `DELETE FROM "iceberg"."analytics"."daily" WHERE "day" >= DATE '2026-02-01' AND "day" < DATE '2026-03-01'`);
-    assert.match(
-      insert,
-      /^INSERT INTO "iceberg"."analytics"."daily"\nSELECT \* FROM \(\nSELECT \* FROM shop.events\n\) AS model\nWHERE model."day" >= DATE '2026-02-01' AND model."day" < DATE '2026-03-01'$/,
+    // One MERGE, one commit: the SELECT's rows of the period inserted, one flagged row deleting every old row of it.
+    const february = { from: '2026-02-01', to: '2026-03-01' };
+    const replace = renderPeriodReplace(daily, february, ['id', 'day'], trino);
+    assert.equal(
+      replace,
+      [
+        'MERGE INTO "iceberg"."analytics"."daily" AS t',
+        'USING (',
+        'SELECT model."id", model."day", false AS "_icetide_period_delete" FROM (',
+        'SELECT * FROM shop.events',
+        ') AS model',
+        `WHERE model."day" >= DATE '2026-02-01' AND model."day" < DATE '2026-03-01'`,
+        'UNION ALL',
+        'SELECT existing."id", existing."day", true FROM (VALUES 1) AS one (x) LEFT JOIN (SELECT * FROM "iceberg"."analytics"."daily" WHERE false) AS existing ON true',
+        ') AS s',
+        `ON s."_icetide_period_delete" AND t."day" >= DATE '2026-02-01' AND t."day" < DATE '2026-03-01'`,
+        'WHEN MATCHED THEN DELETE',
+        'WHEN NOT MATCHED AND NOT s."_icetide_period_delete" THEN INSERT ("id", "day") VALUES (s."id", s."day")',
+      ].join('\n'),
     );
+    // Athena's MERGE on Iceberg takes the same statement; only the table is named in its catalog.
+    assert.equal(renderPeriodReplace(daily, february, ['id', 'day'], athena), replace.replaceAll('"iceberg"', '"awsdatacatalog"'));
     assert.match(
       renderPeriodCheck(daily, { from: '2026-01-01', to: '2026-04-01' }, trino),
       /FULL OUTER JOIN source s ON b\.period = s\.period\nWHERE coalesce\(b\.n, 0\) <> coalesce\(s\.n, 0\)/,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { comparePosition, isChangeFile, selectBatch, type BatchBounds } from '../../src/changes/select';
+import { comparePosition, isChangeFile, selectBatch, settleWindow, type BatchBounds } from '../../src/changes/select';
 import { debeziumJson } from '../../src/formats/debezium-json';
 import { dmsCsv } from '../../src/formats/dms-csv';
 import type { StagedFile } from '../../src/storage/staging';
@@ -116,5 +116,35 @@ describe('selectBatch', () => {
     const sel = selectBatch([f('a.csv', 2_000)], wide);
     assert.deepEqual(sel.files, []);
     assert.equal(sel.deferred, 1);
+  });
+
+  it('arrival order with a settle window: a multipart file landing behind the position is taken, once, and the window moves on', () => {
+    const arrival: BatchBounds = { ...wide, format: debeziumJson, order: 'arrival', cutoff: 1_000 };
+    const settle = 100;
+    // A small file put at 20 is taken first; a multipart upload started at 10 is not visible yet.
+    const small = f('small.json', 20);
+    const first = selectBatch([small], arrival);
+    const window1 = settleWindow([small], first.files, arrival, settle)!;
+    assert.deepEqual(window1, { from: { lastModified: -80, uri: '' }, names: [small.uri] });
+    // The multipart upload completes: its LastModified (10, when it started) lies behind the position (20).
+    const big = f('big.json', 10);
+    const afterSmall = { ...arrival, after: { lastModified: 20, uri: small.uri } };
+    assert.deepEqual(names(selectBatch([small, big], afterSmall).files), [], 'a position alone passes it for good');
+    const second = selectBatch([small, big], { ...afterSmall, recent: window1 });
+    assert.deepEqual(names(second.files), ['big.json']);
+    const window2 = settleWindow([small, big], second.files, { ...afterSmall, recent: window1 }, settle)!;
+    assert.deepEqual(window2, { from: window1.from, names: [big.uri, small.uri] });
+    // Nothing is taken twice.
+    assert.deepEqual(selectBatch([small, big], { ...afterSmall, recent: window2 }).files, []);
+    // A file a whole window later moves the window on: what lies before its start is dropped from the names.
+    const later = f('later.json', 500);
+    const third = selectBatch([small, big, later], { ...afterSmall, recent: window2 });
+    assert.deepEqual(names(third.files), ['later.json']);
+    assert.deepEqual(settleWindow([small, big, later], third.files, { ...afterSmall, recent: window2 }, settle), {
+      from: { lastModified: 400, uri: '' },
+      names: [later.uri],
+    });
+    // A watermark from before the settle window: it starts at the position, so nothing taken before is taken again.
+    assert.deepEqual(settleWindow([small, big], [], afterSmall, settle), { from: afterSmall.after, names: [] });
   });
 });

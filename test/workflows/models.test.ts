@@ -4,9 +4,11 @@ import type { Activities } from '../../src/activities';
 import type { ModelStatementInput } from '../../src/activities/models';
 import { modelDefinitionSchema } from '../../src/config/models';
 import { FAILURES_COLUMN } from '../../src/sql/data-tests';
+import { modelBuildId, modelName } from '../../src/shared';
 import type { BuildModelInput } from '../../src/workflows/build-model';
 import type { ModelReport } from '../../src/workflows/model-report';
 import type { RunModelsInput, RunModelsResult } from '../../src/workflows/models';
+import { uniqueName } from '../../local/harness/harness';
 import { runWithFakes, useWorkflowEnvironment } from '../support/decisions';
 
 /**
@@ -32,7 +34,7 @@ describe('buildModel decisions (scripted activities)', function () {
       async runModelStatement({ statement, token }) {
         statements.push(statement);
         runIds.add(token.split('-').slice(1, -1).join('-'));
-        const updatedRows = statement.kind === 'chunk-insert' ? 100 : 0;
+        const updatedRows = statement.kind === 'chunk-replace' ? 100 : 0;
         return {
           handle: { engine: 'trino', queryId: token },
           state: 'SUCCEEDED',
@@ -41,7 +43,12 @@ describe('buildModel decisions (scripted activities)', function () {
         };
       },
       async readModel({ read }) {
-        const rows = read.kind === 'test-counts' ? [{ test: 0, [FAILURES_COLUMN]: 0 }] : [];
+        const rows =
+          read.kind === 'test-counts'
+            ? [{ test: 0, [FAILURES_COLUMN]: 0 }]
+            : read.kind === 'columns'
+              ? [{ column_name: 'id' }, { column_name: 'day' }]
+              : [];
         return { rows, stats: { executionMillis: 1, scannedBytes: 1 } };
       },
     };
@@ -49,15 +56,20 @@ describe('buildModel decisions (scripted activities)', function () {
     const { result, error } = await runWithFakes<ModelReport>(context.env, 'buildModel', input, activities);
     assert.equal(error, undefined);
 
-    const inserted = statements.filter((s) => s.kind === 'chunk-insert').map((s) => (s.kind === 'chunk-insert' ? s.period.from : ''));
+    const replaced = statements.flatMap((s) => (s.kind === 'chunk-replace' ? [s] : []));
     const days = Array.from({ length: 10 }, (_, i) => `2026-10-${String(i + 1).padStart(2, '0')}`);
-    assert.deepEqual([...inserted].sort(), days, 'every period inserted exactly once');
+    assert.deepEqual(replaced.map((s) => s.period.from).sort(), days, 'every period replaced exactly once');
+    assert.ok(
+      replaced.every((s) => s.columns.join() === 'id,day'),
+      'each MERGE names the columns read from the table',
+    );
+    assert.ok(!statements.some((s) => s.kind === 'chunk-remove' || s.kind === 'chunk-insert'), 'no period deleted apart');
     assert.equal(statements.filter((s) => s.kind === 'create-empty').length, 1, 'the table is created by the first run only');
     assert.equal(runIds.size, 3, '10 chunks at 4 per run: three runs');
     assert.equal(result?.chunks, 10);
     assert.equal(result?.rows, 1000);
-    // Schema and table (nothing was found), 10 × (delete + insert); the survey, the period check, the tests' one query.
-    assert.equal(result?.queries, 2 + 20 + 3);
+    // Schema and table (nothing was found), 10 MERGEs, the columns once per run; the survey, the period check, the tests.
+    assert.equal(result?.queries, 2 + 10 + 3 + 3);
   });
 
   it('a scheduled run whose source snapshots cannot be read builds every model instead of failing', async () => {
@@ -87,5 +99,46 @@ describe('buildModel decisions (scripted activities)', function () {
     );
     assert.ok(built.includes('build') && built.includes('publish'));
     assert.equal(result?.sources, undefined, 'the next run compares with nothing, so it builds everything too');
+  });
+
+  it('a model another run is building is skipped with its children, saying so, and built by neither run twice', async () => {
+    const busy = model({ name: uniqueName('busy'), sql: 'SELECT 1 AS n', materialization: 'table' });
+    const child = model({ name: uniqueName('child'), sql: `SELECT * FROM analytics.${busy.name}`, materialization: 'table' });
+    // The other run's build of `busy`: started under the model's build id on a queue no worker polls, so it stays running.
+    const other = await context.env.client.workflow.start('buildModel', {
+      taskQueue: uniqueName('nobody_tq'),
+      workflowId: modelBuildId(busy),
+      args: [{ version: 1, model: busy }],
+    });
+    const statements: string[] = [];
+    const activities: Pick<Activities, 'runModelStatement' | 'readModel'> = {
+      async runModelStatement({ statement, token }) {
+        statements.push(statement.kind);
+        return { handle: { engine: 'trino', queryId: token }, state: 'SUCCEEDED', updatedRows: 1 };
+      },
+      readModel: async () => ({ rows: [], stats: { executionMillis: 0, scannedBytes: 0 } }),
+    };
+    const input: RunModelsInput = {
+      version: 1,
+      models: [
+        { model: busy, after: [] },
+        { model: child, after: [modelName(busy)] },
+      ],
+      parallelism: 2,
+    };
+    try {
+      const { result, error } = await runWithFakes<RunModelsResult>(context.env, 'runModels', input, activities);
+      assert.equal(error, undefined);
+      assert.deepEqual(
+        result?.models.map((r) => [r.outcome, r.error]),
+        [
+          ['skipped', `not built: another run is building it now (icetide:model:analytics.${busy.name})`],
+          ['skipped', `not built: analytics.${busy.name} skipped`],
+        ],
+      );
+      assert.deepEqual(statements, [], 'nothing of either model ran');
+    } finally {
+      await other.terminate('test over');
+    }
   });
 });
