@@ -6,6 +6,7 @@ import {
   type ActivityInterfaceFor,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { MergeInput } from '../activities/ingest';
 import type { ModelStatementInput } from '../activities/models';
 import { durationMillis } from '../config/duration';
 import type { QueryOutcome } from '../shared';
@@ -62,6 +63,9 @@ export function boundedActivities(transientRetry: string, subject: string) {
       waiting.awaitQuery.executeWithOptions({ summary: `${label}: query ${handle.queryId}` }, [
         { label, handle, transientRetryMs: retryForMs },
       ]),
+    /** A batch's MERGE submitted and followed in one activity. */
+    runMerge: (label: string, input: MergeInput) =>
+      waiting.runMerge.executeWithOptions({ summary: label }, [{ ...input, label, transientRetryMs: retryForMs }]),
     /** A model's statement submitted and followed in one activity. */
     runModelStatement: (label: string, input: ModelStatementInput) =>
       waiting.runModelStatement.executeWithOptions({ summary: label }, [{ ...input, transientRetryMs: retryForMs }]),

@@ -45,20 +45,17 @@ describe('engine query quota (scripted queries)', function () {
     const quota = createQuotaActivities({
       quota: { engine: 'fake', limit, sweepEveryMs: 1000, askAgainEveryMs, maxWaitMs },
     } as ActivityDeps);
-    const activities: Pick<Activities, 'planBatch' | 'startMerge' | 'awaitQuery' | 'cleanupBatch' | 'requestQueryPermit' | 'closedRuns'> = {
+    const activities: Pick<Activities, 'planBatch' | 'runMerge' | 'cleanupBatch' | 'requestQueryPermit' | 'closedRuns'> = {
       ...quota,
       planBatch: async () => plan,
-      startMerge: async ({ table }) => {
+      runMerge: async ({ table }) => {
         seen.max = Math.max(seen.max, ++seen.running);
-        return { engine: 'trino', queryId: table.table };
-      },
-      awaitQuery: async ({ handle }) => {
         // A hanging query ends with the worker (its shutdown cancels the activity).
-        await delay(options.hang?.includes(handle.queryId) ? 3_600_000 : options.queryMs, undefined, {
+        await delay(options.hang?.includes(table.table) ? 3_600_000 : options.queryMs, undefined, {
           signal: Context.current().cancellationSignal,
         });
         seen.running--;
-        return { handle, state: 'SUCCEEDED' };
+        return { handle: { engine: 'trino', queryId: table.table }, state: 'SUCCEEDED' };
       },
       cleanupBatch: async () => undefined,
     };
