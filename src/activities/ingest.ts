@@ -227,7 +227,8 @@ export function createIngestActivities(deps: ActivityDeps) {
             const files = group.slice(i, i + chunk);
             if (def.cleanup.mode === 'archive') await staging.move(files, def.staging.location, def.cleanup.location);
             else await staging.delete(files);
-            Context.current().heartbeat(i);
+            // A small batch's cleanup runs as a local activity, which has no heartbeat (its workflow task is kept alive).
+            if (!Context.current().info.isLocal) Context.current().heartbeat(i);
             deps.failpoint?.('cleanup-chunk');
           }
         }

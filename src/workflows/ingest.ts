@@ -10,6 +10,9 @@ import { RunProgress } from './progress';
 import { withQueryPermit } from './quota';
 import { boundedActivities, mayResubmit, resubmitBackoff } from './steps';
 
+/** A cleanup of up to this many files is short enough for a local activity (a chunk of deletes, or of moves to archive). */
+const LOCAL_CLEANUP_MAX_FILES = 100;
+
 /** How long the longest expected MERGE takes (Athena's default DML timeout): part of the default overdue deadline. */
 const LONGEST_EXPECTED_MERGE_MS = 30 * 60_000;
 
@@ -94,7 +97,13 @@ async function runBatch(input: IngestInput, progress: RunProgress, started: numb
     throw ApplicationFailure.nonRetryable(reason, outcome.state === 'CANCELLED' ? 'QueryCancelled' : 'QueryFailed');
   }
 
-  await progress.run(`cleanup of ${plan.files.length} merged file(s)`, () => act.step.cleanupBatch({ table: def, files: plan.files }));
+  await progress.run(`cleanup of ${plan.files.length} merged file(s)`, () => {
+    const cleanup = { table: def, files: plan.files };
+    // A small cleanup runs in the workflow task that saw the MERGE succeed: a round trip less. Deleting is safe to
+    // repeat, as a crash mid-task would. Runs recorded before clean up as they did.
+    const local = plan.files.length <= LOCAL_CLEANUP_MAX_FILES && patched('local-cleanup');
+    return local ? act.local.cleanupBatch(cleanup) : act.step.cleanupBatch(cleanup);
+  });
   const watermark = advance(def, previous, plan.last, plan.maxCommitTs);
   const statements = merge.statements > 1 ? ` in ${merge.statements} MERGEs` : '';
   progress.finish(

@@ -1,6 +1,7 @@
 import {
   ActivityCancellationType,
   proxyActivities,
+  proxyLocalActivities,
   sleep,
   type ActivityFunctionWithOptions,
   type ActivityInterfaceFor,
@@ -46,6 +47,13 @@ export function boundedActivities(transientRetry: string, subject: string) {
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { ...retry, maximumAttempts: attemptsWithin(retryForMs) },
   });
+  // Short steps run inside the workflow task that decides them: no round trip through the task queue. A crash reruns
+  // them whole (from the last workflow task), so only steps safe to repeat from the start run so.
+  const local = proxyLocalActivities<Activities>({
+    startToCloseTimeout: '5m',
+    scheduleToCloseTimeout: retryForMs,
+    retry,
+  });
   const waiting = proxyActivities<Activities>({
     // Heartbeats carry the query handle: a dead worker is noticed in seconds and another resumes the polling.
     heartbeatTimeout: '15s',
@@ -59,6 +67,8 @@ export function boundedActivities(transientRetry: string, subject: string) {
     step: summarized(short, subject),
     planBatch: (input: Parameters<Activities['planBatch']>[0]) =>
       planning.planBatch.executeWithOptions({ summary: `${subject}: planBatch` }, [input]),
+    /** The same as local activities. */
+    local,
     awaitQuery: (label: string, handle: QueryOutcome['handle']) =>
       waiting.awaitQuery.executeWithOptions({ summary: `${label}: query ${handle.queryId}` }, [
         { label, handle, transientRetryMs: retryForMs },
