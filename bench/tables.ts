@@ -30,7 +30,18 @@ const LATE_MS = 5000;
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/** Removes the bench's schedules and stops its worker however the bench ends: 200 schedules left firing load the server. */
+const cleanups: (() => Promise<unknown>)[] = [];
+
 async function main(): Promise<void> {
+  try {
+    await bench();
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
+  }
+}
+
+async function bench(): Promise<void> {
   const h = await openHarness();
   // BENCH_DATABASE reuses the tables of an earlier run (creating 200 takes minutes on 2 cores).
   const database = process.env.BENCH_DATABASE ?? uniqueName('bench_tables');
@@ -59,6 +70,11 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const pid = worker.pid!;
+  cleanups.push(async () => {
+    worker.kill('SIGTERM');
+    for (const def of tables) await h.client.schedule.getHandle(ingestScheduleId(def)).delete().catch(() => undefined);
+    await h.close();
+  });
   t0 = Date.now();
   for (const def of tables) await applyIngestSchedule(h.client, def, taskQueue);
   console.log(`${TABLES} schedules applied in ${seconds(Date.now() - t0)}; running for ${MINUTES} min`);
@@ -151,9 +167,7 @@ async function main(): Promise<void> {
     const { info } = await h.client.schedule.getHandle(ingestScheduleId(def)).describe();
     missed += info.numActionsMissedCatchupWindow;
     skipped += info.numActionsSkippedOverlap;
-    await h.client.schedule.getHandle(ingestScheduleId(def)).delete();
   }
-  worker.kill('SIGTERM');
 
   const all = [...runs.values()].flat();
   const startDelays = all.map((r) => r.start - r.scheduled);
@@ -190,7 +204,6 @@ async function main(): Promise<void> {
   console.log(`stack CPU (of one core; the machine has ${os.cpus().length}): ${shares.join(', ')}`);
   console.log(`runs failed: ${failed}`);
   console.log(`most queries running on Trino at once: ${maxQueries} (engine quota: ${QUOTA ?? 'the worker default'})`);
-  await h.close();
 }
 
 runBench(main);
