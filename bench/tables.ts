@@ -72,7 +72,11 @@ async function bench(): Promise<void> {
   const pid = worker.pid!;
   cleanups.push(async () => {
     worker.kill('SIGTERM');
-    for (const def of tables) await h.client.schedule.getHandle(ingestScheduleId(def)).delete().catch(() => undefined);
+    for (const def of tables)
+      await h.client.schedule
+        .getHandle(ingestScheduleId(def))
+        .delete()
+        .catch(() => undefined);
     await h.close();
   });
   t0 = Date.now();

@@ -110,8 +110,10 @@ export function createModelActivities(deps: ActivityDeps) {
      * Engine trouble while submitting is retried for `transientRetryMs`, then the step fails naming the engine error.
      */
     runModelStatement: (input: ModelStatementInput & { transientRetryMs: number }): Promise<QueryOutcome> =>
-      submitAndFollow(deps, { label: `model ${modelName(input.model)}: ${input.statement.kind}`, transientRetryMs: input.transientRetryMs }, () =>
-        submit(input),
+      submitAndFollow(
+        deps,
+        { label: `model ${modelName(input.model)}: ${input.statement.kind}`, transientRetryMs: input.transientRetryMs },
+        () => submit(input),
       ),
 
     /** Submits one of a model's statements (runs recorded before runModelStatement: submit and await apart). */
