@@ -191,6 +191,8 @@ export const QUOTA_SIGNALS = {
   acquire: 'icetide.acquireQueryPermit',
   release: 'icetide.releaseQueryPermit',
   granted: 'icetide.queryPermitGranted',
+  /** An update: the ask answered at once, granted in the reply when a permit is free and nobody waits for one. */
+  ask: 'icetide.askQueryPermit',
 } as const;
 
 /** One run's request for a query permit; `request` is unique per request, so a retried ask is one ask. */
@@ -202,6 +204,14 @@ export interface PermitRequest {
   label: string;
 }
 
+/** A request as the quota receives it, with the asking worker's configured limit (the newest wins). */
+export type PermitAsk = PermitRequest & { limit: number };
+
+/** The quota's reply to an ask. */
+export interface PermitAnswer {
+  granted: boolean;
+}
+
 /** The quota a run asked (its workflow id), and how the run waits for its grant. */
 export interface QuotaTicket {
   quotaId: string;
@@ -209,6 +219,8 @@ export interface QuotaTicket {
   askAgainEveryMs: number;
   /** A run not granted after this long fails its step (the next tick, or the model's retry, asks again). */
   maxWaitMs: number;
+  /** Granted in the quota's reply (no signal follows); asks recorded before the reply existed carry none. */
+  granted?: boolean;
 }
 
 export interface QuotaState {

@@ -4,11 +4,13 @@ import { projectDataConverter } from './codec/converter';
 import { redactActivityErrors } from './activities/redaction';
 import type { RuntimeConfig } from './config/runtime';
 import { withoutUserInfo } from './config/urls';
+import { workerSizing } from './config/worker-sizing';
 import { createActivityDeps } from './deps';
 import { createTracing } from './tracing';
 import { prebuiltWorkflowBundle, workflowBundleKind } from './workflow-bundle';
 
 export function workerOptions(config: RuntimeConfig, deps: ActivityDeps, connection: NativeConnection): WorkerOptions {
+  const sizing = workerSizing(config);
   return {
     connection,
     namespace: config.temporal.namespace,
@@ -21,6 +23,12 @@ export function workerOptions(config: RuntimeConfig, deps: ActivityDeps, connect
     interceptors: { activity: [redactActivityErrors] },
     // Heartbeats carry no history; sending them often lets a cancelled run stop its query within a second or two.
     maxHeartbeatThrottleInterval: '1s',
+    // Sized from the tables the worker serves rather than the SDK's defaults (sized from the heap: 2,000+ runs cached, 100
+    // activities and 40 workflow tasks at once), which let memory grow far past what a worker of icetide needs.
+    maxCachedWorkflows: sizing.cachedWorkflows,
+    maxConcurrentActivityTaskExecutions: sizing.activitySlots,
+    maxConcurrentLocalActivityExecutions: sizing.activitySlots,
+    maxConcurrentWorkflowTaskExecutions: sizing.workflowTaskSlots,
     // On SIGTERM/SIGINT short activities get this long to finish; a wait on a query then hands over to another
     // worker through its last heartbeat (the query itself keeps running).
     shutdownGraceTime: '5s',
@@ -68,9 +76,11 @@ export async function runWorker(config: RuntimeConfig, deps: ActivityDeps = crea
       (config.ICETIDE_METRICS_PORT === undefined ? '' : `, metrics on :${config.ICETIDE_METRICS_PORT}/metrics`) +
       (tracing ? `, traces to ${withoutUserInfo(config.OTEL_EXPORTER_OTLP_ENDPOINT ?? '')}` : '') +
       (config.encryption ? `, payloads encrypted with key ${config.encryption.keys[0].id}` : '');
+    const { tables, cachedWorkflows, activitySlots } = workerSizing(config);
     Runtime.instance().logger.info(
       `icetide worker on task queue ${config.ICETIDE_TASK_QUEUE} at ${config.temporal.connectionOptions.address} ` +
-        `(namespace ${config.temporal.namespace}, engine ${config.ICETIDE_ENGINE}${metrics})`,
+        `(namespace ${config.temporal.namespace}, engine ${config.ICETIDE_ENGINE}${metrics}; sized for ${tables} tables: ` +
+        `${cachedWorkflows} cached runs, ${activitySlots} activity slots)`,
     );
     await worker.run();
   } finally {

@@ -18,11 +18,11 @@ import type { TableDefinition } from '../config/schema';
 import type { QueryHandle } from '../engines/engine';
 import { filesThatFit, renderMerge, renderMergeSource } from '../sql/merge';
 import { renderPartitionSlices, type PartitionSlice } from '../sql/partitions';
-import { tableName, type BatchPlan, type QuarantinedFile } from '../shared';
+import { tableName, type BatchPlan, type QuarantinedFile, type QueryOutcome } from '../shared';
 import { failFastOnPermanent } from './failures';
 import type { StagedFile } from '../storage/staging';
 import type { ActivityDeps } from './deps';
-import { submitStatement, whileWaiting } from './query';
+import { submitAndFollow, submitStatement, whileWaiting, type AwaitQueryInput } from './query';
 import { checkBatch, engineRefusedCheck, refuseOrderingTies } from './batch-check';
 
 /** Change files read at once while planning. */
@@ -207,20 +207,15 @@ export function createIngestActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Submits the batch's MERGE. The token is the run's and the submission's, so a retried start finds the same query. */
-    async startMerge(input: {
-      table: TableDefinition;
-      files: string[];
-      keyRange?: KeyRange;
-      exportTime?: string;
-      slice?: PartitionSlice;
-      token: string;
-    }): Promise<QueryHandle> {
-      const { keyRange, exportTime, slice } = input;
-      const sql = renderMerge(input.table, dialect, input.files, { keyRange, exportTime, slice });
-      deps.failpoint?.('before-submit');
-      return submitStatement(deps, `table ${tableName(input.table)}: submitting the MERGE`, sql, input.token);
-    },
+    /** Submits the batch's MERGE (runs recorded before runMerge: submit and await apart). */
+    startMerge: (input: MergeInput): Promise<QueryHandle> => submitMerge(deps, input),
+
+    /**
+     * Submits the batch's MERGE and follows it to its end, in one activity (see submitAndFollow). The token is the
+     * run's and the submission's, so a retried submit finds the same query.
+     */
+    runMerge: (input: MergeInput & Omit<AwaitQueryInput, 'handle'>): Promise<QueryOutcome> =>
+      submitAndFollow(deps, input, () => submitMerge(deps, input)),
 
     /**
      * Cuts a batch whose changes span more partitions than one statement may write into slices of at most `budget`
@@ -252,13 +247,30 @@ export function createIngestActivities(deps: ActivityDeps) {
             const files = group.slice(i, i + chunk);
             if (def.cleanup.mode === 'archive') await staging.move(files, def.staging.location, def.cleanup.location);
             else await staging.delete(files);
-            Context.current().heartbeat(i);
+            // A small batch's cleanup runs as a local activity, which has no heartbeat (its workflow task is kept alive).
+            if (!Context.current().info.isLocal) Context.current().heartbeat(i);
             deps.failpoint?.('cleanup-chunk');
           }
         }
       });
     },
   };
+}
+
+export interface MergeInput {
+  table: TableDefinition;
+  files: string[];
+  keyRange?: KeyRange;
+  exportTime?: string;
+  slice?: PartitionSlice;
+  token: string;
+}
+
+function submitMerge(deps: ActivityDeps, input: MergeInput): Promise<QueryHandle> {
+  const { keyRange, exportTime, slice } = input;
+  const sql = renderMerge(input.table, deps.dialect, input.files, { keyRange, exportTime, slice });
+  deps.failpoint?.('before-submit');
+  return submitStatement(deps, `table ${tableName(input.table)}: submitting the MERGE`, sql, input.token);
 }
 
 /**

@@ -1,7 +1,7 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { DataTest, ModelDefinition } from '../config/models';
 import { modelName } from '../shared';
-import { TransientEngineError, type QueryHandle, type ReadResult } from '../engines/engine';
+import type { QueryHandle, ReadResult } from '../engines/engine';
 import type { QueryOutcome } from '../shared';
 import { renderChunk, renderPeriodCheck, renderPeriodReplace, type Period } from '../sql/chunks';
 import { renderTestCounts, renderTestQuery } from '../sql/data-tests';
@@ -17,7 +17,7 @@ import {
 } from '../sql/models';
 import { renderCreateSchema } from '../sql/ddl';
 import { renderScd2Create, renderScd2Merge } from '../sql/scd2';
-import { followQuery, submitStatement, whileWaiting } from './query';
+import { submitAndFollow, submitStatement, whileWaiting } from './query';
 import type { ActivityDeps } from './deps';
 
 /** The statements a model's workflow runs; the SQL is rendered here, in the engine's dialect, never in history. */
@@ -115,27 +115,12 @@ export function createModelActivities(deps: ActivityDeps) {
      * (a retry on another worker resumes following it) and the token makes a retried submit find the same query.
      * Engine trouble while submitting is retried for `transientRetryMs`, then the step fails naming the engine error.
      */
-    async runModelStatement(input: ModelStatementInput & { transientRetryMs: number }): Promise<QueryOutcome> {
-      const ctx = Context.current();
-      const label = `model ${modelName(input.model)}: ${input.statement.kind}`;
-      let handle = ctx.info.heartbeatDetails as QueryHandle | undefined;
-      if (!handle) {
-        try {
-          handle = await submit(input);
-        } catch (err) {
-          const waited = Date.now() - ctx.info.scheduledTimestampMs;
-          if (err instanceof TransientEngineError && waited > input.transientRetryMs) {
-            throw ApplicationFailure.nonRetryable(
-              `${label}: engine unreachable for ${Math.round(waited / 1000)} s: ${err.message}`,
-              'EngineUnavailable',
-            );
-          }
-          throw err;
-        }
-        ctx.heartbeat(handle);
-      }
-      return followQuery(deps, { label, handle, transientRetryMs: input.transientRetryMs });
-    },
+    runModelStatement: (input: ModelStatementInput & { transientRetryMs: number }): Promise<QueryOutcome> =>
+      submitAndFollow(
+        deps,
+        { label: `model ${modelName(input.model)}: ${input.statement.kind}`, transientRetryMs: input.transientRetryMs },
+        () => submit(input),
+      ),
 
     /** Submits one of a model's statements (runs recorded before runModelStatement: submit and await apart). */
     startModelStatement: submit,

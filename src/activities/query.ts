@@ -38,6 +38,37 @@ export function submitStatement(deps: ActivityDeps, what: string, sql: string, t
 }
 
 /**
+ * Submits a statement and follows it to its end in one activity: a round trip less than submit and await apart. The
+ * handle rides in the first heartbeat, so a retry resumes following the query; a retry that finds no handle (the worker
+ * died before its heartbeat reached the server) submits again under the same token, which finds the earlier
+ * submission. Submitting, the engine unreachable longer than `transientRetryMs` fails the step.
+ */
+export async function submitAndFollow(
+  deps: ActivityDeps,
+  input: Omit<AwaitQueryInput, 'handle'>,
+  submit: () => Promise<QueryHandle>,
+): Promise<QueryOutcome> {
+  const ctx = Context.current();
+  let handle = ctx.info.heartbeatDetails as QueryHandle | undefined;
+  if (!handle) {
+    try {
+      handle = await submit();
+    } catch (err) {
+      const waited = Date.now() - ctx.info.scheduledTimestampMs;
+      if (err instanceof TransientEngineError && waited > input.transientRetryMs) {
+        throw ApplicationFailure.nonRetryable(
+          `${input.label}: engine unreachable for ${Math.round(waited / 1000)} s: ${err.message}`,
+          'EngineUnavailable',
+        );
+      }
+      throw err;
+    }
+    ctx.heartbeat(handle);
+  }
+  return followQuery(deps, { ...input, handle });
+}
+
+/**
  * Follows a query to its end with backed-off polls. The latest handle rides in each heartbeat, so a retry on
  * another worker resumes where this one stopped; a heartbeat timeout notices a dead worker within seconds, and
  * the workflow's history holds one activity however long the query runs. Only a cancellation of the run cancels

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { QUOTA_SIGNALS, type PermitRequest, type QuotaState, type QuotaTicket } from '../shared';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, type Workflow } from '@temporalio/client';
+import { QUOTA_SIGNALS, type PermitAnswer, type PermitAsk, type PermitRequest, type QuotaState, type QuotaTicket } from '../shared';
 import type { ActivityDeps } from './deps';
 
 /** How often the quota takes back permits of runs that closed without giving them back. */
@@ -14,8 +14,8 @@ const MAX_WAIT_MS = 6 * 3_600_000;
 export function createQuotaActivities(deps: ActivityDeps) {
   return {
     /**
-     * Asks the engine's quota workflow for a permit, starting it if it is not running; returns its workflow id and how
-     * to wait, or null when this worker has no quota configured. A retried ask, or one asked again while waiting,
+     * Asks the engine's quota workflow for a permit, starting it if it is not running; returns its workflow id, whether
+     * the permit is granted already and how to wait otherwise, or null when this worker has no quota configured. A retried ask, or one asked again while waiting,
      * carries the same request id: still one ask.
      */
     async requestQueryPermit(request: PermitRequest): Promise<QuotaTicket | null> {
@@ -24,18 +24,23 @@ export function createQuotaActivities(deps: ActivityDeps) {
       const { client, info } = Context.current();
       const id = `icetide:quota:${info.taskQueue}:${engine}`;
       const initial: QuotaState = { version: 1, limit, sweepEveryMs: deps.quota.sweepEveryMs ?? SWEEP_EVERY_MS, running: [], waiting: [] };
-      await client.workflow.signalWithStart('engineQuota', {
-        workflowId: id,
-        taskQueue: info.taskQueue,
-        args: [initial],
-        signal: QUOTA_SIGNALS.acquire,
-        signalArgs: [{ ...request, limit }],
-        staticSummary: `query quota of ${engine}: ${limit} at once`,
+      // An update rather than a signal: when a permit is free the reply grants it, and the run goes on at once instead
+      // of waiting for the quota's signal (a workflow task of the quota and one of the run less).
+      const { granted } = await client.workflow.executeUpdateWithStart<Workflow, PermitAnswer, [PermitAsk]>(QUOTA_SIGNALS.ask, {
+        args: [{ ...request, limit }],
+        startWorkflowOperation: new WithStartWorkflowOperation('engineQuota', {
+          workflowId: id,
+          taskQueue: info.taskQueue,
+          args: [initial],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          staticSummary: `query quota of ${engine}: ${limit} at once`,
+        }),
       });
       return {
         quotaId: id,
         askAgainEveryMs: deps.quota.askAgainEveryMs ?? ASK_AGAIN_EVERY_MS,
         maxWaitMs: deps.quota.maxWaitMs ?? MAX_WAIT_MS,
+        granted,
       };
     },
 

@@ -60,6 +60,15 @@ const projectSchema = z.strictObject({
   metrics: z.strictObject({ port: z.number().int().min(0).max(65535), host: z.string().default('0.0.0.0') }).optional(),
   /** Payload encryption (codec/): workflow inputs, results and failures are ciphertext in Temporal's history. */
   encryption: encryptionSchema.optional(),
+  /** How much one worker takes on at once (config/worker-sizing.ts): sized from `tables` (the project's tables) unless set. */
+  worker: z
+    .strictObject({
+      tables: z.number().int().min(0).optional(),
+      cachedWorkflows: z.number().int().min(2).optional(),
+      activitySlots: z.number().int().min(1).optional(),
+      workflowTaskSlots: z.number().int().min(2).optional(),
+    })
+    .optional(),
   /** Settings every table starts from (any table key but database, table and columns); a table's own keys win. */
   defaults: z.record(z.string(), z.unknown()).default({}),
   /** Each entry is a table definition, or `{ include: folder }`: every .yaml/.yml file in the folder is one. */
@@ -254,6 +263,7 @@ export async function loadProject(file: string = DEFAULT_PROJECT_FILE, env: Node
     s3: parsed.data.s3,
     temporal: parsed.data.temporal,
     metrics: parsed.data.metrics,
+    worker: parsed.data.worker,
     modelRuns: parsed.data.modelRuns,
     // A key file is named relative to the project file, like an include.
     encryption: parsed.data.encryption && {
@@ -262,7 +272,10 @@ export async function loadProject(file: string = DEFAULT_PROJECT_FILE, env: Node
   };
   let runtime: RuntimeConfig;
   try {
-    runtime = { ...loadRuntimeConfig({ ...runtimeFromSettings(settings), ...env }, settings.temporal), encryption: settings.encryption };
+    runtime = {
+      ...loadRuntimeConfig({ ...runtimeFromSettings(settings, tables.length), ...env }, settings.temporal),
+      encryption: settings.encryption,
+    };
   } catch (err) {
     throw new ProjectError([`${file}: ${(err as Error).message}`]);
   }
@@ -289,8 +302,9 @@ async function readSource(file: string): Promise<SourceFile> {
 }
 
 /** The project file's settings as the ICETIDE_* variables the worker and CLI are configured by. */
-function runtimeFromSettings(settings: ProjectSettings): Record<string, string | undefined> {
+function runtimeFromSettings(settings: ProjectSettings, tables: number): Record<string, string | undefined> {
   const { trino, athena } = settings.engine ?? {};
+  const { worker } = settings;
   return {
     ICETIDE_ENGINE: athena ? 'athena' : trino ? 'trino' : undefined,
     ICETIDE_TRINO_URL: trino?.url,
@@ -308,6 +322,10 @@ function runtimeFromSettings(settings: ProjectSettings): Record<string, string |
     ICETIDE_TEMPORAL_UI: settings.temporal?.ui,
     ICETIDE_METRICS_PORT: settings.metrics ? String(settings.metrics.port) : undefined,
     ICETIDE_METRICS_HOST: settings.metrics?.host,
+    ICETIDE_WORKER_TABLES: String(worker?.tables ?? tables),
+    ICETIDE_WORKER_CACHED_WORKFLOWS: worker?.cachedWorkflows?.toString(),
+    ICETIDE_WORKER_ACTIVITY_SLOTS: worker?.activitySlots?.toString(),
+    ICETIDE_WORKER_WORKFLOW_TASK_SLOTS: worker?.workflowTaskSlots?.toString(),
   };
 }
 

@@ -50,6 +50,15 @@ const runtimeSchema = z
     ICETIDE_S3_REGION: z.string().default('us-east-1'),
     ICETIDE_S3_ACCESS_KEY: z.string().optional(),
     ICETIDE_S3_SECRET_KEY: z.string().optional(),
+    /**
+     * How many tables one worker serves (default: the project's): sizes its cache and slots (config/worker-sizing.ts).
+     * With several workers on a project, each serves a share.
+     */
+    ICETIDE_WORKER_TABLES: z.coerce.number().int().min(0).optional(),
+    /** Set instead of sized from the tables: runs kept in memory, activities and workflow tasks at once. */
+    ICETIDE_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(2).optional(),
+    ICETIDE_WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).optional(),
+    ICETIDE_WORKER_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(2).optional(),
     /** The worker's Prometheus endpoint (Temporal's runtime metrics and icetide's per table); off when unset. */
     ICETIDE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     ICETIDE_METRICS_HOST: z.string().default('0.0.0.0'),

@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   defineSignal,
+  defineUpdate,
   getExternalWorkflowHandle,
   patched,
   proxyActivities,
@@ -15,10 +16,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { QUOTA_SIGNALS, type PermitRequest, type QuotaState, type QuotaTicket } from '../shared';
+import { QUOTA_SIGNALS, type PermitAnswer, type PermitAsk, type PermitRequest, type QuotaState, type QuotaTicket } from '../shared';
 import type { RunProgress } from './progress';
 
-const acquireSignal = defineSignal<[PermitRequest & { limit: number }]>(QUOTA_SIGNALS.acquire);
+const acquireSignal = defineSignal<[PermitAsk]>(QUOTA_SIGNALS.acquire);
+const askUpdate = defineUpdate<PermitAnswer, [PermitAsk]>(QUOTA_SIGNALS.ask);
 const releaseSignal = defineSignal<[{ request: string }]>(QUOTA_SIGNALS.release);
 const grantedSignal = defineSignal<[{ request: string }]>(QUOTA_SIGNALS.granted);
 
@@ -58,6 +60,18 @@ export async function engineQuota(state: QuotaState): Promise<void> {
     state.limit = limit; // the newest configuration wins
     if (!known(request.request)) state.waiting.push({ ...request, since: Date.now() });
   });
+  // Set when a reply granted a permit: the loop shows it (and, idle, no longer ends).
+  let grantedInReply = false;
+  setHandler(askUpdate, ({ limit, ...request }) => {
+    state.limit = limit;
+    if (!known(request.request)) {
+      // First come, first served: only when nobody waits before it.
+      const free = state.running.length < state.limit && !state.waiting.length;
+      (free ? state.running : state.waiting).push({ ...request, since: Date.now() });
+      grantedInReply ||= free;
+    }
+    return { granted: state.running.some((p) => p.request === request.request) };
+  });
   setHandler(releaseSignal, ({ request }) => drop(new Set([request])));
 
   let lastSweep = Date.now();
@@ -79,7 +93,9 @@ export async function engineQuota(state: QuotaState): Promise<void> {
       await condition(allHandlersFinished);
       await continueAsNew<typeof engineQuota>(state);
     }
-    const wake = () => (state.running.length < state.limit && state.waiting.length > 0) || workflowInfo().continueAsNewSuggested;
+    grantedInReply = false;
+    const wake = () =>
+      (state.running.length < state.limit && state.waiting.length > 0) || workflowInfo().continueAsNewSuggested || grantedInReply;
     if (!state.running.length) {
       // Idle: end (the next request starts it again) rather than stand in the UI as a run that never ends.
       if (!(await condition(wake, IDLE_END_MS)) && !state.waiting.length) return;
@@ -111,10 +127,14 @@ export async function withQueryPermit<T>(
     if (!ticket) return await body(); // no quota configured
     // Runs recorded before the wait was bounded have the quota's id alone in their history.
     quotaId = typeof ticket === 'string' ? ticket : ticket.quotaId;
+    if (typeof ticket !== 'string' && ticket.granted) granted.add(ask.request);
     const isGranted = () => granted.has(ask.request);
     // Decided before the step: runs recorded before see exactly the awaits they had (parallel chunks interleave by them).
     const bounded = typeof ticket !== 'string' && patched('bounded-permit-wait') ? ticket : undefined;
-    await step(`wait for a query permit (${label})`, () => (bounded ? waitForGrant(ask, bounded, isGranted) : condition(isGranted)));
+    // Granted in the reply: no wait (waiting on a grant already there issues no command either).
+    if (!isGranted()) {
+      await step(`wait for a query permit (${label})`, () => (bounded ? waitForGrant(ask, bounded, isGranted) : condition(isGranted)));
+    }
     return await body();
   } finally {
     if (quotaId) {
@@ -139,7 +159,8 @@ async function waitForGrant(ask: PermitRequest, ticket: QuotaTicket, isGranted: 
         'QueryPermitTimeout',
       );
     }
-    await requestQueryPermit(ask);
+    // Asked again of a quota that lost the ask, the reply may grant it.
+    if ((await requestQueryPermit(ask))?.granted) granted.add(ask.request);
   }
 }
 

@@ -1,11 +1,13 @@
 import {
   ActivityCancellationType,
   proxyActivities,
+  proxyLocalActivities,
   sleep,
   type ActivityFunctionWithOptions,
   type ActivityInterfaceFor,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { MergeInput } from '../activities/ingest';
 import type { ModelStatementInput } from '../activities/models';
 import { durationMillis } from '../config/duration';
 import type { QueryOutcome } from '../shared';
@@ -45,6 +47,13 @@ export function boundedActivities(transientRetry: string, subject: string) {
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { ...retry, maximumAttempts: attemptsWithin(retryForMs) },
   });
+  // Short steps run inside the workflow task that decides them: no round trip through the task queue. A crash reruns
+  // them whole (from the last workflow task), so only steps safe to repeat from the start run so.
+  const local = proxyLocalActivities<Activities>({
+    startToCloseTimeout: '5m',
+    scheduleToCloseTimeout: retryForMs,
+    retry,
+  });
   const waiting = proxyActivities<Activities>({
     // Heartbeats carry the query handle: a dead worker is noticed in seconds and another resumes the polling.
     heartbeatTimeout: '15s',
@@ -58,10 +67,15 @@ export function boundedActivities(transientRetry: string, subject: string) {
     step: summarized(short, subject),
     planBatch: (input: Parameters<Activities['planBatch']>[0]) =>
       planning.planBatch.executeWithOptions({ summary: `${subject}: planBatch` }, [input]),
+    /** The same as local activities. */
+    local,
     awaitQuery: (label: string, handle: QueryOutcome['handle']) =>
       waiting.awaitQuery.executeWithOptions({ summary: `${label}: query ${handle.queryId}` }, [
         { label, handle, transientRetryMs: retryForMs },
       ]),
+    /** A batch's MERGE submitted and followed in one activity. */
+    runMerge: (label: string, input: MergeInput) =>
+      waiting.runMerge.executeWithOptions({ summary: label }, [{ ...input, label, transientRetryMs: retryForMs }]),
     /** A model's statement submitted and followed in one activity. */
     runModelStatement: (label: string, input: ModelStatementInput) =>
       waiting.runModelStatement.executeWithOptions({ summary: label }, [{ ...input, transientRetryMs: retryForMs }]),

@@ -143,8 +143,7 @@ describe('the icetide command on a project file', function () {
     const summaries = history
       .events!.filter((e) => e.activityTaskScheduledEventAttributes)
       .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString()));
-    assert.deepEqual(summaries.slice(0, 2), [`${tableName(orders)}: planBatch`, `${tableName(orders)}: startMerge`]);
-    assert.match(summaries[2], new RegExp(`^table ${tableName(orders)} MERGE: query \\d{8}_`));
+    assert.deepEqual(summaries.slice(0, 2), [`${tableName(orders)}: planBatch`, `table ${tableName(orders)} MERGE`]);
     assert.deepEqual(
       (await currentRows(h, orders)).map((r) => [r.id, r.name]),
       [[1, 'a2']],
@@ -287,7 +286,7 @@ describe('the icetide command on a project file', function () {
     worker.kill('SIGTERM');
     assert.equal(await exited(worker), 0);
     const sent = traces.join('\n');
-    for (const span of ['RunWorkflow:ingestBatch', 'RunActivity:planBatch', 'RunActivity:startMerge', 'RunActivity:awaitQuery']) {
+    for (const span of ['RunWorkflow:ingestBatch', 'RunActivity:planBatch', 'RunActivity:runMerge', 'RunActivity:cleanupBatch']) {
       assert.ok(sent.includes(span), `no ${span} span among ${traces.length} export(s)`);
     }
   });

@@ -38,7 +38,7 @@ describe('ingestBatch decisions (scripted activities)', function () {
     error: { message, retryable },
   });
 
-  type Fakes = Pick<Activities, 'planBatch' | 'startMerge' | 'awaitQuery' | 'cleanupBatch' | 'planPartitionSlices'>;
+  type Fakes = Pick<Activities, 'planBatch' | 'runMerge' | 'cleanupBatch' | 'planPartitionSlices'>;
 
   /** Runs one batch against fakes; returns the result (or the failure) and what the fakes saw. */
   async function run(
@@ -59,12 +59,11 @@ describe('ingestBatch decisions (scripted activities)', function () {
           last: `p${(i + 1) * budget - 1}`,
           partitions: budget,
         })),
-      startMerge: async ({ token, slice }) => {
+      runMerge: async ({ token, slice }) => {
         slices.push(slice);
         tokens.push(token);
-        return { engine: 'trino', queryId: `q${tokens.length}` };
+        return { handle: { engine: 'trino', queryId: `q${tokens.length}` }, ...(outcomes.shift() ?? { state: 'SUCCEEDED' }) };
       },
-      awaitQuery: async ({ handle }) => ({ handle, ...(outcomes.shift() ?? { state: 'SUCCEEDED' }) }),
       cleanupBatch: async ({ files }) => {
         cleaned.push(files);
       },
@@ -203,9 +202,9 @@ describe('ingestBatch decisions (scripted activities)', function () {
       [],
       { table: tableFor('wf_db', { limits: { overdueAfter: '1s' } }) },
       {
-        awaitQuery: async ({ handle }) => {
+        runMerge: async () => {
           await new Promise((resolve) => setTimeout(resolve, 4000));
-          return { handle, state: 'SUCCEEDED' };
+          return { handle: { engine: 'trino', queryId: 'q1' }, state: 'SUCCEEDED' };
         },
       },
       async (workflowId) => {
@@ -217,7 +216,7 @@ describe('ingestBatch decisions (scripted activities)', function () {
       },
     );
     assert.equal(seen.outcome, 'overdue');
-    assert.match(seen.details ?? '', /^wf_db\.orders: OVERDUE, await MERGE query q1 \(4 change\(s\), 2 file\(s\)\) since \d{4}-/);
+    assert.match(seen.details ?? '', /^wf_db\.orders: OVERDUE, MERGE \(submission 1, 4 change\(s\), 2 file\(s\)\) since \d{4}-/);
     assert.equal(result?.outcome, 'merged');
   });
 });

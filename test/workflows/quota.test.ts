@@ -6,7 +6,7 @@ import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import { createQuotaActivities } from '../../src/activities/quota';
 import type { ActivityDeps } from '../../src/activities';
-import type { BatchPlan, IngestResult } from '../../src/shared';
+import { QUOTA_SIGNALS, type BatchPlan, type IngestResult } from '../../src/shared';
 import { tableFor, uniqueName } from '../../local/harness/harness';
 import { useWorkflowEnvironment } from '../support/decisions';
 
@@ -45,20 +45,17 @@ describe('engine query quota (scripted queries)', function () {
     const quota = createQuotaActivities({
       quota: { engine: 'fake', limit, sweepEveryMs: 1000, askAgainEveryMs, maxWaitMs },
     } as ActivityDeps);
-    const activities: Pick<Activities, 'planBatch' | 'startMerge' | 'awaitQuery' | 'cleanupBatch' | 'requestQueryPermit' | 'closedRuns'> = {
+    const activities: Pick<Activities, 'planBatch' | 'runMerge' | 'cleanupBatch' | 'requestQueryPermit' | 'closedRuns'> = {
       ...quota,
       planBatch: async () => plan,
-      startMerge: async ({ table }) => {
+      runMerge: async ({ table }) => {
         seen.max = Math.max(seen.max, ++seen.running);
-        return { engine: 'trino', queryId: table.table };
-      },
-      awaitQuery: async ({ handle }) => {
         // A hanging query ends with the worker (its shutdown cancels the activity).
-        await delay(options.hang?.includes(handle.queryId) ? 3_600_000 : options.queryMs, undefined, {
+        await delay(options.hang?.includes(table.table) ? 3_600_000 : options.queryMs, undefined, {
           signal: Context.current().cancellationSignal,
         });
         seen.running--;
-        return { handle, state: 'SUCCEEDED' };
+        return { handle: { engine: 'trino', queryId: table.table }, state: 'SUCCEEDED' };
       },
       cleanupBatch: async () => undefined,
     };
@@ -98,6 +95,21 @@ describe('engine query quota (scripted queries)', function () {
         Array(8).fill('merged'),
       );
       assert.equal(seen.max, 2, 'the limit is reached and never exceeded');
+    });
+  });
+
+  it('grants a free permit in its reply (no signal, no wait), and a permit someone holds by a signal once it is back', async () => {
+    await withQuotaWorker(1, { queryMs: 1500 }, async (start, seen) => {
+      const first = await start('first');
+      while (seen.running === 0) await delay(50);
+      const second = await start('second');
+      for (const run of [first, second]) assert.equal((await run.result).outcome, 'merged');
+      const grantSignals = async (workflowId: string) =>
+        (await context.env.client.workflow.getHandle(workflowId).fetchHistory()).events!.filter(
+          (e) => e.workflowExecutionSignaledEventAttributes?.signalName === QUOTA_SIGNALS.granted,
+        ).length;
+      assert.equal(await grantSignals(first.workflowId), 0, 'a free permit comes with the reply');
+      assert.equal(await grantSignals(second.workflowId), 1, 'a held permit comes by a signal when given back');
     });
   });
 

@@ -7,7 +7,8 @@ import { Worker } from '@temporalio/worker';
 /**
  * Runs in flight when a worker is upgraded go on under the new code, which must make the same decisions for what
  * they already recorded. The fixtures are model runs (a `table` model built twice, an incremental model, SCD2 and
- * the DAG around them) recorded by icetide 0.1.0 at eabef34, before a model took fewer steps.
+ * the DAG around them) recorded by icetide 0.1.0 at eabef34, before a model took fewer steps, and ingest batches
+ * (merged and idle, with and without query permits) recorded at 7d3d6de, before a MERGE took one activity.
  */
 describe('replaying runs recorded by earlier versions', function () {
   this.timeout(120_000);
