@@ -1,4 +1,4 @@
-import { quarantineLocation } from '../activities/ingest';
+import { quarantineLocation } from '../activities/plan';
 import { KMS_ARN } from '../config/encryption';
 import type { Project } from '../config/project';
 
