@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { unaccountedFiles, type ListedFile } from '../changes/accounting';
+import { widenKeyRange } from '../changes/validate';
 import { readBatchCheck, type CheckedFile } from '../changes/engine-check';
 import type { TableDefinition } from '../config/schema';
 import { exportDataFolder } from '../formats/dynamodb-export';
@@ -31,10 +32,33 @@ export async function checkBatch(
   const { rows, stats } = await whileWaiting(`table ${tableName(def)}: checking the changes of the batch`, (signal) =>
     deps.engine.read(check, signal),
   );
+  const files = readBatchCheck(def, rows, accounting.malformed, def.limits.maxClockSkew);
   return {
-    files: readBatchCheck(def, rows, accounting.malformed, def.limits.maxClockSkew),
+    files: formatOf(def).folder ? byExport(batch.files, files) : files,
     scannedBytes: [accounting.scannedBytes, stats.scannedBytes],
   };
+}
+
+/**
+ * A folder format's batch file is an export's summary, while the engine reads (and answers for) its data files: each
+ * export's answer is that of its data files together, problems named by data file.
+ */
+function byExport(summaries: string[], dataFiles: Map<string, CheckedFile>): Map<string, CheckedFile> {
+  return new Map(
+    summaries.map((summary) => {
+      const folder = exportDataFolder(summary);
+      const parts = [...dataFiles].filter(([path]) => path.startsWith(folder));
+      const whole: CheckedFile = {
+        changes: parts.reduce((sum, [, part]) => sum + part.changes, 0),
+        problems: parts.flatMap(([path, part]) => part.problems.map((p) => `${path.slice(folder.length)}: ${p}`)),
+      };
+      for (const [, part] of parts) {
+        if (part.maxCommitTs && (!whole.maxCommitTs || part.maxCommitTs > whole.maxCommitTs)) whole.maxCommitTs = part.maxCommitTs;
+        whole.keyRange = widenKeyRange(whole.keyRange, part.keyRange);
+      }
+      return [summary, whole];
+    }),
+  );
 }
 
 /**
