@@ -1,7 +1,7 @@
 import type { Column, TableDefinition } from '../config/schema';
 import type { Dialect } from '../sql/dialect';
 import { quoteIdent } from '../sql/identifiers';
-import { renderChangesSelect, renderPaddedDigits, renderPathIn, type ChangesMode } from '../sql/changes';
+import { renderChangesSelect, renderOpMapping, renderPaddedDigits, renderPathIn, type ChangesMode } from '../sql/changes';
 import { FILE_OP_COLUMN } from '../sql/metadata';
 
 /**
@@ -41,7 +41,7 @@ export function renderDmsChanges(
   const columns = def.columns.map((c) => ({ name: c.name, value: read.value(c), given: read.given(c) }));
   return renderChangesSelect({
     path: '"$path"',
-    op: q(FILE_OP_COLUMN),
+    op: renderOpMapping(q(FILE_OP_COLUMN), { I: 'I', U: 'U', D: 'D' }), // anything else is no operation: the check refuses it
     commitTs: `CAST(${q(def.ordering.commitTimestamp)} AS timestamp(6))`,
     sequence,
     initial: `regexp_like("$path", '/LOAD[^/]*$')`,

@@ -125,7 +125,7 @@ describe('renderMerge / renderDedupedSource', () => {
     // files (LOAD*) are initial copies.
     assert.ok(
       sql.includes(
-        `"op" AS "_icetide_op", CAST("commit_ts" AS timestamp(6)) AS "_icetide_commit_ts", CASE WHEN regexp_like("seq", '^[0-9]{1,40}$') THEN lpad("seq", 40, '0') END AS "_icetide_sequence", ` +
+        `CASE "op" WHEN 'I' THEN 'I' WHEN 'U' THEN 'U' WHEN 'D' THEN 'D' END AS "_icetide_op", CAST("commit_ts" AS timestamp(6)) AS "_icetide_commit_ts", CASE WHEN regexp_like("seq", '^[0-9]{1,40}$') THEN lpad("seq", 40, '0') END AS "_icetide_sequence", ` +
           `regexp_like("$path", '/LOAD[^/]*$') AS "_icetide_initial"`,
       ),
       sql,
